@@ -1,0 +1,50 @@
+# berth: a containerd-compatible, runc-compatible OCI runtime.
+#   make demo   install what is needed, build, and run a busybox container
+#   make test   install what is needed, build, and run every test
+SHELL := /bin/bash
+
+BUILDTAGS := seccomp
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+export GOFLAGS := -tags=$(BUILDTAGS) -buildvcs=false
+export CGO_ENABLED := 1
+
+# setup.sh installs packages and Go if missing, and prints the go binary.
+SETUP_STAMP := .cache/setup.go
+GO = $(shell cat $(SETUP_STAMP))
+
+DEMO_DIR  ?= /tmp/berth-demo
+TEST_ARGS ?=
+
+.PHONY: all setup build demo test unit integration vet clean
+
+all: build
+
+setup:
+	@mkdir -p .cache
+	@scripts/setup.sh > $(SETUP_STAMP).tmp && tail -n1 $(SETUP_STAMP).tmp > $(SETUP_STAMP) && rm -f $(SETUP_STAMP).tmp
+
+build: setup
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
+
+demo: build
+	@rm -rf $(DEMO_DIR)
+	$(GO) run ./integration/cmd/mkbundle $(DEMO_DIR) sh -c 'echo "hello from $$(hostname), pid $$$$ in its own namespaces"; echo "capabilities: $$(grep CapEff /proc/self/status)"; exit 3'
+	@echo '$$ bin/berth --root $(DEMO_DIR)/state run --bundle $(DEMO_DIR) demo'
+	@bin/berth --root $(DEMO_DIR)/state run --bundle $(DEMO_DIR) demo; echo "container exit code: $$? (the container ran 'exit 3')"
+	@rm -rf $(DEMO_DIR)
+
+vet: setup
+	$(GO) vet ./...
+	@test -z "$$($(dir $(GO))gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; $(dir $(GO))gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+unit: setup
+	$(GO) test -count=1 $(TEST_ARGS) ./spec/... ./runtime/...
+
+integration: build
+	BERTH_BINARY=$(CURDIR)/bin/berth $(GO) test -count=1 -timeout 20m $(TEST_ARGS) ./integration/... ./examples/...
+
+test: vet unit integration
+
+clean:
+	rm -rf bin .cache

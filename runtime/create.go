@@ -1,0 +1,110 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/berth-oci/berth/spec"
+	"github.com/opencontainers/runc/libcontainer"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+)
+
+// CreateOpts describes a container to create.
+type CreateOpts struct {
+	// Bundle is the absolute path of the OCI bundle.
+	Bundle string
+	// Spec, when set, is used instead of reading <Bundle>/config.json.
+	Spec *specs.Spec
+	// IO is the init process's stdio or console socket.
+	IO IO
+	// ExtraFiles are passed to init as fds 3, 4, ... (runc's --preserve-fds).
+	ExtraFiles []*os.File
+	// NoPivotRoot uses MS_MOVE instead of pivot_root (for ramfs roots).
+	NoPivotRoot bool
+	// NoNewKeyring keeps the caller's session keyring.
+	NoNewKeyring bool
+}
+
+// Create creates a container from a bundle and leaves its init waiting to
+// be started (OCI "created"). On error nothing is left behind: no state
+// directory, cgroup, mount or process.
+func (r *Runtime) Create(ctx context.Context, id string, o CreateOpts) (*Container, error) {
+	c, err := r.create(ctx, id, o, false)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// Run creates a container and starts it at once, like Create then Start but
+// in one step.
+func (r *Runtime) Run(ctx context.Context, id string, o CreateOpts) (*Container, error) {
+	c, err := r.create(ctx, id, o, true)
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", id, err)
+	}
+	return c, nil
+}
+
+func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start bool) (*Container, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	if !filepath.IsAbs(o.Bundle) {
+		return nil, errorf(ErrInvalid, "bundle %q: path must be absolute", o.Bundle)
+	}
+	bundle := filepath.Clean(o.Bundle)
+	s := o.Spec
+	if s == nil {
+		var err error
+		if s, err = spec.Load(bundle); err != nil {
+			return nil, err
+		}
+	} else if err := spec.Validate(s, bundle); err != nil {
+		return nil, fmt.Errorf("spec: %w", err)
+	}
+	if err := o.IO.validate(s.Process.Terminal, "process"); err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(r.stateDir(id)); err == nil {
+		return nil, errorf(ErrExists, "container %q already exists in %s", id, r.root)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	cfg, err := r.toConfig(id, bundle, s, configOpts{noPivotRoot: o.NoPivotRoot, noNewKeyring: o.NoNewKeyring})
+	if err != nil {
+		return nil, err
+	}
+	proc, err := newProcess(s.Process, o.IO, o.ExtraFiles)
+	if err != nil {
+		return nil, err
+	}
+	proc.Init = true
+	lc, err := libcontainer.Create(r.root, id, cfg)
+	if err != nil {
+		return nil, classify(err)
+	}
+	if start {
+		err = lc.Run(proc)
+	} else {
+		err = lc.Start(proc)
+	}
+	if err != nil {
+		if derr := lc.Destroy(); derr != nil {
+			logrus.WithError(derr).Warnf("clean up container %s after failed start", id)
+		}
+		_, _ = proc.Wait() // reap init if it was spawned
+		return nil, classify(err)
+	}
+	c := newContainer(r, lc)
+	c.init = newOwnedExit(proc)
+	return c, nil
+}

@@ -1,0 +1,92 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/berth-oci/berth/spec"
+	"github.com/opencontainers/runc/libcontainer"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ExecOpts describes the IO of a process to exec into a container.
+type ExecOpts struct {
+	// IO is the process's stdio or console socket.
+	IO IO
+	// ExtraFiles are passed as fds 3, 4, ...
+	ExtraFiles []*os.File
+}
+
+// Process is a process exec'd into a running container by this process.
+type Process struct {
+	c    *Container
+	lp   *libcontainer.Process
+	exit *ownedExit
+}
+
+// Exec starts an extra process in a running container. The caller owns it:
+// call Wait to collect its exit status.
+func (c *Container) Exec(ctx context.Context, p *specs.Process, o ExecOpts) (*Process, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	proc, err := c.exec(ctx, p, o)
+	if err != nil {
+		return nil, fmt.Errorf("exec in %s: %w", c.ID(), err)
+	}
+	return proc, nil
+}
+
+func (c *Container) exec(ctx context.Context, p *specs.Process, o ExecOpts) (*Process, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, errorf(ErrInvalid, "process: must be given")
+	}
+	if err := spec.ValidateProcess(p, "process"); err != nil {
+		return nil, err
+	}
+	if err := o.IO.validate(p.Terminal, "process"); err != nil {
+		return nil, err
+	}
+	s, err := c.status()
+	if err != nil {
+		return nil, err
+	}
+	if s != Running {
+		return nil, errorf(ErrWrongState, "container is %s, a process can only be exec'd into a running one", s)
+	}
+	lp, err := newProcess(p, o.IO, o.ExtraFiles)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.lc.Run(lp); err != nil {
+		return nil, classify(err)
+	}
+	return &Process{c: c, lp: lp, exit: newOwnedExit(lp)}, nil
+}
+
+// Pid returns the host pid of the process.
+func (p *Process) Pid() int {
+	pid, _ := p.lp.Pid()
+	return pid
+}
+
+// Signal sends a signal to the process.
+func (p *Process) Signal(sig syscall.Signal) error {
+	if err := p.lp.Signal(sig); err != nil {
+		return fmt.Errorf("signal exec'd process %d in %s: %w", p.Pid(), p.c.ID(), err)
+	}
+	return nil
+}
+
+// Wait blocks until the process exits and returns how it ended.
+func (p *Process) Wait(ctx context.Context) (ExitStatus, error) {
+	es, err := p.exit.wait(ctx)
+	if err != nil {
+		return ExitStatus{}, fmt.Errorf("wait exec'd process in %s: %w", p.c.ID(), err)
+	}
+	return es, nil
+}

@@ -1,0 +1,170 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
+)
+
+// Start starts a created container: its init execs the spec's process.
+func (c *Container) Start(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("start %s: %w", c.ID(), err)
+	}
+	s, err := c.status()
+	if err != nil {
+		return fmt.Errorf("start %s: %w", c.ID(), err)
+	}
+	if s != Created {
+		return errorf(ErrWrongState, "start %s: container is %s, only a created container can be started", c.ID(), s)
+	}
+	if err := c.lc.Exec(); err != nil {
+		return fmt.Errorf("start %s: %w", c.ID(), classify(err))
+	}
+	return nil
+}
+
+// Signal sends sig to the container's init, or with all to every process in
+// the container.
+func (c *Container) Signal(sig syscall.Signal, all bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var err error
+	if all {
+		err = c.signalAll(sig)
+	} else {
+		err = c.lc.Signal(sig)
+	}
+	if err != nil {
+		return fmt.Errorf("signal %s with %s: %w", c.ID(), unix.SignalName(sig), classify(err))
+	}
+	return nil
+}
+
+// signalAll signals every process of the container's cgroup, frozen so
+// that none can fork away meanwhile.
+func (c *Container) signalAll(sig syscall.Signal) error {
+	s, err := c.lc.Status()
+	if err != nil {
+		return err
+	}
+	switch s {
+	case libcontainer.Stopped:
+		return libcontainer.ErrNotRunning
+	case libcontainer.Running:
+		if err := c.lc.Pause(); err == nil {
+			defer func() { _ = c.lc.Resume() }()
+		}
+	}
+	pids, err := c.lc.Processes()
+	if err != nil {
+		return err
+	}
+	for _, pid := range pids {
+		if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("kill %d: %w", pid, err)
+		}
+	}
+	if sig == unix.SIGKILL && s == libcontainer.Paused {
+		// A frozen process on cgroup v1 dies only once thawed.
+		return c.lc.Resume()
+	}
+	return nil
+}
+
+// stopTimeout bounds how long Delete with force waits for init to die.
+const stopTimeout = 10 * time.Second
+
+// Delete removes a container: its cgroup, state directory and, if still
+// created, its init. A running or paused container is refused unless force,
+// which kills it first.
+func (c *Container) Delete(ctx context.Context, force bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.delete(ctx, force); err != nil {
+		return fmt.Errorf("delete %s: %w", c.ID(), err)
+	}
+	return nil
+}
+
+func (c *Container) delete(ctx context.Context, force bool) error {
+	s, err := c.status()
+	if err != nil {
+		return err
+	}
+	switch s {
+	case Stopped, Created:
+		// Destroy kills a created container's init itself.
+	default:
+		if !force {
+			return errorf(ErrWrongState, "container is %s: stop it first, or delete with force", s)
+		}
+		if err := c.kill(ctx); err != nil {
+			return err
+		}
+	}
+	if err := c.lc.Destroy(); err != nil {
+		return classify(err)
+	}
+	c.reap(ctx)
+	return nil
+}
+
+// kill sends SIGKILL to init and waits for the container to stop.
+func (c *Container) kill(ctx context.Context) error {
+	if err := c.lc.Signal(unix.SIGKILL); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
+		return classify(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, stopTimeout)
+	defer cancel()
+	for {
+		if s, err := c.lc.Status(); err != nil || s == libcontainer.Stopped {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("init still running after SIGKILL: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// reap collects init's exit if this process owns it, so no zombie is left.
+func (c *Container) reap(ctx context.Context) {
+	if o, ok := c.init.(*ownedExit); ok {
+		ctx, cancel := context.WithTimeout(ctx, stopTimeout)
+		defer cancel()
+		_, _ = o.wait(ctx)
+	}
+}
+
+// Delete removes the container with the given id (see Container.Delete).
+// A state directory left without a readable state, for example by a crash
+// during create, is removed too.
+func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
+	c, err := r.Load(id)
+	if errors.Is(err, ErrNotFound) {
+		dir := r.stateDir(id)
+		if _, serr := os.Lstat(dir); serr == nil {
+			if rerr := os.RemoveAll(dir); rerr != nil {
+				return fmt.Errorf("delete %s: remove leftover %s: %w", id, dir, rerr)
+			}
+			return nil
+		} else if !errors.Is(serr, fs.ErrNotExist) {
+			return fmt.Errorf("delete %s: %w", id, serr)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", id, err)
+	}
+	return c.Delete(ctx, force)
+}

@@ -1,0 +1,149 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
+)
+
+// ExitStatus is how a container process ended.
+type ExitStatus struct {
+	// Code is the exit code, 128+signal when killed by a signal, or -1 when
+	// the process was not ours to reap and its status is unknown.
+	Code int
+	// Signal is the signal that killed the process, or 0.
+	Signal syscall.Signal
+	// ExitedAt is when the exit was seen.
+	ExitedAt time.Time
+}
+
+// UnknownExitCode is ExitStatus.Code when the status could not be collected.
+const UnknownExitCode = -1
+
+func exitStatusOf(ps *os.ProcessState) ExitStatus {
+	es := ExitStatus{Code: UnknownExitCode, ExitedAt: time.Now()}
+	if ps == nil {
+		return es
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	switch {
+	case ok && ws.Signaled():
+		es.Signal = ws.Signal()
+		es.Code = 128 + int(ws.Signal())
+	case ok:
+		es.Code = ws.ExitStatus()
+	}
+	return es
+}
+
+// exitSource yields the exit of one process, once, to any number of waiters.
+type exitSource interface {
+	wait(ctx context.Context) (ExitStatus, error)
+}
+
+// ownedExit reaps a process this process started. The reaping goroutine
+// starts on the first wait, so an idle container costs no goroutine.
+type ownedExit struct {
+	proc   *libcontainer.Process
+	once   sync.Once
+	done   chan struct{}
+	status ExitStatus
+}
+
+func newOwnedExit(p *libcontainer.Process) *ownedExit {
+	return &ownedExit{proc: p, done: make(chan struct{})}
+}
+
+func (o *ownedExit) wait(ctx context.Context) (ExitStatus, error) {
+	o.once.Do(func() {
+		go func() {
+			// Wait returns an *exec.ExitError beside the state for a non-zero
+			// exit; the state is what matters.
+			ps, _ := o.proc.Wait()
+			o.status = exitStatusOf(ps)
+			close(o.done)
+		}()
+	})
+	select {
+	case <-o.done:
+		return o.status, nil
+	case <-ctx.Done():
+		return ExitStatus{}, ctx.Err()
+	}
+}
+
+// pidfdExit watches a process this process did not start: the exit is seen,
+// the status is not.
+type pidfdExit struct {
+	fd int // -1 when the process had already exited
+}
+
+func (p *pidfdExit) wait(ctx context.Context) (ExitStatus, error) {
+	if p.fd < 0 {
+		return ExitStatus{Code: UnknownExitCode, ExitedAt: time.Now()}, nil
+	}
+	fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
+	for {
+		if err := ctx.Err(); err != nil {
+			return ExitStatus{}, err
+		}
+		n, err := unix.Poll(fds, 100)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return ExitStatus{}, fmt.Errorf("poll pidfd: %w", err)
+		}
+		if n > 0 {
+			return ExitStatus{Code: UnknownExitCode, ExitedAt: time.Now()}, nil
+		}
+	}
+}
+
+// watch opens a pidfd on the container's init. The status is checked after
+// the pidfd is open, so a reused pid cannot be mistaken for init.
+func (c *Container) watch() (exitSource, error) {
+	st, err := c.lc.State()
+	if err != nil {
+		return nil, classify(err)
+	}
+	fd, err := unix.PidfdOpen(st.InitProcessPid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return &pidfdExit{fd: -1}, nil
+		}
+		return nil, fmt.Errorf("pidfd_open %d: %w", st.InitProcessPid, err)
+	}
+	if s, err := c.lc.Status(); err != nil || s == libcontainer.Stopped {
+		unix.Close(fd)
+		return &pidfdExit{fd: -1}, nil
+	}
+	// The fd lives as long as the Container: it is the handle on init.
+	return &pidfdExit{fd: fd}, nil
+}
+
+// Wait blocks until the container's init exits and returns how it ended.
+// Only the process that created the container learns the exit code; for a
+// loaded container the code is UnknownExitCode. Many goroutines may wait.
+func (c *Container) Wait(ctx context.Context) (ExitStatus, error) {
+	c.mu.Lock()
+	if c.init == nil {
+		src, err := c.watch()
+		if err != nil {
+			c.mu.Unlock()
+			return ExitStatus{}, fmt.Errorf("wait %s: %w", c.ID(), err)
+		}
+		c.init = src
+	}
+	src := c.init
+	c.mu.Unlock()
+	es, err := src.wait(ctx)
+	if err != nil {
+		return ExitStatus{}, fmt.Errorf("wait %s: %w", c.ID(), err)
+	}
+	return es, nil
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs what berth needs to build, demo and test, on a Debian machine.
+# Idempotent: it only installs what is missing. Prints the Go binary to use
+# on its last line of stdout, so callers can do GO=$(scripts/setup.sh | tail -1).
+set -euo pipefail
+
+GO_VERSION=${GO_VERSION:-1.26.8}
+GO_MIN_MINOR=25
+PACKAGES=(busybox-static libseccomp-dev pkg-config gcc make file ca-certificates curl unzip)
+
+log() { echo "setup: $*" >&2; }
+
+need_root() {
+	if [ "$(id -u)" != 0 ]; then
+		log "must run as root to install: $*"
+		exit 1
+	fi
+}
+
+install_packages() {
+	local missing=()
+	for p in "${PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	need_root "${missing[*]}"
+	log "installing ${missing[*]}"
+	apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+}
+
+# go_ok prints the path of a go binary of at least 1.$GO_MIN_MINOR.
+go_ok() {
+	local go
+	for go in "$(command -v go 2>/dev/null || true)" /usr/local/go/bin/go /usr/local/berth-go/bin/go; do
+		[ -n "$go" ] && [ -x "$go" ] || continue
+		local v
+		v=$(GOTOOLCHAIN=local "$go" env GOVERSION 2>/dev/null || true)
+		if [[ $v =~ ^go1\.([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge "$GO_MIN_MINOR" ]; then
+			echo "$go"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# install_go fetches Go from the Go module proxy, which serves every Go
+# release as the module golang.org/toolchain.
+install_go() {
+	need_root "go $GO_VERSION"
+	local proxy=${GOPROXY:-https://proxy.golang.org}
+	proxy=${proxy%%,*}
+	local mod="v0.0.1-go${GO_VERSION}.linux-amd64"
+	local tmp
+	tmp=$(mktemp -d)
+	log "installing go $GO_VERSION from the module proxy"
+	curl -fsSL -o "$tmp/go.zip" "$proxy/golang.org/toolchain/@v/$mod.zip"
+	unzip -q "$tmp/go.zip" -d "$tmp"
+	rm -rf /usr/local/berth-go
+	mv "$tmp/golang.org/toolchain@$mod" /usr/local/berth-go
+	chmod -R a+rX /usr/local/berth-go
+	chmod +x /usr/local/berth-go/bin/* /usr/local/berth-go/pkg/tool/*/*
+	rm -rf "$tmp"
+}
+
+install_packages
+GO_BIN=$(go_ok) || { install_go; GO_BIN=$(go_ok); }
+echo "$GO_BIN"

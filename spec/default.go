@@ -1,0 +1,26 @@
+package spec
+
+import (
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// DefaultHostname is the hostname of a container made from Default.
+const DefaultHostname = "berth"
+
+// Default returns the spec that `berth spec` writes: runc's default (an
+// interactive "sh" with a terminal, a read-only rootfs at "rootfs", three
+// capabilities, private namespaces, masked and read-only /proc paths and a
+// deny-all device cgroup), with berth's hostname.
+func Default() *specs.Spec {
+	s := specconv.Example()
+	s.Hostname = DefaultHostname
+	return s
+}
+
+// Rootless turns a spec into one that an unprivileged user can run: a new
+// user namespace mapping the caller to root, no network namespace, sysfs
+// bind-mounted and no cgroup resources.
+func Rootless(s *specs.Spec) {
+	specconv.ToRootless(s)
+}
