@@ -1,0 +1,270 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-oci/berth/integration/busybox"
+	berth "github.com/berth-oci/berth/runtime"
+	"github.com/berth-oci/berth/spec"
+)
+
+func init() {
+	// Library tests start containers from this test binary.
+	berth.Init()
+}
+
+// binary returns the berth CLI under test (BERTH_BINARY, set by make).
+func binary(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: runs real containers")
+	}
+	bin := os.Getenv("BERTH_BINARY")
+	if bin == "" {
+		bin = "../bin/berth"
+	}
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		t.Fatalf("berth binary %s: %v (run make build, or set BERTH_BINARY)", abs, err)
+	}
+	return abs
+}
+
+// uniqueID returns a container id unique to this test run.
+func uniqueID(t *testing.T) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	name := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '-'
+	}, t.Name())
+	if len(name) > 40 {
+		name = name[len(name)-40:]
+	}
+	return strings.Trim(name, "-") + "-" + hex.EncodeToString(b)
+}
+
+// newBundle makes a busybox bundle in a temporary directory.
+func newBundle(t *testing.T, opts ...spec.Option) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := busybox.MakeBundle(dir, opts...); err != nil {
+		t.Fatalf("make bundle: %v", err)
+	}
+	return dir
+}
+
+// cli runs the berth CLI with a state root.
+type cli struct {
+	t    *testing.T
+	bin  string
+	root string
+}
+
+func newCLI(t *testing.T) *cli {
+	c := &cli{t: t, bin: binary(t), root: t.TempDir()}
+	t.Cleanup(func() { c.removeAll() })
+	return c
+}
+
+// result is what a CLI invocation printed and how it exited.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// run runs berth with --root and args, stdin from in (may be nil).
+func (c *cli) run(in []byte, args ...string) result {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.bin, append([]string{"--root", c.root}, args...)...)
+	// Files, not pipes: create hands its stdio to the container, which
+	// would keep a pipe open (and exec.Cmd waiting) for its whole life.
+	outFile, errFile := tempFile(c.t), tempFile(c.t)
+	cmd.Stdout, cmd.Stderr = outFile, errFile
+	if in != nil {
+		cmd.Stdin = bytes.NewReader(in)
+	}
+	err := cmd.Run()
+	out, errb := readBack(c.t, outFile), readBack(c.t, errFile)
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("berth %v: %v", args, err)
+	}
+	return result{stdout: out, stderr: errb, code: code}
+}
+
+// ok runs berth and fails the test unless it exits 0.
+func (c *cli) ok(args ...string) string {
+	c.t.Helper()
+	r := c.run(nil, args...)
+	if r.code != 0 {
+		c.t.Fatalf("berth %v: exit %d, stderr: %s", args, r.code, r.stderr)
+	}
+	return r.stdout
+}
+
+// state returns `berth state id` decoded.
+func (c *cli) state(id string) berth.State {
+	c.t.Helper()
+	var st berth.State
+	if err := json.Unmarshal([]byte(c.ok("state", id)), &st); err != nil {
+		c.t.Fatalf("state %s: %v", id, err)
+	}
+	return st
+}
+
+// waitStatus polls until the container has the wanted status.
+func (c *cli) waitStatus(id string, want berth.Status) {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := c.state(id)
+		if st.Status == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("container %s is %s, want %s", id, st.Status, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// removeAll force-deletes every container the test left under its root.
+func (c *cli) removeAll() {
+	entries, _ := os.ReadDir(c.root)
+	for _, e := range entries {
+		_ = exec.Command(c.bin, "--root", c.root, "delete", "--force", e.Name()).Run()
+	}
+}
+
+// assertGone checks that container id left nothing behind: no state
+// directory, no cgroup, no mount under the bundle, and (if pid > 0) no
+// process.
+func assertGone(t *testing.T, root, id, bundle string, pid int) {
+	t.Helper()
+	if _, err := os.Lstat(filepath.Join(root, id)); err == nil {
+		t.Errorf("state directory %s is left behind", filepath.Join(root, id))
+	}
+	if dirs := cgroupDirs(id); len(dirs) > 0 {
+		t.Errorf("cgroups left behind: %v", dirs)
+	}
+	if bundle != "" {
+		if m := mountsUnder(bundle); len(m) > 0 {
+			t.Errorf("mounts left behind under %s: %v", bundle, m)
+		}
+	}
+	if pid > 0 && !processGone(pid) {
+		t.Errorf("process %d is left behind", pid)
+	}
+}
+
+// cgroupDirs returns the cgroup directories named id, at any depth that a
+// container's cgroup can have on this host.
+func cgroupDirs(id string) []string {
+	var found []string
+	_ = filepath.WalkDir("/sys/fs/cgroup", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if strings.Count(path, "/") > 7 {
+			return fs.SkipDir
+		}
+		if d.Name() == id {
+			found = append(found, path)
+			return fs.SkipDir
+		}
+		return nil
+	})
+	return found
+}
+
+// mountsUnder returns the mount points at or below dir.
+func mountsUnder(dir string) []string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
+// cgroupFile reads a cgroup v1 file of process pid's controller.
+func cgroupFile(t *testing.T, pid int, controller, file string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cgroup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) == 3 && parts[1] == controller {
+			v, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", controller, parts[2], file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.TrimSpace(string(v))
+		}
+	}
+	t.Fatalf("process %d has no %s cgroup", pid, controller)
+	return ""
+}
+
+func tempFile(t *testing.T) *os.File {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func readBack(t *testing.T, f *os.File) string {
+	t.Helper()
+	data, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// processGone waits up to 5s for pid to disappear. A container's init
+// whose creator exited is reaped by the host's init, which takes a moment.
+func processGone(pid int) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid))); err != nil {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
