@@ -10,7 +10,7 @@ export GOFLAGS := -tags=$(BUILDTAGS) -buildvcs=false
 export CGO_ENABLED := 1
 
 # setup.sh installs packages and Go if missing, and prints the go binary.
-SETUP_STAMP := .cache/setup.go
+SETUP_STAMP := .cache/go-binary
 GO = $(shell cat $(SETUP_STAMP))
 
 DEMO_DIR  ?= /tmp/berth-demo

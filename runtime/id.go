@@ -1,6 +1,5 @@
 package runtime
 
-
 // MaxIDLength is the longest container id accepted, in bytes.
 const MaxIDLength = 1024
 
