@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"fmt"
 	"sync"
 
 	"github.com/opencontainers/runc/libcontainer"
@@ -26,11 +25,11 @@ func newContainer(r *Runtime, lc *libcontainer.Container) *Container {
 // Load returns the container with the given id.
 func (r *Runtime) Load(id string) (*Container, error) {
 	if err := ValidateID(id); err != nil {
-		return nil, fmt.Errorf("load %s: %w", id, err)
+		return nil, opError("load", id, err)
 	}
 	lc, err := libcontainer.Load(r.root, id)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", id, classify(err))
+		return nil, opError("load", id, classify(err))
 	}
 	return newContainer(r, lc), nil
 }
@@ -42,7 +41,7 @@ func (c *Container) ID() string { return c.lc.ID() }
 func (c *Container) Pid() (int, error) {
 	st, err := c.lc.State()
 	if err != nil {
-		return 0, fmt.Errorf("pid of %s: %w", c.ID(), classify(err))
+		return 0, opError("pid of", c.ID(), classify(err))
 	}
 	return st.InitProcessPid, nil
 }
@@ -50,7 +49,7 @@ func (c *Container) Pid() (int, error) {
 func (c *Container) status() (Status, error) {
 	s, err := c.lc.Status()
 	if err != nil {
-		return "", fmt.Errorf("status of %s: %w", c.ID(), classify(err))
+		return "", opError("status of", c.ID(), classify(err))
 	}
 	return statusOf(s), nil
 }

@@ -36,7 +36,7 @@ type CreateOpts struct {
 func (r *Runtime) Create(ctx context.Context, id string, o CreateOpts) (*Container, error) {
 	c, err := r.create(ctx, id, o, false)
 	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", id, err)
+		return nil, opError("create", id, err)
 	}
 	return c, nil
 }
@@ -46,7 +46,7 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOpts) (*Contain
 func (r *Runtime) Run(ctx context.Context, id string, o CreateOpts) (*Container, error) {
 	c, err := r.create(ctx, id, o, true)
 	if err != nil {
-		return nil, fmt.Errorf("run %s: %w", id, err)
+		return nil, opError("run", id, err)
 	}
 	return c, nil
 }

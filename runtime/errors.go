@@ -60,3 +60,15 @@ func classify(err error) error {
 func errorf(kind error, format string, args ...any) error {
 	return &kindError{kind: kind, err: fmt.Errorf(format, args...)}
 }
+
+// opError prefixes err with the operation and the container id, the id
+// shortened when it is too long to read.
+func opError(op, id string, err error) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%s: %w", op, err)
+	case len(id) > 64:
+		return fmt.Errorf("%s %s...: %w", op, id[:64], err)
+	}
+	return fmt.Errorf("%s %s: %w", op, id, err)
+}

@@ -33,7 +33,7 @@ func (c *Container) Exec(ctx context.Context, p *specs.Process, o ExecOpts) (*Pr
 	defer c.mu.Unlock()
 	proc, err := c.exec(ctx, p, o)
 	if err != nil {
-		return nil, fmt.Errorf("exec in %s: %w", c.ID(), err)
+		return nil, opError("exec in", c.ID(), err)
 	}
 	return proc, nil
 }

@@ -18,17 +18,17 @@ func (c *Container) Start(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("start %s: %w", c.ID(), err)
+		return opError("start", c.ID(), err)
 	}
 	s, err := c.status()
 	if err != nil {
-		return fmt.Errorf("start %s: %w", c.ID(), err)
+		return opError("start", c.ID(), err)
 	}
 	if s != Created {
 		return errorf(ErrWrongState, "start %s: container is %s, only a created container can be started", c.ID(), s)
 	}
 	if err := c.lc.Exec(); err != nil {
-		return fmt.Errorf("start %s: %w", c.ID(), classify(err))
+		return opError("start", c.ID(), classify(err))
 	}
 	return nil
 }
@@ -91,7 +91,7 @@ func (c *Container) Delete(ctx context.Context, force bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.delete(ctx, force); err != nil {
-		return fmt.Errorf("delete %s: %w", c.ID(), err)
+		return opError("delete", c.ID(), err)
 	}
 	return nil
 }
@@ -160,11 +160,11 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 			}
 			return nil
 		} else if !errors.Is(serr, fs.ErrNotExist) {
-			return fmt.Errorf("delete %s: %w", id, serr)
+			return opError("delete", id, serr)
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("delete %s: %w", id, err)
+		return opError("delete", id, err)
 	}
 	return c.Delete(ctx, force)
 }

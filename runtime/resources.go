@@ -1,8 +1,6 @@
 package runtime
 
 import (
-	"fmt"
-
 	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -12,7 +10,7 @@ func (c *Container) Pause() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.lc.Pause(); err != nil {
-		return fmt.Errorf("pause %s: %w", c.ID(), classify(err))
+		return opError("pause", c.ID(), classify(err))
 	}
 	return nil
 }
@@ -22,7 +20,7 @@ func (c *Container) Resume() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.lc.Resume(); err != nil {
-		return fmt.Errorf("resume %s: %w", c.ID(), classify(err))
+		return opError("resume", c.ID(), classify(err))
 	}
 	return nil
 }
@@ -33,7 +31,7 @@ func (c *Container) Processes() ([]int, error) {
 	defer c.mu.Unlock()
 	pids, err := c.lc.Processes()
 	if err != nil {
-		return nil, fmt.Errorf("processes of %s: %w", c.ID(), classify(err))
+		return nil, opError("processes of", c.ID(), classify(err))
 	}
 	return pids, nil
 }
@@ -44,7 +42,7 @@ func (c *Container) Stats() (*cgroups.Stats, error) {
 	defer c.mu.Unlock()
 	st, err := c.lc.Stats()
 	if err != nil {
-		return nil, fmt.Errorf("stats of %s: %w", c.ID(), classify(err))
+		return nil, opError("stats of", c.ID(), classify(err))
 	}
 	return st.CgroupStats, nil
 }
@@ -57,7 +55,7 @@ func (c *Container) OOM() (<-chan struct{}, error) {
 	defer c.mu.Unlock()
 	ch, err := c.lc.NotifyOOM()
 	if err != nil {
-		return nil, fmt.Errorf("oom notifications of %s: %w", c.ID(), classify(err))
+		return nil, opError("oom notifications of", c.ID(), classify(err))
 	}
 	return ch, nil
 }
@@ -82,7 +80,7 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	res.SkipDevices = true
 	cfg.Cgroups = &cg
 	if err := c.lc.Set(cfg); err != nil {
-		return fmt.Errorf("update %s: %w", c.ID(), classify(err))
+		return opError("update", c.ID(), classify(err))
 	}
 	return nil
 }

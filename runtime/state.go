@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
@@ -63,7 +62,7 @@ func (c *Container) State() (State, error) {
 	defer c.mu.Unlock()
 	st, err := c.state()
 	if err != nil {
-		return State{}, fmt.Errorf("state of %s: %w", c.ID(), err)
+		return State{}, opError("state of", c.ID(), err)
 	}
 	return st, nil
 }

@@ -135,7 +135,7 @@ func (c *Container) Wait(ctx context.Context) (ExitStatus, error) {
 		src, err := c.watch()
 		if err != nil {
 			c.mu.Unlock()
-			return ExitStatus{}, fmt.Errorf("wait %s: %w", c.ID(), err)
+			return ExitStatus{}, opError("wait", c.ID(), err)
 		}
 		c.init = src
 	}
@@ -143,7 +143,7 @@ func (c *Container) Wait(ctx context.Context) (ExitStatus, error) {
 	c.mu.Unlock()
 	es, err := src.wait(ctx)
 	if err != nil {
-		return ExitStatus{}, fmt.Errorf("wait %s: %w", c.ID(), err)
+		return ExitStatus{}, opError("wait", c.ID(), err)
 	}
 	return es, nil
 }

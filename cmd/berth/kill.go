@@ -46,8 +46,8 @@ without "SIG" (KILL, SIGKILL) or a number.`,
 // parseSignal takes a signal number or name, with or without "SIG".
 func parseSignal(raw string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(raw); err == nil {
-		if n <= 0 || n > 64 {
-			return 0, fmt.Errorf("signal %q: not a signal number (1 to 64)", raw)
+		if n < 0 || n > 64 {
+			return 0, fmt.Errorf("signal %q: not a signal number (0 to 64)", raw)
 		}
 		return unix.Signal(n), nil
 	}
