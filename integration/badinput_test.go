@@ -112,8 +112,10 @@ func TestBadInput(t *testing.T) {
 		{
 			name:   "id too long",
 			bundle: good,
-			args:   func(b, _ string) []string { return []string{"run", "--bundle", b, strings.Repeat("x", berth.MaxIDLength+1)} },
-			want:   "container id is 1025 bytes long, more than the 1024 allowed",
+			args: func(b, _ string) []string {
+				return []string{"run", "--bundle", b, strings.Repeat("x", berth.MaxIDLength+1)}
+			},
+			want: "container id is 1025 bytes long, more than the 1024 allowed",
 		},
 		{
 			name:   "bad log format",

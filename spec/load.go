@@ -76,16 +76,13 @@ func describeJSONError(data []byte, err error) error {
 	return Invalidf("not a valid spec: %v", err)
 }
 
+// position returns the 1-based line and column of the byte a JSON syntax
+// error's offset points just past.
 func position(data []byte, offset int64) (line, col int) {
-	if offset > int64(len(data)) {
-		offset = int64(len(data))
-	}
-	before := data[:offset]
+	idx := int(min(max(offset-1, 0), int64(len(data))))
+	before := data[:idx]
 	line = bytes.Count(before, []byte("\n")) + 1
-	col = int(offset) - bytes.LastIndexByte(before, '\n')
-	if line == 1 {
-		col = int(offset)
-	}
+	col = idx - bytes.LastIndexByte(before, '\n')
 	return line, col
 }
 
