@@ -118,6 +118,18 @@ func TestBadInput(t *testing.T) {
 			want: "container id is 1025 bytes long, more than the 1024 allowed",
 		},
 		{
+			name:   "preserve-fds beyond what was passed",
+			bundle: good,
+			args:   func(b, id string) []string { return []string{"run", "--preserve-fds", "2", "--bundle", b, id} },
+			want:   "--preserve-fds: fd 3 was not passed to berth",
+		},
+		{
+			name:   "systemd cgroup without systemd",
+			bundle: good,
+			args:   func(b, id string) []string { return []string{"--systemd-cgroup", "run", "--bundle", b, id} },
+			want:   "systemd not running on this host",
+		},
+		{
 			name:   "bad log format",
 			bundle: good,
 			args:   func(b, id string) []string { return []string{"--log-format", "xml", "run", "--bundle", b, id} },

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"fmt"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -171,4 +173,32 @@ func TestCgroupLimits(t *testing.T) {
 	}
 	c.ok("delete", "--force", id)
 	assertGone(t, c.root, id, bundle, pid)
+}
+
+// TestRunFlags exercises --no-pivot, --no-new-keyring and --preserve-fds:
+// the container reads a file passed to berth as fd 3.
+func TestRunFlags(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	bundle := newBundle(t, spec.WithArgs("sh", "-c", "cat <&3; ls /proc/self/fd | wc -l"))
+	passed := tempFile(t)
+	if _, err := passed.WriteString("through fd 3\n"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := passed.Seek(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	out := tempFile(t)
+	id := uniqueID(t)
+	cmd := exec.Command(c.bin, "--root", c.root, "run", "--no-pivot", "--no-new-keyring", "--preserve-fds", "1", "--bundle", bundle, id)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.ExtraFiles = []*os.File{passed}
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("run: %v: %s", err, readBack(t, out))
+	}
+	// 0, 1, 2, the preserved fd 3, and the fd ls opens on /proc/self/fd.
+	if got := readBack(t, out); got != "through fd 3\n5\n" {
+		t.Fatalf("output %q", got)
+	}
+	assertGone(t, c.root, id, bundle, 0)
 }

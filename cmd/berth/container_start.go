@@ -171,8 +171,15 @@ func preservedFiles(n int) ([]*os.File, error) {
 	}
 	var files []*os.File
 	for fd := 3; fd < 3+n; fd++ {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
-			return nil, fmt.Errorf("--preserve-fds: fd %d (of %d) is not open: %w", fd-3, n, err)
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil {
+			return nil, fmt.Errorf("--preserve-fds: fd %d is not open: %w", fd, err)
+		}
+		// An fd inherited from the caller survived exec, so it cannot be
+		// close-on-exec; one that is belongs to berth itself (the Go
+		// runtime's poller) and must not leak into the container.
+		if flags&unix.FD_CLOEXEC != 0 {
+			return nil, fmt.Errorf("--preserve-fds: fd %d was not passed to berth by its caller", fd)
 		}
 		files = append(files, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
 	}
