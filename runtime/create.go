@@ -28,6 +28,9 @@ type CreateOpts struct {
 	NoPivotRoot bool
 	// NoNewKeyring keeps the caller's session keyring.
 	NoNewKeyring bool
+	// OnExit, if set, is called once with init's exit status when it exits.
+	// It must not block: it may run on the reaper's goroutine.
+	OnExit func(ExitStatus)
 }
 
 // Create creates a container from a bundle and leaves its init waiting to
@@ -92,19 +95,26 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start boo
 	if err != nil {
 		return nil, classify(err)
 	}
-	if start {
-		err = lc.Run(proc)
-	} else {
-		err = lc.Start(proc)
-	}
-	if err != nil {
-		if derr := lc.Destroy(); derr != nil {
-			logrus.WithError(derr).Warnf("clean up container %s after failed start", id)
+	c := newContainer(r, lc)
+	err = spawning(func() error {
+		var err error
+		if start {
+			err = lc.Run(proc)
+		} else {
+			err = lc.Start(proc)
 		}
-		_, _ = proc.Wait() // reap init if it was spawned
+		if err != nil {
+			if derr := lc.Destroy(); derr != nil {
+				logrus.WithError(derr).Warnf("clean up container %s after failed start", id)
+			}
+			_, _ = proc.Wait() // reap init if it was spawned
+			return err
+		}
+		c.init = newOwnedExit(proc, o.OnExit)
+		return nil
+	})
+	if err != nil {
 		return nil, classify(err)
 	}
-	c := newContainer(r, lc)
-	c.init = newOwnedExit(proc)
 	return c, nil
 }

@@ -17,6 +17,9 @@ type ExecOpts struct {
 	IO IO
 	// ExtraFiles are passed as fds 3, 4, ...
 	ExtraFiles []*os.File
+	// OnExit, if set, is called once with the exit status when the process
+	// exits. It must not block: it may run on the reaper's goroutine.
+	OnExit func(ExitStatus)
 }
 
 // Process is a process exec'd into a running container by this process.
@@ -62,10 +65,18 @@ func (c *Container) exec(ctx context.Context, p *specs.Process, o ExecOpts) (*Pr
 	if err != nil {
 		return nil, err
 	}
-	if err := c.lc.Run(lp); err != nil {
+	var exit *ownedExit
+	err = spawning(func() error {
+		if err := c.lc.Run(lp); err != nil {
+			return err
+		}
+		exit = newOwnedExit(lp, o.OnExit)
+		return nil
+	})
+	if err != nil {
 		return nil, classify(err)
 	}
-	return &Process{c: c, lp: lp, exit: newOwnedExit(lp)}, nil
+	return &Process{c: c, lp: lp, exit: exit}, nil
 }
 
 // Pid returns the host pid of the process.

@@ -112,7 +112,8 @@ func (c *Container) delete(ctx context.Context, force bool) error {
 			return err
 		}
 	}
-	if err := c.lc.Destroy(); err != nil {
+	// Destroy runs poststop hooks, children libcontainer waits for itself.
+	if err := spawning(c.lc.Destroy); err != nil {
 		return classify(err)
 	}
 	c.reap(ctx)

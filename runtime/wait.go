@@ -48,29 +48,60 @@ type exitSource interface {
 	wait(ctx context.Context) (ExitStatus, error)
 }
 
-// ownedExit reaps a process this process started. The reaping goroutine
-// starts on the first wait, so an idle container costs no goroutine.
+// ownedExit collects the exit of a process this process started, once,
+// for any number of waiters and an optional callback. With a reaper
+// (StartReaper) the reaper delivers it; otherwise a goroutine waits on the
+// process, started on the first wait (or at once when there is a callback),
+// so an idle container costs no goroutine.
 type ownedExit struct {
-	proc   *libcontainer.Process
-	once   sync.Once
-	done   chan struct{}
-	status ExitStatus
+	proc     *libcontainer.Process
+	onExit   func(ExitStatus)
+	byReaper bool
+	once     sync.Once
+	done     chan struct{}
+	status   ExitStatus
 }
 
-func newOwnedExit(p *libcontainer.Process) *ownedExit {
-	return &ownedExit{proc: p, done: make(chan struct{})}
+// newOwnedExit starts collecting p's exit. With a reaper it must be called
+// inside spawning, so the pid is registered before it can be reaped.
+func newOwnedExit(p *libcontainer.Process, onExit func(ExitStatus)) *ownedExit {
+	o := &ownedExit{proc: p, onExit: onExit, done: make(chan struct{})}
+	if r := activeReaper.Load(); r != nil {
+		if pid, err := p.Pid(); err == nil {
+			o.byReaper = true
+			r.register(pid, o)
+			return o
+		}
+	}
+	if onExit != nil {
+		o.startWaiting()
+	}
+	return o
 }
 
-func (o *ownedExit) wait(ctx context.Context) (ExitStatus, error) {
+func (o *ownedExit) startWaiting() {
 	o.once.Do(func() {
 		go func() {
 			// Wait returns an *exec.ExitError beside the state for a non-zero
 			// exit; the state is what matters.
 			ps, _ := o.proc.Wait()
-			o.status = exitStatusOf(ps)
-			close(o.done)
+			o.finish(exitStatusOf(ps))
 		}()
 	})
+}
+
+func (o *ownedExit) finish(es ExitStatus) {
+	o.status = es
+	close(o.done)
+	if o.onExit != nil {
+		o.onExit(es)
+	}
+}
+
+func (o *ownedExit) wait(ctx context.Context) (ExitStatus, error) {
+	if !o.byReaper {
+		o.startWaiting()
+	}
 	select {
 	case <-o.done:
 		return o.status, nil

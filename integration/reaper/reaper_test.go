@@ -1,0 +1,156 @@
+// Package reaper tests the library's process-wide reaper (StartReaper) in a
+// test binary of its own: once it runs, it is the only waiter for children.
+package reaper
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-oci/berth/integration/busybox"
+	berth "github.com/berth-oci/berth/runtime"
+	"github.com/berth-oci/berth/spec"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func init() { berth.Init() }
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() == 0 {
+		if err := berth.StartReaper(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+func setup(t *testing.T, opts ...spec.Option) (*berth.Runtime, string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: runs real containers")
+	}
+	rt, err := berth.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := t.TempDir()
+	if err := busybox.MakeBundle(bundle, opts...); err != nil {
+		t.Fatal(err)
+	}
+	return rt, bundle
+}
+
+// TestReaperRoutesExits runs containers that exit at once, in parallel,
+// many times: every exit code must reach its owner, through Wait and
+// through OnExit, with none lost to the reaper.
+func TestReaperRoutesExits(t *testing.T) {
+	rt, bundle := setup(t)
+	ctx := context.Background()
+	const n = 30
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("fast-%d", i)
+			s := spec.New(spec.WithArgs("sh", "-c", "exit "+strconv.Itoa(i)))
+			got := make(chan berth.ExitStatus, 1)
+			c, err := rt.Run(ctx, id, berth.CreateOpts{Bundle: bundle, Spec: s,
+				OnExit: func(es berth.ExitStatus) { got <- es }})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			es, err := c.Wait(wctx)
+			if err != nil || es.Code != i {
+				t.Errorf("%s: wait %+v %v, want code %d", id, es, err, i)
+			}
+			select {
+			case cb := <-got:
+				if cb.Code != i {
+					t.Errorf("%s: OnExit code %d", id, cb.Code)
+				}
+			case <-wctx.Done():
+				t.Errorf("%s: OnExit never called", id)
+			}
+			if err := c.Delete(ctx, false); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestReaperExec: exec'd processes exit through the reaper too.
+func TestReaperExec(t *testing.T) {
+	rt, bundle := setup(t, spec.WithArgs("sleep", "100"))
+	ctx := context.Background()
+	c, err := rt.Run(ctx, "execs", berth.CreateOpts{Bundle: bundle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Delete(ctx, true)
+	for i := range 5 {
+		p, err := c.Exec(ctx, &specs.Process{Args: []string{"sh", "-c", "exit " + strconv.Itoa(i+10)}, Cwd: "/", Env: []string{"PATH=/bin"}}, berth.ExecOpts{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		es, err := p.Wait(ctx)
+		if err != nil || es.Code != i+10 {
+			t.Fatalf("exec %d: %+v %v", i, es, err)
+		}
+	}
+	if err := c.Signal(syscall.SIGKILL, false); err != nil {
+		t.Fatal(err)
+	}
+	if es, err := c.Wait(ctx); err != nil || es.Code != 137 {
+		t.Fatalf("init: %+v %v", es, err)
+	}
+}
+
+// TestReaperCollectsOrphans: a container sharing the host pid namespace
+// leaves a background child behind when its init exits; the child is
+// reparented to this process (a subreaper) and must not stay a zombie.
+func TestReaperCollectsOrphans(t *testing.T) {
+	rt, bundle := setup(t, spec.WithoutNamespace(specs.PIDNamespace),
+		spec.WithArgs("sh", "-c", "sleep 0.2 & echo $! > /tmp/orphan.pid; exit 0"),
+		spec.WithReadonlyRootfs(false))
+	ctx := context.Background()
+	c, err := rt.Run(ctx, "orphans", berth.CreateOpts{Bundle: bundle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es, err := c.Wait(ctx); err != nil || es.Code != 0 {
+		t.Fatalf("init: %+v %v", es, err)
+	}
+	data, err := os.ReadFile(bundle + "/rootfs/tmp/orphan.pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := strings.TrimSpace(string(data))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := os.Stat("/proc/" + pid)
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			st, _ := os.ReadFile("/proc/" + pid + "/stat")
+			t.Fatalf("orphan %s still present: %s", pid, st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Deleting with the orphan already reaped works.
+	if err := c.Delete(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+}
