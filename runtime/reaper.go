@@ -35,8 +35,9 @@ var activeReaper atomic.Pointer[reaper]
 // StartReaper makes this process a child subreaper and the sole reaper of
 // its children, for the rest of its life. Containers and processes started
 // afterwards have their exits collected by it. A process that starts many
-// containers and lives on (a shim) should call it once, early. It must not
-// be combined with other code that waits for children.
+// containers and lives on (a shim) should call it once, early. Afterwards
+// nothing else in the process may wait for children: os/exec's Cmd.Wait,
+// for one, fails with ECHILD once the reaper has taken the exit.
 func StartReaper() error {
 	if activeReaper.Load() != nil {
 		return nil

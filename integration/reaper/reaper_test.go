@@ -21,14 +21,31 @@ import (
 
 func init() { berth.Init() }
 
+// rootfs is one busybox root shared by the tests' bundles. It is made
+// before the reaper starts: making it runs busybox through os/exec, whose
+// wait would lose the exit to the reaper.
+var rootfs string
+
 func TestMain(m *testing.M) {
 	if os.Geteuid() == 0 {
+		dir, err := os.MkdirTemp("", "reaper-rootfs")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		rootfs = dir
+		if err := busybox.MakeRootfs(rootfs); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 		if err := berth.StartReaper(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	os.RemoveAll(rootfs)
+	os.Exit(code)
 }
 
 func setup(t *testing.T, opts ...spec.Option) (*berth.Runtime, string) {
@@ -41,7 +58,7 @@ func setup(t *testing.T, opts ...spec.Option) (*berth.Runtime, string) {
 		t.Fatal(err)
 	}
 	bundle := t.TempDir()
-	if err := busybox.MakeBundle(bundle, opts...); err != nil {
+	if err := busybox.WriteSpec(bundle, append([]spec.Option{spec.WithRootPath(rootfs)}, opts...)...); err != nil {
 		t.Fatal(err)
 	}
 	return rt, bundle
@@ -60,7 +77,7 @@ func TestReaperRoutesExits(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			id := fmt.Sprintf("fast-%d", i)
-			s := spec.New(spec.WithArgs("sh", "-c", "exit "+strconv.Itoa(i)))
+			s := spec.New(spec.WithRootPath(rootfs), spec.WithArgs("sh", "-c", "exit "+strconv.Itoa(i)))
 			got := make(chan berth.ExitStatus, 1)
 			c, err := rt.Run(ctx, id, berth.CreateOpts{Bundle: bundle, Spec: s,
 				OnExit: func(es berth.ExitStatus) { got <- es }})
@@ -132,7 +149,7 @@ func TestReaperCollectsOrphans(t *testing.T) {
 	if es, err := c.Wait(ctx); err != nil || es.Code != 0 {
 		t.Fatalf("init: %+v %v", es, err)
 	}
-	data, err := os.ReadFile(bundle + "/rootfs/tmp/orphan.pid")
+	data, err := os.ReadFile(rootfs + "/tmp/orphan.pid")
 	if err != nil {
 		t.Fatal(err)
 	}
