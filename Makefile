@@ -26,6 +26,7 @@ setup:
 
 build: setup
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/containerd-shim-berth-v2 ./cmd/containerd-shim-berth-v2
 
 demo: build
 	@rm -rf $(DEMO_DIR)

@@ -1,0 +1,60 @@
+package runtime
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/moby/sys/capability"
+	"github.com/opencontainers/runc/libcontainer/apparmor"
+	"github.com/opencontainers/runc/libcontainer/seccomp"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+	selinux "github.com/opencontainers/selinux/go-selinux"
+)
+
+// Features describes what this runtime supports, in the runtime-spec
+// features format (`berth features`, the shim's -info).
+func Features() *features.Features {
+	yes, no := true, false
+	boolp := func(b bool) *bool {
+		if b {
+			return &yes
+		}
+		return &no
+	}
+	var caps []string
+	for _, c := range capability.ListKnown() {
+		caps = append(caps, "CAP_"+strings.ToUpper(c.String()))
+	}
+	f := &features.Features{
+		OCIVersionMin: "1.0.0",
+		OCIVersionMax: "1.3.0",
+		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
+		MountOptions:  specconv.KnownMountOptions(),
+		Linux: &features.Linux{
+			Namespaces:   specconv.KnownNamespaces(),
+			Capabilities: caps,
+			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &yes, SystemdUser: &yes, Rdma: &yes},
+			Apparmor:     &features.Apparmor{Enabled: boolp(apparmor.IsEnabled())},
+			Selinux:      &features.Selinux{Enabled: boolp(selinux.GetEnabled())},
+			MemoryPolicy: &features.MemoryPolicy{Modes: specconv.KnownMemoryPolicyModes(), Flags: specconv.KnownMemoryPolicyFlags()},
+		},
+	}
+	if seccomp.Enabled {
+		major, minor, patch := seccomp.Version()
+		f.Linux.Seccomp = &features.Seccomp{
+			Enabled:        &yes,
+			Actions:        seccomp.KnownActions(),
+			Operators:      seccomp.KnownOperators(),
+			Archs:          seccomp.KnownArchs(),
+			KnownFlags:     seccomp.KnownFlags(),
+			SupportedFlags: seccomp.SupportedFlags(),
+		}
+		f.Annotations = map[string]string{
+			"io.github.seccomp.libseccomp.version": fmt.Sprintf("%d.%d.%d", major, minor, patch),
+		}
+	} else {
+		f.Linux.Seccomp = &features.Seccomp{Enabled: &no}
+	}
+	return f
+}

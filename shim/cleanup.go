@@ -1,0 +1,57 @@
+package shim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	taskv3 "github.com/containerd/containerd/api/runtime/task/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	berth "github.com/berth-oci/berth/runtime"
+)
+
+// initPidFile records the container's init pid in the bundle, for the
+// delete action after a crashed daemon.
+const initPidFile = "init.pid"
+
+// cleanup is the "delete" action, run by containerd after every task
+// (and after a dead daemon): force-delete the container, unmount its
+// rootfs, and print a DeleteResponse. It is idempotent and touches only
+// this container, since the group's daemon may still serve others.
+func cleanup(ctx context.Context, f *flags, stdout io.Writer) error {
+	bundle, err := bundleDir(f)
+	if err != nil {
+		return err
+	}
+	rt, err := berth.New(stateRoot(bundle, f.namespace))
+	if err != nil {
+		return err
+	}
+	if err := rt.Delete(ctx, f.id, true); err != nil && !errors.Is(err, berth.ErrNotFound) {
+		fmt.Fprintf(os.Stderr, "delete %s: %v\n", f.id, err)
+	}
+	if err := unmountRootfs(filepath.Join(bundle, "rootfs")); err != nil {
+		fmt.Fprintf(os.Stderr, "unmount rootfs of %s: %v\n", f.id, err)
+	}
+	pid := 0
+	if data, err := os.ReadFile(filepath.Join(bundle, initPidFile)); err == nil {
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+	}
+	out, err := proto.Marshal(&taskv3.DeleteResponse{
+		Pid:        uint32(pid),
+		ExitStatus: 128 + 9, // the container was killed, as containerd expects
+		ExitedAt:   timestamppb.Now(),
+	})
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(out)
+	return err
+}

@@ -1,0 +1,147 @@
+package shim
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	eventsapi "github.com/containerd/containerd/api/services/ttrpc/events/v1"
+	"github.com/containerd/containerd/api/types"
+	"github.com/containerd/ttrpc"
+	"github.com/containerd/typeurl/v2"
+	"github.com/sirupsen/logrus"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Event topics, as containerd names them.
+const (
+	topicTaskCreate      = "/tasks/create"
+	topicTaskStart       = "/tasks/start"
+	topicTaskExit        = "/tasks/exit"
+	topicTaskOOM         = "/tasks/oom"
+	topicTaskExecAdded   = "/tasks/exec-added"
+	topicTaskExecStarted = "/tasks/exec-started"
+	topicTaskPaused      = "/tasks/paused"
+	topicTaskResumed     = "/tasks/resumed"
+	topicTaskDelete      = "/tasks/delete"
+)
+
+// publisher forwards events to containerd over ttrpc (TTRPC_ADDRESS), in
+// the order they were published, from one goroutine. It reconnects when
+// containerd restarts, and retries an event until it is delivered or
+// retryFor has passed.
+type publisher struct {
+	namespace string
+	address   string
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	queue   []*types.Envelope
+	closed  bool
+	drained chan struct{}
+
+	client *ttrpc.Client
+}
+
+const retryFor = 60 * time.Second
+
+func newPublisher(namespace, address string) *publisher {
+	p := &publisher{
+		namespace: namespace,
+		address:   strings.TrimPrefix(address, "unix://"),
+		drained:   make(chan struct{}),
+	}
+	p.cond = sync.NewCond(&p.mu)
+	go p.run()
+	return p
+}
+
+// publish queues an event. It never blocks on containerd.
+func (p *publisher) publish(topic string, event proto.Message) {
+	a, err := typeurl.MarshalAnyToProto(event)
+	if err != nil {
+		logrus.WithError(err).Errorf("marshal %s event", topic)
+		return
+	}
+	env := &types.Envelope{Timestamp: timestamppb.Now(), Namespace: p.namespace, Topic: topic, Event: a}
+	p.mu.Lock()
+	if !p.closed {
+		p.queue = append(p.queue, env)
+		p.cond.Signal()
+	}
+	p.mu.Unlock()
+}
+
+// close stops taking events and waits (up to timeout) for the queue to
+// be delivered.
+func (p *publisher) close(timeout time.Duration) {
+	p.mu.Lock()
+	p.closed = true
+	p.cond.Signal()
+	p.mu.Unlock()
+	select {
+	case <-p.drained:
+	case <-time.After(timeout):
+	}
+}
+
+func (p *publisher) run() {
+	defer close(p.drained)
+	for {
+		p.mu.Lock()
+		for len(p.queue) == 0 && !p.closed {
+			p.cond.Wait()
+		}
+		if len(p.queue) == 0 {
+			p.mu.Unlock()
+			return
+		}
+		env := p.queue[0]
+		p.queue = p.queue[1:]
+		p.mu.Unlock()
+		p.deliver(env)
+	}
+}
+
+func (p *publisher) deliver(env *types.Envelope) {
+	deadline := time.Now().Add(retryFor)
+	backoff := 50 * time.Millisecond
+	for {
+		err := p.forward(env)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			logrus.WithError(err).Errorf("drop %s event after %s of retries", env.Topic, retryFor)
+			return
+		}
+		logrus.WithError(err).Debugf("forward %s event; retrying", env.Topic)
+		p.reset()
+		time.Sleep(backoff)
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+func (p *publisher) forward(env *types.Envelope) error {
+	if p.client == nil {
+		conn, err := net.DialTimeout("unix", p.address, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		p.client = ttrpc.NewClient(conn)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := eventsapi.NewTTRPCEventsClient(p.client).Forward(ctx, &eventsapi.ForwardRequest{Envelope: env})
+	return err
+}
+
+func (p *publisher) reset() {
+	if p.client != nil {
+		p.client.Close()
+		p.client = nil
+	}
+}

@@ -1,0 +1,99 @@
+package shim
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/containerd/containerd/api/types"
+	"golang.org/x/sys/unix"
+)
+
+// mountRootfs mounts containerd's rootfs mounts (overlay or bind from a
+// snapshotter) onto target, in order. On error it unmounts what it did.
+func mountRootfs(mounts []*types.Mount, target string) (err error) {
+	if len(mounts) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(target, 0o711); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = unmountRootfs(target)
+		}
+	}()
+	for _, m := range mounts {
+		if err := mountOne(m, target); err != nil {
+			return fmt.Errorf("mount %s %s on %s: %w", m.GetType(), m.GetSource(), target, err)
+		}
+	}
+	return nil
+}
+
+// mountOne performs one mount, splitting its options into flags and data.
+func mountOne(m *types.Mount, target string) error {
+	flags, data := parseMountOptions(m.GetOptions())
+	typ := m.GetType()
+	if flags&unix.MS_BIND != 0 || typ == "bind" {
+		typ = ""
+		flags |= unix.MS_BIND
+	}
+	if err := unix.Mount(m.GetSource(), target, typ, flags&^unix.MS_RDONLY, data); err != nil {
+		return err
+	}
+	// A bind mount becomes read-only only through a remount.
+	if flags&unix.MS_BIND != 0 && flags&unix.MS_RDONLY != 0 {
+		return unix.Mount("", target, "", flags|unix.MS_REMOUNT, "")
+	}
+	if flags&unix.MS_RDONLY != 0 && flags&unix.MS_BIND == 0 {
+		return unix.Mount("", target, "", flags|unix.MS_REMOUNT, data)
+	}
+	return nil
+}
+
+var mountFlags = map[string]struct {
+	clear bool
+	flag  uintptr
+}{
+	"ro": {false, unix.MS_RDONLY}, "rw": {true, unix.MS_RDONLY},
+	"bind": {false, unix.MS_BIND}, "rbind": {false, unix.MS_BIND | unix.MS_REC},
+	"nosuid": {false, unix.MS_NOSUID}, "suid": {true, unix.MS_NOSUID},
+	"nodev": {false, unix.MS_NODEV}, "dev": {true, unix.MS_NODEV},
+	"noexec": {false, unix.MS_NOEXEC}, "exec": {true, unix.MS_NOEXEC},
+	"noatime": {false, unix.MS_NOATIME}, "relatime": {false, unix.MS_RELATIME},
+	"sync": {false, unix.MS_SYNCHRONOUS}, "async": {true, unix.MS_SYNCHRONOUS},
+}
+
+func parseMountOptions(options []string) (uintptr, string) {
+	var flags uintptr
+	var data []string
+	for _, o := range options {
+		if f, ok := mountFlags[o]; ok {
+			if f.clear {
+				flags &^= f.flag
+			} else {
+				flags |= f.flag
+			}
+			continue
+		}
+		data = append(data, o)
+	}
+	return flags, strings.Join(data, ",")
+}
+
+// unmountRootfs unmounts everything mounted at target, innermost first.
+// It is idempotent: nothing mounted is not an error.
+func unmountRootfs(target string) error {
+	for range 32 {
+		err := unix.Unmount(target, unix.MNT_DETACH)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			return nil // not a mount point (any more), or no directory
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("%s: still mounted after 32 unmounts", target)
+}

@@ -1,0 +1,67 @@
+package shim
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+
+	runcoptions "github.com/containerd/containerd/api/types/runc/options"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+const (
+	runcOptionsType    = "containerd.runc.v1.Options"
+	optionsFile        = "options.json"
+	defaultStateParent = "/run/containerd/berth"
+)
+
+// taskOptions are the runtime options berth honours. containerd sends runc's
+// Options, CRI sends runtimeoptions.v1.Options for non-runc runtimes, and
+// plain ctr sends none; anything but runc's is accepted and ignored.
+type taskOptions struct {
+	NoPivotRoot  bool   `json:"no_pivot_root,omitempty"`
+	NoNewKeyring bool   `json:"no_new_keyring,omitempty"`
+	IoUID        uint32 `json:"io_uid,omitempty"`
+	IoGID        uint32 `json:"io_gid,omitempty"`
+	Root         string `json:"root,omitempty"`
+}
+
+func decodeOptions(a *anypb.Any) (taskOptions, error) {
+	var o taskOptions
+	if a == nil || a.GetTypeUrl() != runcOptionsType {
+		return o, nil
+	}
+	var ro runcoptions.Options
+	if err := proto.Unmarshal(a.GetValue(), &ro); err != nil {
+		return o, err
+	}
+	return taskOptions{
+		NoPivotRoot:  ro.GetNoPivotRoot(),
+		NoNewKeyring: ro.GetNoNewKeyring(),
+		IoUID:        ro.GetIoUid(),
+		IoGID:        ro.GetIoGid(),
+		Root:         ro.GetRoot(),
+	}, nil
+}
+
+// stateRoot is where container state lives for a namespace: runc
+// Options.root if the task was created with one (recorded in the bundle),
+// else /run/containerd/berth/<namespace>.
+func stateRoot(bundle, namespace string) string {
+	if data, err := os.ReadFile(filepath.Join(bundle, optionsFile)); err == nil {
+		var o taskOptions
+		if json.Unmarshal(data, &o) == nil && o.Root != "" && filepath.IsAbs(o.Root) {
+			return o.Root
+		}
+	}
+	return filepath.Join(defaultStateParent, namespace)
+}
+
+func writeOptions(bundle string, o taskOptions) error {
+	data, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(bundle, optionsFile), data)
+}

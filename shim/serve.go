@@ -1,0 +1,98 @@
+package shim
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	taskv3 "github.com/containerd/containerd/api/runtime/task/v3"
+	"github.com/containerd/ttrpc"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	berth "github.com/berth-oci/berth/runtime"
+)
+
+// listenerFD is where start hands the daemon its listening socket.
+const listenerFD = 3
+
+// serve runs the daemon: a ttrpc server for the task API on the socket
+// inherited from start, until Shutdown or SIGTERM.
+func serve(ctx context.Context, f *flags) error {
+	setupLogging(f.debug)
+	// The cwd is the first bundle, which containerd deletes later; the
+	// library needs an existing working directory.
+	if err := os.Chdir("/"); err != nil {
+		return err
+	}
+	// A long-lived daemon per container or pod: keep the heap small.
+	debug.SetGCPercent(40)
+	if err := berth.StartReaper(); err != nil {
+		return err
+	}
+	lf := os.NewFile(listenerFD, "shim-socket")
+	l, err := net.FileListener(lf)
+	lf.Close()
+	if err != nil {
+		return fmt.Errorf("socket from start: %w", err)
+	}
+	server, err := ttrpc.NewServer(ttrpc.WithServerHandshaker(ttrpc.UnixSocketRequireSameUser()))
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	var once sync.Once
+	stop := func() { once.Do(func() { close(done) }) }
+	events := newPublisher(f.namespace, os.Getenv("TTRPC_ADDRESS"))
+	svc := newService(f.namespace, events, stop)
+	taskv3.RegisterTTRPCTaskService(server, svc)
+	registerTaskV2(server, svc)
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
+	go func() {
+		<-sigs
+		stop()
+	}()
+	go func() {
+		if err := server.Serve(ctx, l); err != nil && err != ttrpc.ErrServerClosed {
+			logrus.WithError(err).Error("ttrpc server")
+			stop()
+		}
+	}()
+	<-done
+	// Let the Shutdown reply reach containerd, then stop serving.
+	time.Sleep(20 * time.Millisecond)
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = server.Shutdown(sctx)
+	if f.socket != "" {
+		_ = os.Remove(socketPath(f.socket))
+	}
+	events.close(5 * time.Second)
+	return nil
+}
+
+// setupLogging sends logs to the bundle's "log" FIFO, which containerd
+// reads into its own log; without it, logs are dropped.
+func setupLogging(debugOn bool) {
+	logrus.SetFormatter(&logrus.TextFormatter{DisableColors: true, FullTimestamp: true})
+	if debugOn {
+		logrus.SetLevel(logrus.DebugLevel)
+	}
+	f, err := os.OpenFile("log", os.O_WRONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		logrus.SetOutput(discard{})
+		return
+	}
+	logrus.SetOutput(f)
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

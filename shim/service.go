@@ -1,0 +1,623 @@
+package shim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+
+	eventstypes "github.com/containerd/containerd/api/events"
+	taskv3 "github.com/containerd/containerd/api/runtime/task/v3"
+	runcoptions "github.com/containerd/containerd/api/types/runc/options"
+	tasktypes "github.com/containerd/containerd/api/types/task"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/typeurl/v2"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/berth-oci/berth/cgroups"
+	berth "github.com/berth-oci/berth/runtime"
+	"github.com/berth-oci/berth/spec"
+)
+
+// service is the task service: each request becomes one call on berth's
+// runtime library. It holds no container state beyond what containerd's
+// protocol needs (exec ids, exit statuses, their order).
+type service struct {
+	namespace string
+	events    *publisher
+	shutdown  func()
+
+	mu       sync.Mutex
+	tasks    map[string]*task
+	runtimes map[string]*berth.Runtime
+}
+
+var _ taskv3.TTRPCTaskService = (*service)(nil)
+
+func newService(namespace string, events *publisher, shutdown func()) *service {
+	return &service{
+		namespace: namespace,
+		events:    events,
+		shutdown:  shutdown,
+		tasks:     map[string]*task{},
+		runtimes:  map[string]*berth.Runtime{},
+	}
+}
+
+func (s *service) runtimeFor(root string) (*berth.Runtime, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rt := s.runtimes[root]; rt != nil {
+		return rt, nil
+	}
+	rt, err := berth.New(root)
+	if err != nil {
+		return nil, err
+	}
+	s.runtimes[root] = rt
+	return rt, nil
+}
+
+func (s *service) task(id string) (*task, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tasks[id]
+	if t == nil {
+		return nil, toGRPC(fmt.Errorf("task %s: %w", id, errdefs.ErrNotFound))
+	}
+	return t, nil
+}
+
+// taskProcess returns a task and one of its processes, locked.
+func (s *service) taskProcess(id, execID string) (*task, *process, error) {
+	t, err := s.task(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	t.mu.Lock()
+	p, ok := t.process(execID)
+	if !ok {
+		t.mu.Unlock()
+		return nil, nil, toGRPC(fmt.Errorf("exec %s in task %s: %w", execID, id, errdefs.ErrNotFound))
+	}
+	return t, p, nil
+}
+
+// Create creates a container from the bundle containerd prepared.
+func (s *service) Create(ctx context.Context, req *taskv3.CreateTaskRequest) (_ *taskv3.CreateTaskResponse, retErr error) {
+	s.mu.Lock()
+	if _, ok := s.tasks[req.ID]; ok {
+		s.mu.Unlock()
+		return nil, toGRPC(fmt.Errorf("task %s: %w", req.ID, errdefs.ErrAlreadyExists))
+	}
+	s.mu.Unlock()
+	opts, err := decodeOptions(req.Options)
+	if err != nil {
+		return nil, toGRPC(fmt.Errorf("task options: %w", errdefs.ErrInvalidArgument))
+	}
+	rootfs := filepath.Join(req.Bundle, "rootfs")
+	if err := mountRootfs(req.Rootfs, rootfs); err != nil {
+		return nil, toGRPC(err)
+	}
+	defer func() {
+		if retErr != nil && len(req.Rootfs) > 0 {
+			_ = unmountRootfs(rootfs)
+		}
+	}()
+	if err := writeOptions(req.Bundle, opts); err != nil {
+		return nil, toGRPC(err)
+	}
+	sp, err := spec.Load(req.Bundle)
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	root := opts.Root
+	if root == "" || !filepath.IsAbs(root) {
+		root = filepath.Join(defaultStateParent, s.namespace)
+	}
+	rt, err := s.runtimeFor(root)
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	stdio, err := newStdio(req.ID, s.namespace, req.Stdin, req.Stdout, req.Stderr, req.Terminal)
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	t := &task{id: req.ID, bundle: req.Bundle, execs: map[string]*process{}, hostPidNS: !hasNamespace(sp, specs.PIDNamespace)}
+	p := newProcess("")
+	p.terminal, p.stdio = req.Terminal, stdio
+	t.init = p
+	c, err := rt.Create(ctx, req.ID, berth.CreateOpts{
+		Bundle:       req.Bundle,
+		Spec:         sp,
+		IO:           stdio.io,
+		NoPivotRoot:  opts.NoPivotRoot,
+		NoNewKeyring: opts.NoNewKeyring,
+		OnExit:       func(es berth.ExitStatus) { go s.handleExit(t, p, es) },
+	})
+	stdio.closeContainerSide()
+	if err != nil {
+		stdio.close()
+		return nil, toGRPC(err)
+	}
+	t.c = c
+	if p.terminal {
+		if err := stdio.terminal.attach(req.Stdin, req.Stdout); err != nil {
+			_ = c.Delete(ctx, true)
+			stdio.close()
+			return nil, toGRPC(err)
+		}
+	}
+	pid, err := c.Pid()
+	if err != nil {
+		_ = c.Delete(ctx, true)
+		stdio.close()
+		return nil, toGRPC(err)
+	}
+	p.pid = pid
+	_ = writeFileAtomic(filepath.Join(req.Bundle, initPidFile), []byte(strconv.Itoa(pid)))
+	s.mu.Lock()
+	s.tasks[req.ID] = t
+	s.mu.Unlock()
+	s.events.publish(topicTaskCreate, &eventstypes.TaskCreate{
+		ContainerID: req.ID,
+		Bundle:      req.Bundle,
+		Rootfs:      req.Rootfs,
+		IO:          &eventstypes.TaskIO{Stdin: req.Stdin, Stdout: req.Stdout, Stderr: req.Stderr, Terminal: req.Terminal},
+		Checkpoint:  req.Checkpoint,
+		Pid:         uint32(pid),
+	})
+	s.watchOOM(t)
+	return &taskv3.CreateTaskResponse{Pid: uint32(pid)}, nil
+}
+
+func hasNamespace(s *specs.Spec, typ specs.LinuxNamespaceType) bool {
+	if s.Linux == nil {
+		return false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// watchOOM publishes TaskOOM for each OOM kill in the container. It starts
+// right after create: init already sits in its cgroup.
+func (s *service) watchOOM(t *task) {
+	ch, err := t.c.OOM()
+	if err != nil {
+		logrus.WithError(err).Warnf("no OOM notifications for %s", t.id)
+		return
+	}
+	go func() {
+		for range ch {
+			s.events.publish(topicTaskOOM, &eventstypes.TaskOOM{ContainerID: t.id})
+		}
+	}()
+}
+
+// Start starts the container's init, or a created exec.
+func (s *service) Start(ctx context.Context, req *taskv3.StartRequest) (*taskv3.StartResponse, error) {
+	t, p, err := s.taskProcess(req.ID, req.ExecID)
+	if err != nil {
+		return nil, err
+	}
+	defer t.mu.Unlock()
+	if p.started {
+		return nil, toGRPC(fmt.Errorf("process %s already started: %w", processName(t, p), errdefs.ErrFailedPrecondition))
+	}
+	if p == t.init {
+		// TaskStart is queued before t.mu is released, so the exit handler
+		// (which takes t.mu) can never publish TaskExit first.
+		if err := t.c.Start(ctx); err != nil {
+			return nil, toGRPC(err)
+		}
+		p.started = true
+		s.events.publish(topicTaskStart, &eventstypes.TaskStart{ContainerID: t.id, Pid: uint32(p.pid)})
+		return &taskv3.StartResponse{Pid: uint32(p.pid)}, nil
+	}
+	if t.init.exit != nil {
+		return nil, toGRPC(fmt.Errorf("container %s has exited: %w", t.id, errdefs.ErrFailedPrecondition))
+	}
+	stdio, err := newStdio(t.id, s.namespace, p.stdio.paths.stdin, p.stdio.paths.stdout, p.stdio.paths.stderr, p.terminal)
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	rp, err := t.c.Exec(ctx, p.spec, berth.ExecOpts{
+		IO:     stdio.io,
+		OnExit: func(es berth.ExitStatus) { go s.handleExit(t, p, es) },
+	})
+	stdio.closeContainerSide()
+	if err != nil {
+		stdio.close()
+		return nil, toGRPC(err)
+	}
+	p.stdio, p.rp, p.pid, p.started = stdio, rp, rp.Pid(), true
+	if p.terminal {
+		if err := stdio.terminal.attach(stdio.paths.stdin, stdio.paths.stdout); err != nil {
+			_ = rp.Signal(syscall.SIGKILL)
+			return nil, toGRPC(err)
+		}
+	}
+	s.events.publish(topicTaskExecStarted, &eventstypes.TaskExecStarted{ContainerID: t.id, ExecID: p.id, Pid: uint32(p.pid)})
+	return &taskv3.StartResponse{Pid: uint32(p.pid)}, nil
+}
+
+func processName(t *task, p *process) string {
+	if p.id == "" {
+		return t.id
+	}
+	return t.id + "/" + p.id
+}
+
+// handleExit records a process's exit and publishes TaskExit, holding back
+// init's until every running exec has exited.
+func (s *service) handleExit(t *task, p *process, es berth.ExitStatus) {
+	if p.stdio != nil {
+		p.stdio.exited() // output drains to the client, which then sees EOF
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p == t.init {
+		if t.hostPidNS && t.c != nil {
+			// Without a pid namespace, init's death kills nothing else.
+			_ = t.c.Signal(syscall.SIGKILL, true)
+		}
+		if t.runningExecs() > 0 {
+			t.initExitHeld = &es
+			return
+		}
+		s.publishExit(t, p, es)
+		return
+	}
+	s.publishExit(t, p, es)
+	if t.initExitHeld != nil && t.runningExecs() == 0 {
+		held := *t.initExitHeld
+		t.initExitHeld = nil
+		s.publishExit(t, t.init, held)
+	}
+}
+
+func (s *service) publishExit(t *task, p *process, es berth.ExitStatus) {
+	p.exit = &es
+	id := p.id
+	if id == "" {
+		id = t.id
+	}
+	s.events.publish(topicTaskExit, &eventstypes.TaskExit{
+		ContainerID: t.id,
+		ID:          id,
+		Pid:         uint32(p.pid),
+		ExitStatus:  uint32(es.Code),
+		ExitedAt:    timestamppb.New(es.ExitedAt),
+	})
+	close(p.exited)
+}
+
+// Delete deletes a stopped (or never started) process.
+func (s *service) Delete(ctx context.Context, req *taskv3.DeleteRequest) (*taskv3.DeleteResponse, error) {
+	t, p, err := s.taskProcess(req.ID, req.ExecID)
+	if err != nil {
+		return nil, err
+	}
+	defer t.mu.Unlock()
+	if p.running() || (p == t.init && t.initExitHeld != nil) {
+		return nil, toGRPC(fmt.Errorf("cannot delete running process %s: %w", processName(t, p), errdefs.ErrFailedPrecondition))
+	}
+	var es berth.ExitStatus
+	if p.exit != nil {
+		es = *p.exit
+	}
+	if p != t.init {
+		delete(t.execs, p.id)
+		if p.stdio != nil {
+			p.stdio.close()
+		}
+		return deleteResponse(p, es), nil
+	}
+	if err := t.c.Delete(ctx, true); err != nil && !errors.Is(err, berth.ErrNotFound) {
+		return nil, toGRPC(err)
+	}
+	p.stdio.close()
+	if err := unmountRootfs(filepath.Join(t.bundle, "rootfs")); err != nil {
+		logrus.WithError(err).Warnf("unmount rootfs of %s", t.id)
+	}
+	s.mu.Lock()
+	delete(s.tasks, t.id)
+	s.mu.Unlock()
+	s.events.publish(topicTaskDelete, &eventstypes.TaskDelete{
+		ContainerID: t.id,
+		ID:          t.id,
+		Pid:         uint32(p.pid),
+		ExitStatus:  uint32(es.Code),
+		ExitedAt:    timestamppb.New(es.ExitedAt),
+	})
+	return deleteResponse(p, es), nil
+}
+
+func deleteResponse(p *process, es berth.ExitStatus) *taskv3.DeleteResponse {
+	return &taskv3.DeleteResponse{Pid: uint32(p.pid), ExitStatus: uint32(es.Code), ExitedAt: timestamppb.New(es.ExitedAt)}
+}
+
+// Exec records a process to exec; Start runs it.
+func (s *service) Exec(ctx context.Context, req *taskv3.ExecProcessRequest) (*emptypb.Empty, error) {
+	t, err := s.task(req.ID)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if req.ExecID == "" {
+		return nil, toGRPC(fmt.Errorf("exec id must not be empty: %w", errdefs.ErrInvalidArgument))
+	}
+	if _, ok := t.execs[req.ExecID]; ok {
+		return nil, toGRPC(fmt.Errorf("exec %s in task %s: %w", req.ExecID, t.id, errdefs.ErrAlreadyExists))
+	}
+	if t.init.exit != nil {
+		return nil, toGRPC(fmt.Errorf("container %s has exited: %w", t.id, errdefs.ErrFailedPrecondition))
+	}
+	var ps specs.Process
+	if req.Spec == nil || json.Unmarshal(req.Spec.GetValue(), &ps) != nil {
+		return nil, toGRPC(fmt.Errorf("exec %s: spec is not an OCI process in JSON: %w", req.ExecID, errdefs.ErrInvalidArgument))
+	}
+	p := newProcess(req.ExecID)
+	p.spec, p.terminal = &ps, req.Terminal
+	p.stdio = &stdio{}
+	p.stdio.paths.stdin, p.stdio.paths.stdout, p.stdio.paths.stderr = req.Stdin, req.Stdout, req.Stderr
+	t.execs[req.ExecID] = p
+	s.events.publish(topicTaskExecAdded, &eventstypes.TaskExecAdded{ContainerID: t.id, ExecID: req.ExecID})
+	return &emptypb.Empty{}, nil
+}
+
+// State reports a process's status and stdio.
+func (s *service) State(ctx context.Context, req *taskv3.StateRequest) (*taskv3.StateResponse, error) {
+	t, p, err := s.taskProcess(req.ID, req.ExecID)
+	if err != nil {
+		return nil, err
+	}
+	defer t.mu.Unlock()
+	resp := &taskv3.StateResponse{
+		ID:       req.ID,
+		Bundle:   t.bundle,
+		Pid:      uint32(p.pid),
+		Stdin:    p.stdio.paths.stdin,
+		Stdout:   p.stdio.paths.stdout,
+		Stderr:   p.stdio.paths.stderr,
+		Terminal: p.terminal,
+		ExecID:   req.ExecID,
+		ExitedAt: timestamppb.New(zeroTime),
+	}
+	switch {
+	case p.exit != nil:
+		resp.Status = tasktypes.Status_STOPPED
+		resp.ExitStatus = uint32(p.exit.Code)
+		resp.ExitedAt = timestamppb.New(p.exit.ExitedAt)
+	case p != t.init && !p.started:
+		resp.Status = tasktypes.Status_CREATED
+	case p != t.init:
+		resp.Status = tasktypes.Status_RUNNING
+	default:
+		st, err := t.c.State()
+		if err != nil {
+			return nil, toGRPC(err)
+		}
+		switch st.Status {
+		case berth.Created:
+			resp.Status = tasktypes.Status_CREATED
+		case berth.Paused:
+			resp.Status = tasktypes.Status_PAUSED
+		default: // running, or stopped with the exit still being handled
+			resp.Status = tasktypes.Status_RUNNING
+		}
+	}
+	return resp, nil
+}
+
+// Wait blocks until the process has exited and its exit was published.
+func (s *service) Wait(ctx context.Context, req *taskv3.WaitRequest) (*taskv3.WaitResponse, error) {
+	t, p, err := s.taskProcess(req.ID, req.ExecID)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Unlock()
+	select {
+	case <-p.exited:
+	case <-ctx.Done():
+		return nil, toGRPC(ctx.Err())
+	}
+	return &taskv3.WaitResponse{ExitStatus: uint32(p.exit.Code), ExitedAt: timestamppb.New(p.exit.ExitedAt)}, nil
+}
+
+// Kill signals init (or all processes), or an exec.
+func (s *service) Kill(ctx context.Context, req *taskv3.KillRequest) (*emptypb.Empty, error) {
+	t, p, err := s.taskProcess(req.ID, req.ExecID)
+	if err != nil {
+		return nil, err
+	}
+	defer t.mu.Unlock()
+	if p.exit != nil || (p == t.init && t.initExitHeld != nil) {
+		return nil, toGRPC(fmt.Errorf("process %s already finished: %w", processName(t, p), errdefs.ErrNotFound))
+	}
+	sig := syscall.Signal(req.Signal)
+	if p != t.init {
+		if !p.started {
+			return nil, toGRPC(fmt.Errorf("process %s not started: %w", processName(t, p), errdefs.ErrFailedPrecondition))
+		}
+		return &emptypb.Empty{}, toGRPC(p.rp.Signal(sig))
+	}
+	if err := t.c.Signal(sig, req.All); err != nil {
+		if errors.Is(err, berth.ErrWrongState) {
+			return nil, toGRPC(fmt.Errorf("process %s already finished: %w", t.id, errdefs.ErrNotFound))
+		}
+		return nil, toGRPC(err)
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// Pids lists the container's processes; exec'd ones carry their exec id.
+func (s *service) Pids(ctx context.Context, req *taskv3.PidsRequest) (*taskv3.PidsResponse, error) {
+	t, err := s.task(req.ID)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	pids, err := t.c.Processes()
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	byPid := map[int]string{}
+	for id, p := range t.execs {
+		if p.running() {
+			byPid[p.pid] = id
+		}
+	}
+	resp := &taskv3.PidsResponse{}
+	for _, pid := range pids {
+		info := &tasktypes.ProcessInfo{Pid: uint32(pid)}
+		if execID, ok := byPid[pid]; ok {
+			a, err := typeurl.MarshalAnyToProto(&runcoptions.ProcessDetails{ExecID: execID})
+			if err == nil {
+				info.Info = a
+			}
+		}
+		resp.Processes = append(resp.Processes, info)
+	}
+	return resp, nil
+}
+
+// Pause freezes the container.
+func (s *service) Pause(ctx context.Context, req *taskv3.PauseRequest) (*emptypb.Empty, error) {
+	t, err := s.task(req.ID)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.c.Pause(); err != nil {
+		return nil, toGRPC(err)
+	}
+	s.events.publish(topicTaskPaused, &eventstypes.TaskPaused{ContainerID: t.id})
+	return &emptypb.Empty{}, nil
+}
+
+// Resume thaws the container.
+func (s *service) Resume(ctx context.Context, req *taskv3.ResumeRequest) (*emptypb.Empty, error) {
+	t, err := s.task(req.ID)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.c.Resume(); err != nil {
+		return nil, toGRPC(err)
+	}
+	s.events.publish(topicTaskResumed, &eventstypes.TaskResumed{ContainerID: t.id})
+	return &emptypb.Empty{}, nil
+}
+
+// Checkpoint is not implemented yet.
+func (s *service) Checkpoint(ctx context.Context, req *taskv3.CheckpointTaskRequest) (*emptypb.Empty, error) {
+	return nil, toGRPC(fmt.Errorf("checkpoint: %w", errdefs.ErrNotImplemented))
+}
+
+// ResizePty resizes a process's terminal.
+func (s *service) ResizePty(ctx context.Context, req *taskv3.ResizePtyRequest) (*emptypb.Empty, error) {
+	t, p, err := s.taskProcess(req.ID, req.ExecID)
+	if err != nil {
+		return nil, err
+	}
+	defer t.mu.Unlock()
+	if p.exit != nil {
+		return nil, toGRPC(fmt.Errorf("cannot resize a stopped process: %w", errdefs.ErrFailedPrecondition))
+	}
+	if p.stdio == nil || p.stdio.terminal == nil {
+		return &emptypb.Empty{}, nil
+	}
+	return &emptypb.Empty{}, toGRPC(p.stdio.terminal.resize(req.Width, req.Height))
+}
+
+// CloseIO closes the shim's end of a process's stdin.
+func (s *service) CloseIO(ctx context.Context, req *taskv3.CloseIORequest) (*emptypb.Empty, error) {
+	t, p, err := s.taskProcess(req.ID, req.ExecID)
+	if err != nil {
+		return nil, err
+	}
+	defer t.mu.Unlock()
+	if req.Stdin && p.stdio != nil {
+		p.stdio.closeStdin()
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// Update changes the container's resources (an OCI LinuxResources, JSON).
+func (s *service) Update(ctx context.Context, req *taskv3.UpdateTaskRequest) (*emptypb.Empty, error) {
+	t, err := s.task(req.ID)
+	if err != nil {
+		return nil, err
+	}
+	var res specs.LinuxResources
+	if req.Resources == nil || json.Unmarshal(req.Resources.GetValue(), &res) != nil {
+		return nil, toGRPC(fmt.Errorf("update %s: resources are not OCI LinuxResources in JSON: %w", req.ID, errdefs.ErrInvalidArgument))
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return &emptypb.Empty{}, toGRPC(t.c.Update(&res))
+}
+
+// Stats returns cgroup metrics, v1 or v2 as the host has them.
+func (s *service) Stats(ctx context.Context, req *taskv3.StatsRequest) (*taskv3.StatsResponse, error) {
+	t, err := s.task(req.ID)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	st, err := t.c.Stats()
+	t.mu.Unlock()
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	var a *anypb.Any
+	if cgroups.HostMode() == cgroups.V2 {
+		a, err = typeurl.MarshalAnyToProto(cgroups.MetricsV2(st))
+	} else {
+		a, err = typeurl.MarshalAnyToProto(cgroups.MetricsV1(st))
+	}
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	return &taskv3.StatsResponse{Stats: a}, nil
+}
+
+// Connect returns the shim's and the task's pids.
+func (s *service) Connect(ctx context.Context, req *taskv3.ConnectRequest) (*taskv3.ConnectResponse, error) {
+	resp := &taskv3.ConnectResponse{ShimPid: uint32(os.Getpid())}
+	if t, err := s.task(req.ID); err == nil {
+		t.mu.Lock()
+		resp.TaskPid = uint32(t.init.pid)
+		t.mu.Unlock()
+	}
+	return resp, nil
+}
+
+// Shutdown stops the daemon once it serves no task.
+func (s *service) Shutdown(ctx context.Context, req *taskv3.ShutdownRequest) (*emptypb.Empty, error) {
+	s.mu.Lock()
+	n := len(s.tasks)
+	s.mu.Unlock()
+	if n == 0 {
+		go s.shutdown()
+	}
+	return &emptypb.Empty{}, nil
+}

@@ -1,0 +1,330 @@
+package shim
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/containerd/console"
+	"golang.org/x/sys/unix"
+
+	berth "github.com/berth-oci/berth/runtime"
+)
+
+// stdio is the stdio of one container process, built from the paths or
+// URIs containerd gives. FIFOs and log files are handed to the container
+// as they are: no copy goroutine sits between the container and the
+// client. Only a terminal needs copying, between its master and the FIFOs.
+type stdio struct {
+	paths struct{ stdin, stdout, stderr string }
+	io    berth.IO
+
+	// containerSide are the shim's copies of the container's ends, closed
+	// once the process has started.
+	containerSide []*os.File
+	// stdinHolder is the shim's write end of the stdin FIFO: a detaching
+	// client does not cause EOF; CloseIO closes it.
+	stdinHolder *os.File
+	// outHolders keep the output FIFOs open for reading and writing, so
+	// that the container never gets EPIPE while no client reads. They are
+	// closed when the process exits, so the client then sees EOF.
+	outHolders []*os.File
+
+	terminal *consoleCopy
+	mu       sync.Mutex
+}
+
+// newStdio prepares a process's stdio. terminal selects a pseudo-terminal.
+func newStdio(id, namespace, stdin, stdout, stderr string, terminal bool) (s *stdio, err error) {
+	s = &stdio{}
+	s.paths.stdin, s.paths.stdout, s.paths.stderr = stdin, stdout, stderr
+	defer func() {
+		if err != nil {
+			s.closeContainerSide()
+			s.close()
+		}
+	}()
+	if terminal {
+		s.terminal, err = newConsoleCopy()
+		if err != nil {
+			return nil, err
+		}
+		s.io.ConsoleSocket = s.terminal.pair.Remote
+		return s, nil
+	}
+	if stdin != "" {
+		if s.stdinHolder, err = os.OpenFile(stdin, os.O_RDWR, 0); err != nil {
+			return nil, fmt.Errorf("open stdin %s: %w", stdin, err)
+		}
+		if s.io.Stdin, err = s.openContainerSide(stdin, os.O_RDONLY); err != nil {
+			return nil, err
+		}
+	}
+	u, err := url.Parse(stdout)
+	if err != nil {
+		return nil, fmt.Errorf("stdout %q: %w", stdout, err)
+	}
+	switch u.Scheme {
+	case "file":
+		err = s.openLogFile(u.Path)
+	case "binary":
+		err = s.startLogger(u, id, namespace)
+	case "", "fifo":
+		if s.io.Stdout, err = s.openOutput(stripFifo(stdout)); err == nil {
+			s.io.Stderr, err = s.openOutput(stripFifo(stderr))
+		}
+	default:
+		err = fmt.Errorf("stdout %q: unsupported scheme %q (use a FIFO path, file:// or binary://)", stdout, u.Scheme)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func stripFifo(p string) string {
+	if u, err := url.Parse(p); err == nil && u.Scheme == "fifo" {
+		return u.Path
+	}
+	return p
+}
+
+// openContainerSide opens a file for the container and remembers to close
+// the shim's copy after start.
+func (s *stdio) openContainerSide(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s.containerSide = append(s.containerSide, f)
+	return f, nil
+}
+
+// openOutput opens an output FIFO: a read-write holder for the shim (it
+// never blocks and keeps a reader present), then the container's writer.
+func (s *stdio) openOutput(path string) (*os.File, error) {
+	if path == "" {
+		return nil, nil
+	}
+	holder, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s.outHolders = append(s.outHolders, holder)
+	return s.openContainerSide(path, os.O_WRONLY)
+}
+
+func (s *stdio) openLogFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("open log %s: %w", path, err)
+	}
+	s.containerSide = append(s.containerSide, f)
+	s.io.Stdout, s.io.Stderr = f, f
+	return nil
+}
+
+// startLogger runs a binary:// logging driver: it gets the container's
+// stdout on fd 3 and stderr on fd 4, and closes fd 5 when ready.
+func (s *stdio) startLogger(u *url.URL, id, namespace string) error {
+	var args []string
+	for k, vs := range u.Query() {
+		args = append(args, k)
+		if len(vs) > 0 && vs[0] != "" {
+			args = append(args, vs[0])
+		}
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return err
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		for _, f := range []*os.File{outR, outW, errR, errW} {
+			f.Close()
+		}
+		return err
+	}
+	s.containerSide = append(s.containerSide, outW, errW)
+	s.io.Stdout, s.io.Stderr = outW, errW
+	cmd := exec.Command(u.Path, args...)
+	cmd.Env = append(os.Environ(), "CONTAINER_ID="+id, "CONTAINER_NAMESPACE="+namespace)
+	cmd.ExtraFiles = []*os.File{outR, errR, readyW}
+	err = cmd.Start()
+	outR.Close()
+	errR.Close()
+	readyW.Close()
+	if err != nil {
+		readyR.Close()
+		return fmt.Errorf("start logging binary %s: %w", u.Path, err)
+	}
+	// The daemon's reaper collects the logger's exit; nobody waits here.
+	_ = cmd.Process.Release()
+	defer readyR.Close()
+	done := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, readyR); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("logging binary %s not ready after 10s", u.Path)
+	}
+}
+
+// closeContainerSide closes the shim's copies of the container's ends.
+func (s *stdio) closeContainerSide() {
+	for _, f := range s.containerSide {
+		f.Close()
+	}
+	s.containerSide = nil
+	if s.terminal != nil {
+		s.terminal.pair.Remote.Close()
+	}
+}
+
+// closeStdin is CloseIO: drop the shim's writer so the container sees EOF
+// once the client's writer is gone too.
+func (s *stdio) closeStdin() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stdinHolder != nil {
+		s.stdinHolder.Close()
+		s.stdinHolder = nil
+	}
+	if s.terminal != nil {
+		s.terminal.closeStdin()
+	}
+}
+
+// exited is called when the process has exited: output drains to the
+// client, which then sees EOF.
+func (s *stdio) exited() {
+	if s.terminal != nil {
+		s.terminal.wait(10 * time.Second)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.outHolders {
+		f.Close()
+	}
+	s.outHolders = nil
+}
+
+// close releases everything the shim holds.
+func (s *stdio) close() {
+	s.exited()
+	s.closeStdin()
+	if s.terminal != nil {
+		s.terminal.close()
+	}
+}
+
+// consoleCopy relays between a process's pseudo-terminal and its FIFOs.
+type consoleCopy struct {
+	pair    *berth.ConsolePair
+	master  console.Console
+	stdin   *os.File
+	out     *os.File
+	copied  chan struct{}
+	closeMu sync.Mutex
+}
+
+func newConsoleCopy() (*consoleCopy, error) {
+	pair, err := berth.NewConsolePair()
+	if err != nil {
+		return nil, err
+	}
+	return &consoleCopy{pair: pair, copied: make(chan struct{})}, nil
+}
+
+// attach receives the master from the container's init and starts the
+// copies: stdin FIFO to the terminal, the terminal to the stdout FIFO.
+func (c *consoleCopy) attach(stdinPath, stdoutPath string) error {
+	f, err := c.pair.Receive()
+	if err != nil {
+		return err
+	}
+	master, err := console.ConsoleFromFile(f)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	c.master = master
+	if stdinPath != "" {
+		if c.stdin, err = os.OpenFile(stdinPath, os.O_RDWR, 0); err != nil {
+			return fmt.Errorf("open stdin %s: %w", stdinPath, err)
+		}
+		go func() { _, _ = io.Copy(master, c.stdin) }()
+	}
+	if stdoutPath == "" {
+		close(c.copied)
+		return nil
+	}
+	if c.out, err = os.OpenFile(stripFifo(stdoutPath), os.O_RDWR, 0); err != nil {
+		return fmt.Errorf("open stdout %s: %w", stdoutPath, err)
+	}
+	go func() {
+		defer close(c.copied)
+		// Ends with EIO once every holder of the terminal's slave is gone.
+		_, err := io.Copy(c.out, master)
+		if err != nil && !errors.Is(err, unix.EIO) && !errors.Is(err, os.ErrClosed) {
+			return
+		}
+	}()
+	return nil
+}
+
+func (c *consoleCopy) resize(width, height uint32) error {
+	if c.master == nil {
+		return nil
+	}
+	return c.master.Resize(console.WinSize{Width: uint16(width), Height: uint16(height)})
+}
+
+func (c *consoleCopy) closeStdin() {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if c.stdin != nil {
+		c.stdin.Close()
+		c.stdin = nil
+	}
+}
+
+func (c *consoleCopy) wait(timeout time.Duration) {
+	if c.master == nil {
+		return
+	}
+	select {
+	case <-c.copied:
+	case <-time.After(timeout):
+	}
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if c.out != nil {
+		c.out.Close()
+		c.out = nil
+	}
+}
+
+func (c *consoleCopy) close() {
+	c.closeStdin()
+	if c.master != nil {
+		c.master.Close()
+	}
+	c.pair.Close()
+}
