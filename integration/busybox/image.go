@@ -61,7 +61,7 @@ func WriteImage(path string) error {
 		"schemaVersion": 2,
 		"mediaType":     "application/vnd.oci.image.index.v1+json",
 		"manifests": []any{descriptor("application/vnd.oci.image.manifest.v1+json", manifest, map[string]string{
-			"io.containerd.image.name":         ImageName,
+			"io.containerd.image.name":          ImageName,
 			"org.opencontainers.image.ref.name": "latest",
 		})},
 	})
