@@ -13,6 +13,9 @@ export CGO_ENABLED := 1
 SETUP_STAMP := .cache/go-binary
 GO = $(shell cat $(SETUP_STAMP))
 
+# containerd 2.x for the shim tests, built by setup (1.6 comes from Debian).
+CONTAINERD2_DIR := $(CURDIR)/.cache/containerd-2.2.1
+
 DEMO_DIR  ?= /tmp/berth-demo
 TEST_ARGS ?=
 
@@ -22,7 +25,7 @@ all: build
 
 setup:
 	@mkdir -p .cache
-	@scripts/setup.sh > $(SETUP_STAMP).tmp && tail -n1 $(SETUP_STAMP).tmp > $(SETUP_STAMP) && rm -f $(SETUP_STAMP).tmp
+	@CONTAINERD2_DIR=$(CONTAINERD2_DIR) scripts/setup.sh > $(SETUP_STAMP).tmp && tail -n1 $(SETUP_STAMP).tmp > $(SETUP_STAMP) && rm -f $(SETUP_STAMP).tmp
 
 build: setup
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
@@ -43,7 +46,10 @@ unit: setup
 	$(GO) test -count=1 $(TEST_ARGS) ./spec/... ./runtime/...
 
 integration: build
-	BERTH_BINARY=$(CURDIR)/bin/berth BERTH_GO=$(GO) $(GO) test -count=1 -timeout 20m $(TEST_ARGS) ./integration/... ./examples/...
+	BERTH_BINARY=$(CURDIR)/bin/berth BERTH_SHIM=$(CURDIR)/bin/containerd-shim-berth-v2 \
+	CONTAINERD_16=/usr/bin/containerd CTR_16=/usr/bin/ctr \
+	CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CTR_22=$(CONTAINERD2_DIR)/ctr \
+	BERTH_GO=$(GO) $(GO) test -count=1 -timeout 20m $(TEST_ARGS) ./integration/... ./examples/...
 
 test: vet unit integration
 

@@ -6,7 +6,7 @@ set -euo pipefail
 
 GO_VERSION=${GO_VERSION:-1.26.8}
 GO_MIN_MINOR=25
-PACKAGES=(busybox-static libseccomp-dev pkg-config gcc make file ca-certificates curl unzip)
+PACKAGES=(busybox-static libseccomp-dev pkg-config gcc make file ca-certificates curl unzip containerd)
 
 log() { echo "setup: $*" >&2; }
 
@@ -63,6 +63,22 @@ install_go() {
 	rm -rf "$tmp"
 }
 
+# install_containerd2 builds containerd and ctr $CONTAINERD2_VERSION into
+# $CONTAINERD2_DIR (the tests run containerd 1.6 from Debian and this).
+install_containerd2() {
+	[ -n "${CONTAINERD2_DIR:-}" ] || return 0
+	if [ -x "$CONTAINERD2_DIR/containerd" ] && [ -x "$CONTAINERD2_DIR/ctr" ]; then
+		return 0
+	fi
+	log "building containerd $CONTAINERD2_VERSION into $CONTAINERD2_DIR (a few minutes, once)"
+	mkdir -p "$CONTAINERD2_DIR"
+	GOBIN="$CONTAINERD2_DIR" GOFLAGS=-buildvcs=false CGO_ENABLED=1 "$GO_BIN" install \
+		"github.com/containerd/containerd/v2/cmd/containerd@$CONTAINERD2_VERSION" \
+		"github.com/containerd/containerd/v2/cmd/ctr@$CONTAINERD2_VERSION" >&2
+}
+
+CONTAINERD2_VERSION=${CONTAINERD2_VERSION:-v2.2.1}
 install_packages
 GO_BIN=$(go_ok) || { install_go; GO_BIN=$(go_ok); }
+install_containerd2
 echo "$GO_BIN"

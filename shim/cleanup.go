@@ -7,8 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"net"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	taskv3 "github.com/containerd/containerd/api/runtime/task/v3"
 	"google.golang.org/protobuf/proto"
@@ -40,6 +43,7 @@ func cleanup(ctx context.Context, f *flags, stdout io.Writer) error {
 	if err := unmountRootfs(filepath.Join(bundle, "rootfs")); err != nil {
 		fmt.Fprintf(os.Stderr, "unmount rootfs of %s: %v\n", f.id, err)
 	}
+	removeDeadSocket(bundle)
 	pid := 0
 	if data, err := os.ReadFile(filepath.Join(bundle, initPidFile)); err == nil {
 		pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
@@ -54,4 +58,27 @@ func cleanup(ctx context.Context, f *flags, stdout io.Writer) error {
 	}
 	_, err = stdout.Write(out)
 	return err
+}
+
+// removeDeadSocket removes the group daemon's socket (named in the
+// bundle's address file) when no daemon answers on it any more, as after
+// the daemon was killed. A live daemon, still serving other containers of
+// its group, keeps it.
+func removeDeadSocket(bundle string) {
+	data, err := os.ReadFile(filepath.Join(bundle, addressFile))
+	if err != nil {
+		return
+	}
+	path := socketPath(strings.TrimSpace(string(data)))
+	if path == "" {
+		return
+	}
+	conn, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		conn.Close()
+		return
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		_ = os.Remove(path)
+	}
 }

@@ -46,14 +46,22 @@ func decodeOptions(a *anypb.Any) (taskOptions, error) {
 }
 
 // stateRoot is where container state lives for a namespace: runc
-// Options.root if the task was created with one (recorded in the bundle),
-// else /run/containerd/berth/<namespace>.
+// Options.root if the task was created with one (recorded in the bundle);
+// else <containerd state>/berth/<namespace>, found from the bundle path
+// (<state>/io.containerd.runtime.v2.task/<namespace>/<id>), so that two
+// containerd daemons never share it; for the default containerd that is
+// /run/containerd/berth/<namespace>.
 func stateRoot(bundle, namespace string) string {
 	if data, err := os.ReadFile(filepath.Join(bundle, optionsFile)); err == nil {
 		var o taskOptions
 		if json.Unmarshal(data, &o) == nil && o.Root != "" && filepath.IsAbs(o.Root) {
 			return o.Root
 		}
+	}
+	nsDir := filepath.Dir(filepath.Clean(bundle))
+	taskDir := filepath.Dir(nsDir)
+	if filepath.Base(nsDir) == namespace && filepath.Base(taskDir) == "io.containerd.runtime.v2.task" {
+		return filepath.Join(filepath.Dir(taskDir), "berth", namespace)
 	}
 	return filepath.Join(defaultStateParent, namespace)
 }

@@ -120,11 +120,7 @@ func (s *service) Create(ctx context.Context, req *taskv3.CreateTaskRequest) (_ 
 	if err != nil {
 		return nil, toGRPC(err)
 	}
-	root := opts.Root
-	if root == "" || !filepath.IsAbs(root) {
-		root = filepath.Join(defaultStateParent, s.namespace)
-	}
-	rt, err := s.runtimeFor(root)
+	rt, err := s.runtimeFor(stateRoot(req.Bundle, s.namespace))
 	if err != nil {
 		return nil, toGRPC(err)
 	}

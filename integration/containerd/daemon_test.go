@@ -1,0 +1,323 @@
+// Package containerd tests containerd-shim-berth-v2 under real containerd
+// daemons: Debian's 1.6 and 2.2.1, each private (root, state and socket in
+// a temporary directory), driven with ctr and containerd's gRPC API.
+package containerd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-oci/berth/integration/busybox"
+)
+
+const (
+	runtimeName = "io.containerd.berth.v2"
+	image       = busybox.ImageName
+)
+
+// version is one containerd release under test.
+type version struct {
+	name       string
+	containerd string
+	ctr        string
+	configV    int
+}
+
+func versions(t *testing.T) []version {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: runs containerd and containers")
+	}
+	vs := []version{
+		{"1.6", envOr("CONTAINERD_16", "/usr/bin/containerd"), envOr("CTR_16", "/usr/bin/ctr"), 2},
+		{"2.2", os.Getenv("CONTAINERD_22"), os.Getenv("CTR_22"), 3},
+	}
+	for _, v := range vs {
+		for _, bin := range []string{v.containerd, v.ctr} {
+			if _, err := os.Stat(bin); bin == "" || err != nil {
+				t.Fatalf("containerd %s: binary %q missing (run make test, which installs it)", v.name, bin)
+			}
+		}
+	}
+	return vs
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// daemon is a private containerd.
+type daemon struct {
+	t *testing.T
+	v version
+	// namespace is per version: ctr puts containers in cgroup
+	// /<namespace>/<id>, which parallel daemons must not share.
+	namespace string
+	dir   string
+	sock  string
+	cmd   *exec.Cmd
+	image string // OCI tar to import
+}
+
+func startDaemon(t *testing.T, v version) *daemon {
+	t.Helper()
+	shim := os.Getenv("BERTH_SHIM")
+	if shim == "" {
+		t.Fatal("BERTH_SHIM is not set (run make test)")
+	}
+	dir, err := os.MkdirTemp("", "berth-ctd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{t: t, v: v, dir: dir, sock: filepath.Join(dir, "c.sock"), namespace: "berthtest-" + strings.ReplaceAll(v.name, ".", "")}
+	disabled := `["io.containerd.grpc.v1.cri"]`
+	if v.configV == 3 {
+		disabled = `["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime"]`
+	}
+	config := fmt.Sprintf(`version = %d
+root = "%[2]s/root"
+state = "%[2]s/state"
+disabled_plugins = %[3]s
+[grpc]
+  address = "%[2]s/c.sock"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "%[2]s/opt"
+`, v.configV, dir, disabled)
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.image = filepath.Join(dir, "busybox.tar")
+	if err := busybox.WriteImage(d.image); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.cleanup)
+	d.start(filepath.Dir(shim))
+	d.ctrOK("image", "import", d.image)
+	return d
+}
+
+// start runs containerd with the shim's directory first in its PATH.
+func (d *daemon) start(shimDir string) {
+	d.t.Helper()
+	logf, err := os.OpenFile(filepath.Join(d.dir, "containerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer logf.Close()
+	d.cmd = exec.Command(d.v.containerd, "--config", filepath.Join(d.dir, "config.toml"))
+	d.cmd.Env = append(os.Environ(), "PATH="+shimDir+":"+os.Getenv("PATH"))
+	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	if err := d.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if r := d.ctr("version"); r.code == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("containerd %s did not come up; log:\n%s", d.v.name, d.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop stops containerd (only the daemon: shims and tasks live on).
+func (d *daemon) stop() {
+	if d.cmd == nil || d.cmd.Process == nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = d.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-done
+	}
+	d.cmd = nil
+}
+
+func (d *daemon) log() string {
+	data, _ := os.ReadFile(filepath.Join(d.dir, "containerd.log"))
+	if len(data) > 4000 {
+		data = data[len(data)-4000:]
+	}
+	return string(data)
+}
+
+// cleanup removes every task and container, stops containerd, then stops
+// any shim this daemon started (found by its -address), and unmounts.
+func (d *daemon) cleanup() {
+	if d.cmd != nil {
+		for _, id := range strings.Fields(d.ctr("containers", "ls", "-q").stdout) {
+			d.ctr("task", "kill", "-s", "KILL", id)
+			d.ctr("task", "rm", "-f", id)
+			d.ctr("containers", "rm", id)
+		}
+	}
+	d.stop()
+	for _, pid := range d.shimPids() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for _, m := range mountsUnder(d.dir) {
+		_ = syscall.Unmount(m, syscall.MNT_DETACH)
+	}
+	os.RemoveAll(d.dir)
+}
+
+// shimPids returns the pids of the shim daemons serving this containerd.
+func (d *daemon) shimPids() []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if len(args) > 0 && strings.HasSuffix(args[0], "containerd-shim-berth-v2") && containsPair(args, "-address", d.sock) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func containsPair(args []string, flag, value string) bool {
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == flag && args[i+1] == value {
+			return true
+		}
+	}
+	return false
+}
+
+func mountsUnder(dir string) []string {
+	data, _ := os.ReadFile("/proc/self/mountinfo")
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// ctr runs ctr against this daemon in the test namespace.
+func (d *daemon) ctr(args ...string) result {
+	return d.ctrIn(nil, args...)
+}
+
+func (d *daemon) ctrIn(stdin []byte, args ...string) result {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, d.v.ctr, append([]string{"-a", d.sock, "-n", d.namespace}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		d.t.Fatalf("ctr %v: %v", args, err)
+	}
+	return result{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+func (d *daemon) ctrOK(args ...string) string {
+	d.t.Helper()
+	r := d.ctr(args...)
+	if r.code != 0 {
+		d.t.Fatalf("ctr %v: exit %d: %s\ncontainerd log tail:\n%s", args, r.code, r.stderr, d.log())
+	}
+	return r.stdout
+}
+
+// taskStatus returns the task's status from `ctr task ls`, or "" if none.
+func (d *daemon) taskStatus(id string) string {
+	for _, line := range strings.Split(d.ctrOK("task", "ls"), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 && f[0] == id {
+			return f[2]
+		}
+	}
+	return ""
+}
+
+func (d *daemon) waitStatus(id, want string) {
+	d.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got := d.taskStatus(id)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("task %s is %q, want %q", id, got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// runDetached starts a long-running container.
+func (d *daemon) runDetached(id string, args ...string) {
+	d.t.Helper()
+	d.ctrOK(append([]string{"run", "-d", "--runtime", runtimeName, image, id}, args...)...)
+	d.t.Cleanup(func() { d.remove(id) })
+}
+
+// remove kills and removes a container if it is still there.
+func (d *daemon) remove(id string) {
+	if d.cmd == nil {
+		return
+	}
+	d.ctr("task", "kill", "-s", "KILL", id)
+	d.ctr("task", "rm", "-f", id)
+	d.ctr("containers", "rm", id)
+}
+
+// taskPid returns the init pid of a task from `ctr task ls`.
+func (d *daemon) taskPid(id string) int {
+	d.t.Helper()
+	for _, line := range strings.Split(d.ctrOK("task", "ls"), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 && f[0] == id {
+			pid, _ := strconv.Atoi(f[1])
+			return pid
+		}
+	}
+	d.t.Fatalf("no task %s", id)
+	return 0
+}
+
+// bundle returns the task's bundle directory.
+func (d *daemon) bundle(id string) string {
+	return filepath.Join(d.dir, "state", "io.containerd.runtime.v2.task", d.namespace, id)
+}

@@ -1,0 +1,434 @@
+package containerd
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/containerd/console"
+	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// TestShim runs every shim test against each containerd version, the
+// versions in parallel and the tests of one version in order.
+func TestShim(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, d *daemon)
+	}{
+		{"RunRmExitCode", testRunRmExitCode},
+		{"Stdin10MB", testStdin10MB},
+		{"Terminal", testTerminal},
+		{"LogURIFile", testLogURIFile},
+		{"Exec", testExec},
+		{"ExecTerminal", testExecTerminal},
+		{"KillAndKillAll", testKill},
+		{"PauseResume", testPauseResume},
+		{"Metrics", testMetrics},
+		{"Update", testUpdate},
+		{"OOMAndEventOrder", testOOMEvents},
+		{"SandboxGrouping", testGrouping},
+		{"ContainerdRestart", testContainerdRestart},
+		{"ShimKilled", testShimKilled},
+	}
+	for _, v := range versions(t) {
+		t.Run("containerd-"+v.name, func(t *testing.T) {
+			t.Parallel()
+			d := startDaemon(t, v)
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					d.t = t
+					defer func() { d.t = t }()
+					tc.run(t, d)
+					assertNoShimsLeft(t, d)
+				})
+			}
+		})
+	}
+}
+
+// assertNoShimsLeft: once a test's containers are gone, so are its shims.
+func assertNoShimsLeft(t *testing.T, d *daemon) {
+	t.Helper()
+	if d.cmd == nil {
+		return
+	}
+	for _, id := range strings.Fields(d.ctr("containers", "ls", "-q").stdout) {
+		d.remove(id)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(d.shimPids()) > 0 {
+		if time.Now().After(deadline) {
+			t.Errorf("shim daemons left running: %v", d.shimPids())
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if m := mountsUnder(filepath.Join(d.dir, "state")); len(m) > 0 {
+		t.Errorf("mounts left: %v", m)
+	}
+}
+
+func testRunRmExitCode(t *testing.T, d *daemon) {
+	for _, code := range []int{0, 3, 42} {
+		r := d.ctr("run", "--rm", "--runtime", runtimeName, image, fmt.Sprintf("exit-%d", code), "sh", "-c", fmt.Sprintf("echo out; exit %d", code))
+		if r.code != code || strings.TrimSpace(r.stdout) != "out" {
+			t.Errorf("exit %d: got code %d stdout %q stderr %q", code, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+func testStdin10MB(t *testing.T, d *daemon) {
+	in := make([]byte, 10<<20)
+	_, _ = rand.Read(in)
+	r := d.ctrIn(in, "run", "--rm", "--runtime", runtimeName, image, "stdin", "cat")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if !bytes.Equal([]byte(r.stdout), in) {
+		t.Fatalf("got %d bytes back, not the same %d bytes", len(r.stdout), len(in))
+	}
+}
+
+// onPty runs ctr with a pseudo-terminal as its stdio and returns what it
+// printed and its exit code.
+func onPty(t *testing.T, d *daemon, input string, args ...string) (string, int) {
+	t.Helper()
+	master, slavePath, err := console.NewPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	slave, err := os.OpenFile(slavePath, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(d.v.ctr, append([]string{"-a", d.sock, "-n", d.namespace}, args...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var out bytes.Buffer
+	copied := make(chan struct{})
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			out.Write(buf[:n])
+			if err != nil {
+				close(copied)
+				return
+			}
+		}
+	}()
+	if input != "" {
+		time.Sleep(500 * time.Millisecond)
+		_, _ = master.Write([]byte(input))
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("ctr %v did not finish; output %q", args, out.String())
+	}
+	select {
+	case <-copied:
+	case <-time.After(2 * time.Second):
+	}
+	return strings.ReplaceAll(out.String(), "\r", ""), cmd.ProcessState.ExitCode()
+}
+
+func testTerminal(t *testing.T, d *daemon) {
+	out, code := onPty(t, d, "", "run", "--rm", "-t", "--runtime", runtimeName, image, "tty1", "sh", "-c", "tty; [ -t 0 ] && echo stdin-tty; exit 4")
+	if code != 4 || !strings.Contains(out, "/dev/pts/0") || !strings.Contains(out, "stdin-tty") {
+		t.Fatalf("code %d output %q", code, out)
+	}
+}
+
+func testLogURIFile(t *testing.T, d *daemon) {
+	logPath := filepath.Join(d.dir, "c-log.txt")
+	d.ctrOK("run", "--rm", "--log-uri", "file://"+logPath, "--runtime", runtimeName, image, "logfile", "sh", "-c", "echo to-stdout; echo to-stderr >&2")
+	data, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "to-stdout") || !strings.Contains(string(data), "to-stderr") {
+		t.Fatalf("log file holds %q", data)
+	}
+}
+
+func testExec(t *testing.T, d *daemon) {
+	d.runDetached("exec1", "sleep", "300")
+	r := d.ctr("task", "exec", "--exec-id", "e1", "exec1", "sh", "-c", "echo in-exec; exit 7")
+	if r.code != 7 || strings.TrimSpace(r.stdout) != "in-exec" {
+		t.Fatalf("exec: code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	// stdin reaches an exec, and CloseIO ends it.
+	r = d.ctrIn([]byte("piped\n"), "task", "exec", "--exec-id", "e2", "exec1", "cat")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "piped" {
+		t.Fatalf("exec cat: code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	// A duplicate exec id is refused while the first is running.
+	d.ctrOK("task", "exec", "-d", "--exec-id", "e3", "exec1", "sleep", "30")
+	if r := d.ctr("task", "exec", "--exec-id", "e3", "exec1", "true"); r.code == 0 {
+		t.Fatal("duplicate exec id accepted")
+	}
+	ps := d.ctrOK("task", "ps", "exec1")
+	if !strings.Contains(ps, "e3") {
+		t.Fatalf("task ps does not name exec e3:\n%s", ps)
+	}
+}
+
+func testExecTerminal(t *testing.T, d *daemon) {
+	d.runDetached("exectty", "sleep", "300")
+	out, code := onPty(t, d, "", "task", "exec", "-t", "--exec-id", "t1", "exectty", "sh", "-c", "tty; exit 6")
+	if code != 6 || !strings.Contains(out, "/dev/pts/") {
+		t.Fatalf("code %d output %q", code, out)
+	}
+}
+
+func testKill(t *testing.T, d *daemon) {
+	d.runDetached("kill1", "sleep", "300")
+	d.ctrOK("task", "kill", "-s", "SIGKILL", "kill1")
+	d.waitStatus("kill1", "STOPPED")
+	// kill --all reaches processes besides init.
+	d.runDetached("kill2", "sh", "-c", "sleep 300 & sleep 300")
+	pid := d.taskPid("kill2")
+	d.ctrOK("task", "kill", "-a", "-s", "SIGKILL", "kill2")
+	d.waitStatus("kill2", "STOPPED")
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+		t.Errorf("init %d still present after kill --all", pid)
+	}
+	if r := d.ctr("task", "kill", "-s", "SIGKILL", "kill2"); r.code == 0 {
+		t.Error("kill of a stopped task succeeded")
+	}
+}
+
+func testPauseResume(t *testing.T, d *daemon) {
+	d.runDetached("pause1", "sleep", "300")
+	d.ctrOK("task", "pause", "pause1")
+	d.waitStatus("pause1", "PAUSED")
+	d.ctrOK("task", "resume", "pause1")
+	d.waitStatus("pause1", "RUNNING")
+}
+
+func testMetrics(t *testing.T, d *daemon) {
+	d.runDetached("metrics1", "sleep", "300")
+	out := d.ctrOK("task", "metrics", "--format", "json", "metrics1")
+	var m struct {
+		Memory struct {
+			Usage struct{ Usage uint64 }
+		}
+		Pids struct{ Current uint64 }
+	}
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("metrics %q: %v", out, err)
+	}
+	if m.Memory.Usage.Usage == 0 || m.Pids.Current != 1 {
+		t.Fatalf("metrics: memory usage %d, pids %d:\n%s", m.Memory.Usage.Usage, m.Pids.Current, out)
+	}
+}
+
+// testUpdate changes the memory limit through containerd's gRPC Tasks API.
+func testUpdate(t *testing.T, d *daemon) {
+	d.runDetached("update1", "sleep", "300")
+	conn, err := grpc.NewClient("unix://"+d.sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	limit := int64(48 << 20)
+	res, _ := json.Marshal(specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}})
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "containerd-namespace", d.namespace)
+	_, err = tasksapi.NewTasksClient(conn).Update(ctx, &tasksapi.UpdateTaskRequest{
+		ContainerID: "update1",
+		Resources:   &anypb.Any{TypeUrl: "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources", Value: res},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := d.taskPid("update1")
+	if got := memoryLimit(t, pid); got != strconv.FormatInt(limit, 10) {
+		t.Fatalf("memory limit %s after update", got)
+	}
+}
+
+func memoryLimit(t *testing.T, pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) == 3 && parts[1] == "memory" {
+			v, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", parts[2], "memory.limit_in_bytes"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.TrimSpace(string(v))
+		}
+	}
+	t.Fatal("no memory cgroup")
+	return ""
+}
+
+// testOOMEvents runs a memory hog under a limit and checks the events
+// containerd saw: create, start, oom, exit (137), delete, in that order.
+func testOOMEvents(t *testing.T, d *daemon) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := exec.CommandContext(ctx, d.v.ctr, "-a", d.sock, "-n", d.namespace, "events")
+	var out bytes.Buffer
+	events.Stdout = &out
+	if err := events.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = events.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+	r := d.ctr("run", "--rm", "--memory-limit", strconv.Itoa(16<<20), "--runtime", runtimeName, image, "oom1",
+		"sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done")
+	if r.code != 137 {
+		t.Fatalf("memory hog exited %d, want 137 (stderr %s)", r.code, r.stderr)
+	}
+	var topics []string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		topics = taskTopics(out.String(), "oom1")
+		if len(topics) > 0 && topics[len(topics)-1] == "/tasks/delete" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	got := strings.Join(dedupe(topics), " ")
+	if got != "/tasks/create /tasks/start /tasks/oom /tasks/exit /tasks/delete" {
+		t.Fatalf("task events %v", topics)
+	}
+	if !strings.Contains(out.String(), `"exit_status":137`) {
+		t.Fatalf("no exit status 137 in events:\n%s", out.String())
+	}
+}
+
+// taskTopics returns the /tasks/* topics of events about container id.
+func taskTopics(events, id string) []string {
+	var topics []string
+	for _, line := range strings.Split(events, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 7 && strings.HasPrefix(f[5], "/tasks/") && strings.Contains(f[6], `"container_id":"`+id+`"`) {
+			topics = append(topics, f[5])
+		}
+	}
+	return topics
+}
+
+// dedupe collapses repeats (the kernel may report an OOM more than once).
+func dedupe(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if len(out) == 0 || out[len(out)-1] != s {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// testGrouping: two containers with the same sandbox id share one shim.
+func testGrouping(t *testing.T, d *daemon) {
+	for _, id := range []string{"pod-a", "pod-b"} {
+		d.ctrOK("run", "-d", "--annotation", "io.kubernetes.cri.sandbox-id=sandbox1", "--runtime", runtimeName, image, id, "sleep", "300")
+		t.Cleanup(func() { d.remove(id) })
+	}
+	a, _ := os.ReadFile(filepath.Join(d.bundle("pod-a"), "address"))
+	b, _ := os.ReadFile(filepath.Join(d.bundle("pod-b"), "address"))
+	if len(a) == 0 || string(a) != string(b) {
+		t.Fatalf("addresses differ: %q vs %q", a, b)
+	}
+	if pids := d.shimPids(); len(pids) != 1 {
+		t.Fatalf("%d shim daemons for two grouped containers: %v", len(pids), pids)
+	}
+	// Deleting one leaves the other served.
+	d.remove("pod-a")
+	d.waitStatus("pod-b", "RUNNING")
+	r := d.ctr("task", "exec", "--exec-id", "x", "pod-b", "true")
+	if r.code != 0 {
+		t.Fatalf("exec after sibling delete: %d %s", r.code, r.stderr)
+	}
+}
+
+// testContainerdRestart: a task survives a containerd restart, is listed,
+// and can be killed.
+func testContainerdRestart(t *testing.T, d *daemon) {
+	d.runDetached("restart1", "sleep", "300")
+	d.stop()
+	d.start(filepath.Dir(os.Getenv("BERTH_SHIM")))
+	if got := d.taskStatus("restart1"); got != "RUNNING" {
+		t.Fatalf("after restart the task is %q", got)
+	}
+	d.ctrOK("task", "kill", "-s", "SIGKILL", "restart1")
+	d.waitStatus("restart1", "STOPPED")
+}
+
+// testShimKilled: SIGKILL the shim; containerd reports the task gone and
+// nothing stays mounted or running.
+func testShimKilled(t *testing.T, d *daemon) {
+	d.runDetached("shimkill", "sleep", "300")
+	pid := d.taskPid("shimkill")
+	address, err := os.ReadFile(filepath.Join(d.bundle("shimkill"), "address"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := d.shimPids()
+	if len(pids) != 1 {
+		t.Fatalf("shim daemons: %v", pids)
+	}
+	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st := d.taskStatus("shimkill")
+		if st == "" || st == "STOPPED" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task is %q after its shim was killed", st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container init %d still runs after its shim was killed", pid)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if m := mountsUnder(d.bundle("shimkill")); len(m) > 0 {
+		t.Fatalf("mounts left: %v", m)
+	}
+	if _, err := os.Stat(strings.TrimPrefix(string(address), "unix://")); err == nil {
+		t.Fatalf("the dead shim's socket %s is left behind", address)
+	}
+}
