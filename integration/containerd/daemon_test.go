@@ -65,10 +65,10 @@ type daemon struct {
 	// namespace is per version: ctr puts containers in cgroup
 	// /<namespace>/<id>, which parallel daemons must not share.
 	namespace string
-	dir   string
-	sock  string
-	cmd   *exec.Cmd
-	image string // OCI tar to import
+	dir       string
+	sock      string
+	cmd       *exec.Cmd
+	image     string // OCI tar to import
 }
 
 func startDaemon(t *testing.T, v version) *daemon {
