@@ -43,7 +43,7 @@ vet: setup
 	@test -z "$$($(dir $(GO))gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; $(dir $(GO))gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 unit: setup
-	$(GO) test -count=1 $(TEST_ARGS) ./spec/... ./runtime/...
+	$(GO) test -count=1 $(TEST_ARGS) ./spec/... ./runtime/... ./shim/... ./cgroups/...
 
 integration: build
 	BERTH_BINARY=$(CURDIR)/bin/berth BERTH_SHIM=$(CURDIR)/bin/containerd-shim-berth-v2 \

@@ -1,0 +1,90 @@
+package shim
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bootstrap "github.com/containerd/containerd/api/runtime/bootstrap/v1"
+	runcoptions "github.com/containerd/containerd/api/types/runc/options"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+func TestParseBootstrapParams(t *testing.T) {
+	f := &flags{id: "c1", namespace: "ns"}
+	params, _ := proto.Marshal(&bootstrap.BootstrapParams{InstanceID: "c1", Namespace: "ns", SocketDir: proto.String("/run/s")})
+	otherID, _ := proto.Marshal(&bootstrap.BootstrapParams{InstanceID: "c2", Namespace: "ns"})
+	opts, _ := proto.Marshal(&runcoptions.Options{SystemdCgroup: true})
+	legacy, _ := proto.Marshal(&anypb.Any{TypeUrl: "containerd.runc.v1.Options", Value: opts})
+	tests := []struct {
+		name  string
+		input []byte
+		want  bool
+	}{
+		{"2.3 params", params, true},
+		{"params for another instance", otherID, false},
+		{"legacy runtime options Any", legacy, false},
+		{"empty", nil, false},
+		{"garbage", []byte{0xff, 0xff, 0xff}, false},
+	}
+	for _, tc := range tests {
+		p := parseBootstrapParams(tc.input, f)
+		if (p != nil) != tc.want {
+			t.Errorf("%s: got params %v", tc.name, p)
+		}
+	}
+	if p := parseBootstrapParams(params, f); p.GetSocketDir() != "/run/s" {
+		t.Errorf("socket dir %q", p.GetSocketDir())
+	}
+}
+
+func TestSocketAddress(t *testing.T) {
+	a1, err := socketAddress(defaultSocketDir, "/run/containerd/containerd.sock", "k8s.io", "pod1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, _ := socketAddress(defaultSocketDir, "/run/containerd/containerd.sock", "k8s.io", "pod1")
+	a3, _ := socketAddress(defaultSocketDir, "/run/containerd/containerd.sock", "k8s.io", "pod2")
+	if a1 != a2 || a1 == a3 || !strings.HasPrefix(a1, "unix:///run/containerd/s/") {
+		t.Fatalf("addresses %s %s %s", a1, a2, a3)
+	}
+	if _, err := socketAddress("/"+strings.Repeat("d", 100), "a", "b", "c"); err == nil {
+		t.Fatal("a socket path over the limit was accepted")
+	}
+}
+
+func TestGroupOf(t *testing.T) {
+	tests := []struct {
+		config string
+		want   string
+	}{
+		{`{"annotations": {"io.containerd.runc.v2.group": "g1", "io.kubernetes.cri.sandbox-id": "sb"}}`, "g1"},
+		{`{"annotations": {"io.kubernetes.cri.sandbox-id": "sb"}}`, "sb"},
+		{`{"annotations": {}}`, "id"},
+		{`not json`, "id"},
+	}
+	for _, tc := range tests {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(tc.config), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := groupOf(dir, "id"); got != tc.want {
+			t.Errorf("groupOf(%s) = %s, want %s", tc.config, got, tc.want)
+		}
+	}
+	if got := groupOf(t.TempDir(), "id"); got != "id" {
+		t.Errorf("no config: %s", got)
+	}
+}
+
+func TestParseMountOptions(t *testing.T) {
+	flags, data := parseMountOptions([]string{"rbind", "ro", "nosuid", "lowerdir=/a", "upperdir=/b"})
+	if data != "lowerdir=/a,upperdir=/b" || flags == 0 {
+		t.Fatalf("flags %x data %q", flags, data)
+	}
+	if f, _ := parseMountOptions([]string{"ro", "rw"}); f != 0 {
+		t.Fatalf("rw after ro left flags %x", f)
+	}
+}
