@@ -41,7 +41,10 @@ func serve(ctx context.Context, f *flags) error {
 	if err != nil {
 		return fmt.Errorf("socket from start: %w", err)
 	}
-	server, err := ttrpc.NewServer(ttrpc.WithServerHandshaker(ttrpc.UnixSocketRequireSameUser()))
+	server, err := ttrpc.NewServer(
+		ttrpc.WithServerHandshaker(ttrpc.UnixSocketRequireSameUser()),
+		ttrpc.WithUnaryServerInterceptor(recoverPanics),
+	)
 	if err != nil {
 		return err
 	}
@@ -91,8 +94,22 @@ func setupLogging(debugOn bool) {
 		return
 	}
 	logrus.SetOutput(f)
+	// A crash (the Go runtime writes to fd 2) lands in containerd's log too.
+	_ = unix.Dup2(int(f.Fd()), 2)
 }
 
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// recoverPanics turns a panic in one request into an error for that
+// request, so one bug does not take down every container of the shim.
+func recoverPanics(ctx context.Context, unmarshal ttrpc.Unmarshaler, info *ttrpc.UnaryServerInfo, method ttrpc.Method) (resp any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			logrus.Errorf("panic in %s: %v\n%s", info.FullMethod, r, debug.Stack())
+			err = fmt.Errorf("internal error in %s: %v", info.FullMethod, r)
+		}
+	}()
+	return method(ctx, unmarshal)
+}

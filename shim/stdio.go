@@ -41,8 +41,8 @@ type stdio struct {
 }
 
 // newStdio prepares a process's stdio. terminal selects a pseudo-terminal.
-func newStdio(id, namespace, stdin, stdout, stderr string, terminal bool) (s *stdio, err error) {
-	s = &stdio{}
+func newStdio(id, namespace, stdin, stdout, stderr string, terminal bool) (_ *stdio, err error) {
+	s := &stdio{}
 	s.paths.stdin, s.paths.stdout, s.paths.stderr = stdin, stdout, stderr
 	defer func() {
 		if err != nil {

@@ -35,6 +35,8 @@ func TestShim(t *testing.T) {
 		{"Stdin10MB", testStdin10MB},
 		{"Terminal", testTerminal},
 		{"LogURIFile", testLogURIFile},
+		{"LogURIBinary", testLogURIBinary},
+		{"RuntimeOptions", testRuntimeOptions},
 		{"Exec", testExec},
 		{"ExecTerminal", testExecTerminal},
 		{"KillAndKillAll", testKill},
@@ -174,6 +176,46 @@ func testLogURIFile(t *testing.T, d *daemon) {
 	}
 	if !strings.Contains(string(data), "to-stdout") || !strings.Contains(string(data), "to-stderr") {
 		t.Fatalf("log file holds %q", data)
+	}
+}
+
+// testLogURIBinary uses a binary:// logging driver: a script that copies
+// the container's stdout (fd 3) and stderr (fd 4) to files and signals
+// readiness by closing fd 5.
+func testLogURIBinary(t *testing.T, d *daemon) {
+	logger := filepath.Join(d.dir, "logger.sh")
+	// The copies must not inherit fd 5, or readiness never comes.
+	script := "#!/bin/sh\n# $1 = out, $2 = file\ncat <&3 > \"$2\" 5>&- &\ncat <&4 > \"$2.err\" 5>&- &\nexec 5>&-\nwait\n"
+	if err := os.WriteFile(logger, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(d.dir, "binary-log.txt")
+	d.ctrOK("run", "--rm", "--log-uri", "binary://"+logger+"?out="+out, "--runtime", runtimeName, image, "logbin",
+		"sh", "-c", "echo via-logger; echo err-via-logger >&2")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		o, _ := os.ReadFile(out)
+		e, _ := os.ReadFile(out + ".err")
+		if strings.Contains(string(o), "via-logger") && strings.Contains(string(e), "err-via-logger") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logger got stdout %q stderr %q", o, e)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// testRuntimeOptions: --runtime-config-path makes containerd send
+// runtimeoptions.v1.Options, as CRI does; the shim accepts them.
+func testRuntimeOptions(t *testing.T, d *daemon) {
+	cfg := filepath.Join(d.dir, "runtime.toml")
+	if err := os.WriteFile(cfg, []byte("# berth ignores unknown runtime options\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := d.ctr("run", "--rm", "--runtime-config-path", cfg, "--runtime", runtimeName, image, "rtopts", "sh", "-c", "exit 9")
+	if r.code != 9 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 }
 
