@@ -142,40 +142,36 @@ func MetricsV2(s *occgroups.Stats) *v2.Metrics {
 			OomKill: st["oom_kill"],
 		},
 	}
-	io := map[[2]uint64]*v2.IOEntry{}
-	var order [][2]uint64
-	for _, e := range s.BlkioStats.IoServiceBytesRecursive {
-		k := [2]uint64{e.Major, e.Minor}
-		if io[k] == nil {
-			io[k] = &v2.IOEntry{Major: e.Major, Minor: e.Minor}
-			order = append(order, k)
-		}
-		switch e.Op {
-		case "Read", "read":
-			io[k].Rbytes = e.Value
-		case "Write", "write":
-			io[k].Wbytes = e.Value
-		}
-	}
-	for _, e := range s.BlkioStats.IoServicedRecursive {
-		k := [2]uint64{e.Major, e.Minor}
-		if io[k] == nil {
-			io[k] = &v2.IOEntry{Major: e.Major, Minor: e.Minor}
-			order = append(order, k)
-		}
-		switch e.Op {
-		case "Read", "read":
-			io[k].Rios = e.Value
-		case "Write", "write":
-			io[k].Wios = e.Value
-		}
-	}
-	m.Io = &v2.IOStat{}
-	for _, k := range order {
-		m.Io.Usage = append(m.Io.Usage, io[k])
-	}
+	m.Io = &v2.IOStat{Usage: ioV2(s.BlkioStats)}
 	for size, h := range s.HugetlbStats {
 		m.Hugetlb = append(m.Hugetlb, &v2.HugeTlbStat{Current: h.Usage, Max: h.MaxUsage, Pagesize: size})
 	}
 	return m
+}
+
+// ioV2 merges v1-style per-operation blkio entries into one v2 IOEntry per
+// device: bytes from IoServiceBytes, operations from IoServiced.
+func ioV2(b occgroups.BlkioStats) []*v2.IOEntry {
+	var out []*v2.IOEntry
+	byDev := map[[2]uint64]*v2.IOEntry{}
+	add := func(entries []occgroups.BlkioStatEntry, read, write func(*v2.IOEntry, uint64)) {
+		for _, e := range entries {
+			k := [2]uint64{e.Major, e.Minor}
+			d := byDev[k]
+			if d == nil {
+				d = &v2.IOEntry{Major: e.Major, Minor: e.Minor}
+				byDev[k] = d
+				out = append(out, d)
+			}
+			switch e.Op {
+			case "Read", "read":
+				read(d, e.Value)
+			case "Write", "write":
+				write(d, e.Value)
+			}
+		}
+	}
+	add(b.IoServiceBytesRecursive, func(d *v2.IOEntry, v uint64) { d.Rbytes = v }, func(d *v2.IOEntry, v uint64) { d.Wbytes = v })
+	add(b.IoServicedRecursive, func(d *v2.IOEntry, v uint64) { d.Rios = v }, func(d *v2.IOEntry, v uint64) { d.Wios = v })
+	return out
 }
