@@ -37,6 +37,7 @@ func TestShim(t *testing.T) {
 		{"LogURIFile", testLogURIFile},
 		{"LogURIBinary", testLogURIBinary},
 		{"RuntimeOptions", testRuntimeOptions},
+		{"NativeSnapshotterBind", testNativeSnapshotter},
 		{"Exec", testExec},
 		{"ExecTerminal", testExecTerminal},
 		{"KillAndKillAll", testKill},
@@ -216,6 +217,16 @@ func testRuntimeOptions(t *testing.T, d *daemon) {
 	r := d.ctr("run", "--rm", "--runtime-config-path", cfg, "--runtime", runtimeName, image, "rtopts", "sh", "-c", "exit 9")
 	if r.code != 9 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// testNativeSnapshotter: the native snapshotter hands the shim a bind
+// mount instead of an overlay.
+func testNativeSnapshotter(t *testing.T, d *daemon) {
+	r := d.ctr("run", "--rm", "--snapshotter", "native", "--runtime", runtimeName, image, "native1",
+		"sh", "-c", "touch /written && echo rootfs-ok")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "rootfs-ok" {
+		t.Fatalf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
 
