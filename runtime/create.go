@@ -37,7 +37,7 @@ type CreateOpts struct {
 // be started (OCI "created"). On error nothing is left behind: no state
 // directory, cgroup, mount or process.
 func (r *Runtime) Create(ctx context.Context, id string, o CreateOpts) (*Container, error) {
-	c, err := r.create(ctx, id, o, false)
+	c, err := r.create(ctx, id, o, (*libcontainer.Container).Start)
 	if err != nil {
 		return nil, opError("create", id, err)
 	}
@@ -47,14 +47,18 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOpts) (*Contain
 // Run creates a container and starts it at once, like Create then Start but
 // in one step.
 func (r *Runtime) Run(ctx context.Context, id string, o CreateOpts) (*Container, error) {
-	c, err := r.create(ctx, id, o, true)
+	c, err := r.create(ctx, id, o, (*libcontainer.Container).Run)
 	if err != nil {
 		return nil, opError("run", id, err)
 	}
 	return c, nil
 }
 
-func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start bool) (*Container, error) {
+// startFunc starts a new container's init: libcontainer's Start (create),
+// Run (create and start), or a CRIU restore.
+type startFunc func(*libcontainer.Container, *libcontainer.Process) error
+
+func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start startFunc) (*Container, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -97,13 +101,7 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start boo
 	}
 	c := newContainer(r, lc)
 	err = spawning(func() error {
-		var err error
-		if start {
-			err = lc.Run(proc)
-		} else {
-			err = lc.Start(proc)
-		}
-		if err != nil {
+		if err := start(lc, proc); err != nil {
 			if derr := lc.Destroy(); derr != nil {
 				logrus.WithError(derr).Warnf("clean up container %s after failed start", id)
 			}

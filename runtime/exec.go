@@ -20,6 +20,13 @@ type ExecOpts struct {
 	// OnExit, if set, is called once with the exit status when the process
 	// exits. It must not block: it may run on the reaper's goroutine.
 	OnExit func(ExitStatus)
+	// AllowPaused permits exec into a paused container (the process starts
+	// frozen, and runs once the container is resumed).
+	AllowPaused bool
+	// SubCgroupPaths puts the process in a sub-cgroup of the container:
+	// controller name (or "" for cgroup v2) to a path relative to the
+	// container's cgroup.
+	SubCgroupPaths map[string]string
 }
 
 // Process is a process exec'd into a running container by this process.
@@ -58,13 +65,14 @@ func (c *Container) exec(ctx context.Context, p *specs.Process, o ExecOpts) (*Pr
 	if err != nil {
 		return nil, err
 	}
-	if s != Running {
+	if s != Running && !(s == Paused && o.AllowPaused) {
 		return nil, errorf(ErrWrongState, "container is %s, a process can only be exec'd into a running one", s)
 	}
 	lp, err := newProcess(p, o.IO, o.ExtraFiles)
 	if err != nil {
 		return nil, err
 	}
+	lp.SubCgroupPaths = o.SubCgroupPaths
 	var exit *ownedExit
 	err = spawning(func() error {
 		if err := c.lc.Run(lp); err != nil {

@@ -88,6 +88,10 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 // mergeResources copies the fields that r sets into res.
 func mergeResources(res *cgroups.Resources, r *specs.LinuxResources) {
 	if m := r.Memory; m != nil {
+		if m.Limit != nil && *m.Limit == -1 && m.Swap == nil {
+			// Unlimited memory takes unlimited memory+swap with it (v1).
+			res.MemorySwap = 0
+		}
 		setIf(&res.Memory, m.Limit)
 		setIf(&res.MemoryReservation, m.Reservation)
 		setIf(&res.MemorySwap, m.Swap)

@@ -92,3 +92,9 @@ func (c *Container) state() (State, error) {
 		Annotations: annotations,
 	}, nil
 }
+
+// Bundle returns the absolute path of the container's bundle.
+func (c *Container) Bundle() string {
+	bundle, _ := utils.Annotations(c.lc.Config().Labels)
+	return bundle
+}

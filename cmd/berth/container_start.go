@@ -2,14 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net"
 	"os"
-	"strconv"
 
 	"github.com/urfave/cli"
-	"golang.org/x/sys/unix"
 
 	berth "github.com/berth-oci/berth/runtime"
 	"github.com/berth-oci/berth/spec"
@@ -31,6 +26,7 @@ type startAction int
 const (
 	actionCreate startAction = iota
 	actionRun
+	actionRestore
 )
 
 // startContainer implements create and run. It returns the exit code: the
@@ -49,18 +45,9 @@ func startContainer(c *cli.Context, action startAction) (int, error) {
 		return -1, err
 	}
 	detach := action == actionCreate || c.Bool("detach")
-	consoleSocket := c.String("console-socket")
-	if detach && s.Process.Terminal && consoleSocket == "" {
-		return -1, errors.New("cannot allocate tty if berth will detach without setting console socket (--console-socket)")
-	}
-	if (!detach || !s.Process.Terminal) && consoleSocket != "" {
-		return -1, errors.New("cannot use console socket if berth will not detach or allocate tty (process.terminal)")
-	}
-	pidFile := c.String("pid-file")
-	if pidFile != "" {
-		if pidFile, err = absPath("pid-file", pidFile); err != nil {
-			return -1, err
-		}
+	pidFile, err := optionalAbsPath("pid-file", c.String("pid-file"))
+	if err != nil {
+		return -1, err
 	}
 	extra, err := preservedFiles(c.Int("preserve-fds"))
 	if err != nil {
@@ -70,118 +57,66 @@ func startContainer(c *cli.Context, action startAction) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-
-	opts := berth.CreateOpts{
-		Bundle:       bundle,
-		Spec:         s,
-		ExtraFiles:   extra,
-		NoPivotRoot:  c.Bool("no-pivot"),
-		NoNewKeyring: c.Bool("no-new-keyring"),
+	stdio, err := setupStdio(s.Process.Terminal, detach, c.String("console-socket"))
+	if err != nil {
+		return -1, err
 	}
-	var tty *foregroundTTY
-	switch {
-	case s.Process.Terminal && detach:
-		sock, err := dialConsoleSocket(consoleSocket)
-		if err != nil {
-			return -1, err
-		}
-		defer sock.Close()
-		opts.IO.ConsoleSocket = sock
-	case s.Process.Terminal:
-		if tty, err = newForegroundTTY(); err != nil {
-			return -1, err
-		}
-		defer tty.Close()
-		opts.IO.ConsoleSocket = tty.pair.Remote
-	default:
-		opts.IO = berth.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
-	}
-
+	defer stdio.close()
 	var signals *signalForwarder
 	if !detach {
 		// Before the container starts, so that no signal is missed.
 		signals = newSignalForwarder()
 		defer signals.stop()
 	}
+	opts := berth.CreateOpts{
+		Bundle:       bundle,
+		Spec:         s,
+		IO:           stdio.io,
+		ExtraFiles:   extra,
+		NoPivotRoot:  c.Bool("no-pivot"),
+		NoNewKeyring: c.Bool("no-new-keyring"),
+	}
 	ctx := context.Background()
 	var ctr *berth.Container
-	if action == actionCreate {
+	switch action {
+	case actionCreate:
 		ctr, err = rt.Create(ctx, id, opts)
-	} else {
+	case actionRun:
 		ctr, err = rt.Run(ctx, id, opts)
+	case actionRestore:
+		var co berth.CheckpointOpts
+		if co, err = checkpointOpts(c); err == nil {
+			ctr, err = rt.Restore(ctx, id, opts, co)
+		}
 	}
 	if err != nil {
 		return -1, err
 	}
-	if err := afterStart(ctr, tty, pidFile); err != nil {
+	pid, err := ctr.Pid()
+	if err == nil {
+		err = stdio.afterStart(pid, pidFile)
+	}
+	if err != nil {
 		_ = ctr.Delete(ctx, true)
 		return -1, err
 	}
 	if detach {
 		return 0, nil
 	}
-	status := signals.forward(ctx, ctr, tty)
-	tty.Close()
+	status := signals.forward(ctx, initProcess{ctr}, stdio.tty)
+	stdio.close()
 	if !c.Bool("keep") {
 		if err := ctr.Delete(ctx, true); err != nil {
 			return -1, err
 		}
 	}
-	if status.Code == berth.UnknownExitCode {
-		return 255, nil
-	}
-	return status.Code, nil
+	return exitCode(status), nil
 }
 
-func afterStart(ctr *berth.Container, tty *foregroundTTY, pidFile string) error {
-	if tty != nil {
-		if err := tty.attach(); err != nil {
-			return err
-		}
+// exitIfForeground exits with the container's code after a foreground run
+// or restore.
+func exitIfForeground(c *cli.Context, code int) {
+	if !c.Bool("detach") {
+		os.Exit(code)
 	}
-	if pidFile != "" {
-		pid, err := ctr.Pid()
-		if err != nil {
-			return err
-		}
-		return writePidFile(pidFile, pid)
-	}
-	return nil
-}
-
-// dialConsoleSocket connects to --console-socket and returns the socket as
-// a file to hand to the container's init.
-func dialConsoleSocket(path string) (*os.File, error) {
-	conn, err := net.Dial("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("--console-socket: %w", err)
-	}
-	defer conn.Close()
-	f, err := conn.(*net.UnixConn).File()
-	if err != nil {
-		return nil, fmt.Errorf("--console-socket: %w", err)
-	}
-	return f, nil
-}
-
-// preservedFiles returns fds 3..3+n-1 of this process, for --preserve-fds.
-func preservedFiles(n int) ([]*os.File, error) {
-	if n < 0 {
-		return nil, fmt.Errorf("--preserve-fds: %d is negative", n)
-	}
-	var files []*os.File
-	for fd := 3; fd < 3+n; fd++ {
-		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-		if err != nil {
-			return nil, fmt.Errorf("--preserve-fds: fd %d is not open: %w", fd, err)
-		}
-		// An fd inherited from the caller survived exec, so it cannot be
-		// close-on-exec; one that is belongs to berth itself (the Go
-		// runtime's poller) and must not leak into the container.
-		if flags&unix.FD_CLOEXEC != 0 {
-			return nil, fmt.Errorf("--preserve-fds: fd %d was not passed to berth by its caller", fd)
-		}
-		files = append(files, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
-	}
-	return files, nil
 }

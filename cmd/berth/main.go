@@ -54,14 +54,23 @@ func newApp() *cli.App {
 		cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\" for e.g. \"system.slice:berth:434234\""},
 	}
 	app.Commands = []cli.Command{
+		checkpointCommand,
 		createCommand,
 		deleteCommand,
+		eventsCommand,
+		execCommand,
+		featuresCommand,
 		killCommand,
 		listCommand,
+		pauseCommand,
+		psCommand,
+		restoreCommand,
+		resumeCommand,
 		runCommand,
 		specCommand,
 		startCommand,
 		stateCommand,
+		updateCommand,
 	}
 	app.Before = configureLogging
 	return app

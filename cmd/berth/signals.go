@@ -26,14 +26,13 @@ func newSignalForwarder() *signalForwarder {
 
 func (f *signalForwarder) stop() { signal.Stop(f.ch) }
 
-// forward relays signals until the container's init exits, and returns how
-// it exited.
-func (f *signalForwarder) forward(ctx context.Context, ctr *berth.Container, tty *foregroundTTY) berth.ExitStatus {
+// forward relays signals to p until it exits, and returns how it exited.
+func (f *signalForwarder) forward(ctx context.Context, p process, tty *foregroundTTY) berth.ExitStatus {
 	exited := make(chan berth.ExitStatus, 1)
 	go func() {
-		es, err := ctr.Wait(ctx)
+		es, err := p.Wait(ctx)
 		if err != nil {
-			logrus.WithError(err).Error("wait for container")
+			logrus.WithError(err).Error("wait for process")
 			es = berth.ExitStatus{Code: berth.UnknownExitCode}
 		}
 		exited <- es
@@ -55,8 +54,8 @@ func (f *signalForwarder) forward(ctx context.Context, ctr *berth.Container, tty
 			case unix.SIGWINCH:
 				tty.resize()
 			default:
-				logrus.Debugf("forwarding signal %d (%s) to %s", int(sig), unix.SignalName(sig), ctr.ID())
-				if err := ctr.Signal(sig, false); err != nil {
+				logrus.Debugf("forwarding signal %d (%s)", int(sig), unix.SignalName(sig))
+				if err := p.Signal(sig); err != nil {
 					logrus.WithError(err).Debug("forward signal")
 				}
 			}

@@ -76,6 +76,14 @@ func absPath(flag, p string) (string, error) {
 	return abs, nil
 }
 
+// optionalAbsPath resolves a path flag that may be empty.
+func optionalAbsPath(flag, p string) (string, error) {
+	if p == "" {
+		return "", nil
+	}
+	return absPath(flag, p)
+}
+
 // writePidFile writes pid to path atomically (temp file, then rename).
 func writePidFile(path string, pid int) error {
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path))

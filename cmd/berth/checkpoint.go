@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/urfave/cli"
+
+	berth "github.com/berth-oci/berth/runtime"
+)
+
+// criuFlags are the CRIU flags checkpoint and restore share, as runc has them.
+var criuFlags = []cli.Flag{
+	cli.StringFlag{Name: "image-path", Usage: "path for saving criu image files (default: ./checkpoint)"},
+	cli.StringFlag{Name: "work-path", Usage: "path for saving work files and logs"},
+	cli.BoolFlag{Name: "tcp-established", Usage: "allow open tcp connections"},
+	cli.BoolFlag{Name: "ext-unix-sk", Usage: "allow external unix sockets"},
+	cli.BoolFlag{Name: "shell-job", Usage: "allow shell jobs"},
+	cli.BoolFlag{Name: "file-locks", Usage: "handle file locks, for safety"},
+	cli.StringFlag{Name: "manage-cgroups-mode", Usage: "cgroups mode: soft|full|strict|ignore (default: soft)"},
+}
+
+var checkpointCommand = cli.Command{
+	Name:  "checkpoint",
+	Usage: "checkpoint a running container",
+	ArgsUsage: `<container-id>
+
+Where "<container-id>" is the name for the instance of the container to be
+checkpointed.`,
+	Description: `The checkpoint command saves the state of the container instance with CRIU.`,
+	Flags: append([]cli.Flag{
+		cli.StringFlag{Name: "parent-path", Usage: "path for previous criu image files in pre-dump"},
+		cli.BoolFlag{Name: "leave-running", Usage: "leave the process running after checkpointing"},
+		cli.BoolFlag{Name: "pre-dump", Usage: "dump container's memory information only, leave the container running after this"},
+	}, criuFlags...),
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 1, exactArgs); err != nil {
+			return err
+		}
+		opts, err := checkpointOpts(c)
+		if err != nil {
+			return err
+		}
+		opts.ParentPath = c.String("parent-path")
+		opts.LeaveRunning = c.Bool("leave-running")
+		opts.PreDump = c.Bool("pre-dump")
+		ctr, err := loadContainer(c)
+		if err != nil {
+			return err
+		}
+		return ctr.Checkpoint(context.Background(), opts)
+	},
+}
+
+var restoreCommand = cli.Command{
+	Name:  "restore",
+	Usage: "restore a container from a previous checkpoint",
+	ArgsUsage: `<container-id>
+
+Where "<container-id>" is the name for the instance of the container to be
+restored.`,
+	Description: `Restores the saved state of the container instance that was previously saved
+using the berth checkpoint command.`,
+	Flags: append([]cli.Flag{
+		cli.StringFlag{Name: "bundle, b", Usage: "path to the root of the bundle directory"},
+		cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"},
+		cli.BoolFlag{Name: "detach, d", Usage: "detach from the container's process"},
+		cli.StringFlag{Name: "pid-file", Usage: "specify the file to write the process id to"},
+		cli.BoolFlag{Name: "no-subreaper", Usage: "accepted for runc compatibility: berth never makes itself a subreaper"},
+		cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot root to jail process inside rootfs"},
+		cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+	}, criuFlags...),
+	Action: func(c *cli.Context) error {
+		code, err := startContainer(c, actionRestore)
+		if err != nil {
+			return err
+		}
+		exitIfForeground(c, code)
+		return nil
+	},
+}
+
+// checkpointOpts reads the CRIU flags checkpoint and restore share.
+func checkpointOpts(c *cli.Context) (berth.CheckpointOpts, error) {
+	image := c.String("image-path")
+	if image == "" {
+		image = "checkpoint"
+	}
+	image, err := filepath.Abs(image)
+	if err != nil {
+		return berth.CheckpointOpts{}, err
+	}
+	work, err := optionalAbsPath("work-path", c.String("work-path"))
+	if err != nil {
+		return berth.CheckpointOpts{}, err
+	}
+	return berth.CheckpointOpts{
+		ImagePath:           image,
+		WorkPath:            work,
+		TCPEstablished:      c.Bool("tcp-established"),
+		ExternalUnixSockets: c.Bool("ext-unix-sk"),
+		ShellJob:            c.Bool("shell-job"),
+		FileLocks:           c.Bool("file-locks"),
+		ManageCgroupsMode:   c.String("manage-cgroups-mode"),
+	}, nil
+}

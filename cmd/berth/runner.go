@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	berth "github.com/berth-oci/berth/runtime"
+)
+
+// process is what a foreground run or exec waits for and signals: a
+// container's init or an exec'd process.
+type process interface {
+	Wait(ctx context.Context) (berth.ExitStatus, error)
+	Signal(sig syscall.Signal) error
+}
+
+// initProcess adapts a container to process: signals go to its init.
+type initProcess struct{ c *berth.Container }
+
+func (p initProcess) Wait(ctx context.Context) (berth.ExitStatus, error) { return p.c.Wait(ctx) }
+func (p initProcess) Signal(sig syscall.Signal) error                    { return p.c.Signal(sig, false) }
+
+// stdioSetup is the stdio of a process berth starts, as runc arranges it:
+// a console socket when detached with a terminal, berth's own terminal in
+// the foreground, or berth's stdio passed through.
+type stdioSetup struct {
+	io      berth.IO
+	tty     *foregroundTTY
+	closers []*os.File
+}
+
+// checkTerminal applies runc's rules on --console-socket.
+func checkTerminal(terminal, detach bool, consoleSocket string) error {
+	if detach && terminal && consoleSocket == "" {
+		return errors.New("cannot allocate tty if berth will detach without setting console socket (--console-socket)")
+	}
+	if (!detach || !terminal) && consoleSocket != "" {
+		return errors.New("cannot use console socket if berth will not detach or allocate tty (process.terminal)")
+	}
+	return nil
+}
+
+func setupStdio(terminal, detach bool, consoleSocket string) (*stdioSetup, error) {
+	if err := checkTerminal(terminal, detach, consoleSocket); err != nil {
+		return nil, err
+	}
+	s := &stdioSetup{}
+	switch {
+	case terminal && detach:
+		sock, err := dialConsoleSocket(consoleSocket)
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, sock)
+		s.io.ConsoleSocket = sock
+	case terminal:
+		tty, err := newForegroundTTY()
+		if err != nil {
+			return nil, err
+		}
+		s.tty = tty
+		s.io.ConsoleSocket = tty.pair.Remote
+	default:
+		s.io = berth.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	}
+	return s, nil
+}
+
+// close releases berth's copies; with a terminal it waits for the output
+// to drain and restores the host terminal.
+func (s *stdioSetup) close() {
+	for _, f := range s.closers {
+		f.Close()
+	}
+	s.tty.Close()
+}
+
+// afterStart attaches the terminal and writes the pid file.
+func (s *stdioSetup) afterStart(pid int, pidFile string) error {
+	for _, f := range s.closers {
+		f.Close()
+	}
+	s.closers = nil
+	if s.tty != nil {
+		if err := s.tty.attach(); err != nil {
+			return err
+		}
+	}
+	if pidFile != "" {
+		return writePidFile(pidFile, pid)
+	}
+	return nil
+}
+
+// exitCode turns an exit status into berth's own exit code.
+func exitCode(es berth.ExitStatus) int {
+	if es.Code == berth.UnknownExitCode {
+		return 255
+	}
+	return es.Code
+}
+
+// dialConsoleSocket connects to --console-socket and returns the socket as
+// a file to hand to the container's process.
+func dialConsoleSocket(path string) (*os.File, error) {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("--console-socket: %w", err)
+	}
+	defer conn.Close()
+	f, err := conn.(*net.UnixConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("--console-socket: %w", err)
+	}
+	return f, nil
+}
+
+// preservedFiles returns fds 3..3+n-1 of this process, for --preserve-fds.
+func preservedFiles(n int) ([]*os.File, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("--preserve-fds: %d is negative", n)
+	}
+	var files []*os.File
+	for fd := 3; fd < 3+n; fd++ {
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil {
+			return nil, fmt.Errorf("--preserve-fds: fd %d is not open: %w", fd, err)
+		}
+		// An fd inherited from the caller survived exec, so it cannot be
+		// close-on-exec; one that is belongs to berth itself (the Go
+		// runtime's poller) and must not leak into the container.
+		if flags&unix.FD_CLOEXEC != 0 {
+			return nil, fmt.Errorf("--preserve-fds: fd %d was not passed to berth by its caller", fd)
+		}
+		files = append(files, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
+	}
+	return files, nil
+}

@@ -1,0 +1,131 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/runc/libcontainer"
+)
+
+// CheckpointOpts describes a CRIU checkpoint (or restore) of a container.
+type CheckpointOpts struct {
+	// ImagePath is the absolute directory for the checkpoint images.
+	ImagePath string
+	// WorkPath is an absolute directory for CRIU's logs and work files
+	// (default: ImagePath).
+	WorkPath string
+	// ParentPath is the images of a previous pre-dump, relative to ImagePath.
+	ParentPath string
+	// LeaveRunning keeps the container running after the checkpoint.
+	LeaveRunning bool
+	// TCPEstablished checkpoints established TCP connections.
+	TCPEstablished bool
+	// ExternalUnixSockets allows external unix socket connections.
+	ExternalUnixSockets bool
+	// ShellJob allows processes attached to a shell's session.
+	ShellJob bool
+	// FileLocks checkpoints file locks.
+	FileLocks bool
+	// PreDump dumps memory only, for an iterative checkpoint.
+	PreDump bool
+	// ManageCgroupsMode is CRIU's cgroup mode: soft, full, strict or ignore.
+	ManageCgroupsMode string
+}
+
+func (o CheckpointOpts) criu() (*libcontainer.CriuOpts, error) {
+	if !filepath.IsAbs(o.ImagePath) {
+		return nil, errorf(ErrInvalid, "checkpoint image path %q must be absolute", o.ImagePath)
+	}
+	if o.WorkPath != "" && !filepath.IsAbs(o.WorkPath) {
+		return nil, errorf(ErrInvalid, "checkpoint work path %q must be absolute", o.WorkPath)
+	}
+	switch o.ManageCgroupsMode {
+	case "", "soft", "full", "strict", "ignore":
+	default:
+		return nil, errorf(ErrInvalid, "cgroups manage mode %q is not one of soft, full, strict or ignore", o.ManageCgroupsMode)
+	}
+	if err := os.MkdirAll(o.ImagePath, 0o700); err != nil {
+		return nil, err
+	}
+	return &libcontainer.CriuOpts{
+		ImagesDirectory:         o.ImagePath,
+		WorkDirectory:           o.WorkPath,
+		ParentImage:             o.ParentPath,
+		LeaveRunning:            o.LeaveRunning,
+		TcpEstablished:          o.TCPEstablished,
+		ExternalUnixConnections: o.ExternalUnixSockets,
+		ShellJob:                o.ShellJob,
+		FileLocks:               o.FileLocks,
+		PreDump:                 o.PreDump,
+		ManageCgroupsMode:       o.ManageCgroupsMode,
+	}, nil
+}
+
+// Checkpoint saves the container's processes with CRIU (the criu binary
+// must be installed and support the running kernel).
+func (c *Container) Checkpoint(ctx context.Context, o CheckpointOpts) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return opError("checkpoint", c.ID(), err)
+	}
+	opts, err := o.criu()
+	if err != nil {
+		return opError("checkpoint", c.ID(), err)
+	}
+	// libcontainer waits for criu itself.
+	if err := spawning(func() error { return c.lc.Checkpoint(opts) }); err != nil {
+		return opError("checkpoint", c.ID(), criuError(classify(err), opts, "dump.log"))
+	}
+	return nil
+}
+
+// criuError adds CRIU's last error line, from its log, to err: CRIU's own
+// status ("criu failed: type DUMP errno 0") does not say what went wrong.
+func criuError(err error, opts *libcontainer.CriuOpts, logName string) error {
+	dir := opts.WorkDirectory
+	if dir == "" {
+		dir = opts.ImagesDirectory
+	}
+	logPath := filepath.Join(dir, logName)
+	data, rerr := os.ReadFile(logPath)
+	if rerr != nil {
+		return err
+	}
+	// CRIU logs the cause last, after the errors it led to.
+	last := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		if _, msg, ok := strings.Cut(line, "Error ("); ok {
+			if _, after, ok := strings.Cut(msg, "): "); ok {
+				msg = after
+			}
+			last = strings.TrimSpace(msg)
+		}
+	}
+	if last == "" {
+		return fmt.Errorf("%w (criu log: %s)", err, logPath)
+	}
+	return fmt.Errorf("%w: criu: %s (full log: %s)", err, last, logPath)
+}
+
+// Restore creates a container from a bundle and a checkpoint, and starts
+// it running where the checkpoint left it.
+func (r *Runtime) Restore(ctx context.Context, id string, o CreateOpts, co CheckpointOpts) (*Container, error) {
+	opts, err := co.criu()
+	if err != nil {
+		return nil, opError("restore", id, err)
+	}
+	c, err := r.create(ctx, id, o, func(lc *libcontainer.Container, p *libcontainer.Process) error {
+		if err := lc.Restore(p, opts); err != nil {
+			return criuError(err, opts, "restore.log")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, opError("restore", id, err)
+	}
+	return c, nil
+}
