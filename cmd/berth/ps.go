@@ -43,7 +43,9 @@ var psCommand = cli.Command{
 			}
 			return json.NewEncoder(os.Stdout).Encode(pids)
 		}
-		return printPsTable(pids, c.Args()[1:])
+		// go-runc's Top passes its options even when empty.
+		psArgs := slices.DeleteFunc(slices.Clone(c.Args()[1:]), func(a string) bool { return a == "" })
+		return printPsTable(pids, psArgs)
 	},
 }
 
