@@ -223,8 +223,14 @@ func TestMissingContainer(t *testing.T) {
 
 func assertOneErrorLine(t *testing.T, r result, want string) {
 	t.Helper()
-	if r.code != 1 {
-		t.Errorf("exit code %d, want 1 (stderr %q)", r.code, r.stderr)
+	assertErrorLine(t, r, 1, want)
+}
+
+// assertErrorLine checks a failure's exit code and its one error line.
+func assertErrorLine(t *testing.T, r result, code int, want string) {
+	t.Helper()
+	if r.code != code {
+		t.Errorf("exit code %d, want %d (stderr %q)", r.code, code, r.stderr)
 	}
 	line := strings.TrimSuffix(r.stderr, "\n")
 	if line == "" || strings.Contains(line, "\n") {

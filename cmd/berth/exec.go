@@ -50,7 +50,8 @@ Where "<container-id>" is the name for the instance of the container and
 		}
 		code, err := execProcess(c)
 		if err != nil {
-			return err
+			// As runc: 255 tells a failed exec from the process's own code.
+			fatalWithCode(fmt.Errorf("exec failed: %w", err), 255)
 		}
 		os.Exit(code)
 		return nil

@@ -38,7 +38,10 @@ func configureLogging(c *cli.Context) error {
 
 // fatal reports err and exits 1: one line on stderr, and an error entry in
 // the log when --log or --log-format json asks for one.
-func fatal(err error) {
+func fatal(err error) { fatalWithCode(err, 1) }
+
+// fatalWithCode is fatal with another exit code.
+func fatalWithCode(err error, code int) {
 	msg := strings.TrimSpace(err.Error())
 	if logToFile || isJSONLog() {
 		logrus.Error(msg)
@@ -46,7 +49,7 @@ func fatal(err error) {
 	if !(isJSONLog() && !logToFile) {
 		fmt.Fprintln(os.Stderr, "berth: "+msg)
 	}
-	os.Exit(1)
+	os.Exit(code)
 }
 
 func isJSONLog() bool {
