@@ -16,16 +16,19 @@ GO = $(shell cat $(SETUP_STAMP))
 # containerd 2.x for the shim tests, built by setup (1.6 comes from Debian).
 CONTAINERD2_DIR := $(CURDIR)/.cache/containerd-2.2.1
 
+# The OCI runtime-tools validation suite and runc v1.5.2, built by setup.
+CONFORMANCE_DIR := $(CURDIR)/.cache/conformance
+
 DEMO_DIR  ?= /tmp/berth-demo
 TEST_ARGS ?=
 
-.PHONY: all setup build demo test unit integration vet clean
+.PHONY: all setup build demo test unit integration conformance vet clean
 
 all: build
 
 setup:
 	@mkdir -p .cache
-	@CONTAINERD2_DIR=$(CONTAINERD2_DIR) scripts/setup.sh > $(SETUP_STAMP).tmp && tail -n1 $(SETUP_STAMP).tmp > $(SETUP_STAMP) && rm -f $(SETUP_STAMP).tmp
+	@CONTAINERD2_DIR=$(CONTAINERD2_DIR) CONFORMANCE_DIR=$(CONFORMANCE_DIR) scripts/setup.sh > $(SETUP_STAMP).tmp && tail -n1 $(SETUP_STAMP).tmp > $(SETUP_STAMP) && rm -f $(SETUP_STAMP).tmp
 
 build: setup
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
@@ -51,7 +54,13 @@ integration: build
 	CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CTR_22=$(CONTAINERD2_DIR)/ctr \
 	BERTH_GO=$(GO) $(GO) test -count=1 -timeout 20m $(TEST_ARGS) ./integration/... ./examples/...
 
-test: vet unit integration
+# All 58 programs against bin/berth and runc v1.5.2, side by side; fails if
+# berth fails any test point runc passes.
+conformance: build
+	$(GO) run ./integration/cmd/conformance -validation $(CONFORMANCE_DIR)/validation \
+		-work $(CONFORMANCE_DIR)/work -berth bin/berth -runc $(CONFORMANCE_DIR)/runc/runc
+
+test: vet unit integration conformance
 
 clean:
 	rm -rf bin .cache

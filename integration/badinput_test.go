@@ -78,7 +78,7 @@ func TestBadInput(t *testing.T) {
 		{
 			name:   "hostname without uts namespace",
 			bundle: withSpec(spec.WithNamespaces(specs.LinuxNamespace{Type: "mount"}), spec.WithHostname("h")),
-			want:   "hostname: needs a new UTS namespace",
+			want:   "hostname: needs a UTS namespace",
 		},
 		{
 			name:   "executable not found",

@@ -77,8 +77,36 @@ install_containerd2() {
 		"github.com/containerd/containerd/v2/cmd/ctr@$CONTAINERD2_VERSION" >&2
 }
 
+# install_conformance installs, into $CONFORMANCE_DIR, the OCI runtime-tools
+# validation suite (58 programs), a static runtimetest, the suite's rootfs
+# tarball, and runc $RUNC_VERSION as the reference runtime.
+install_conformance() {
+	[ -n "${CONFORMANCE_DIR:-}" ] || return 0
+	local d=$CONFORMANCE_DIR v=$RUNTIME_TOOLS_VERSION
+	if [ ! -x "$d/work/runtimetest" ] || [ ! -f "$d/work/rootfs-amd64.tar.gz" ] || [ "$(ls "$d/validation" 2>/dev/null | wc -l)" -lt 58 ]; then
+		log "installing the runtime-tools validation suite $v into $d"
+		mkdir -p "$d/bin" "$d/validation" "$d/work"
+		GOBIN="$d/bin" CGO_ENABLED=0 GOFLAGS=-buildvcs=false "$GO_BIN" install -tags "netgo osusergo" \
+			"github.com/opencontainers/runtime-tools/cmd/runtimetest@$v" >&2
+		GOBIN="$d/validation" GOFLAGS=-buildvcs=false "$GO_BIN" install \
+			"github.com/opencontainers/runtime-tools/validation/...@$v" >&2
+		local mod
+		mod=$(cd "$d" && GOFLAGS= "$GO_BIN" mod download -json "github.com/opencontainers/runtime-tools@$v" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+		install -m 0644 "$mod/rootfs-amd64.tar.gz" "$d/work/rootfs-amd64.tar.gz"
+		install -m 0755 "$d/bin/runtimetest" "$d/work/runtimetest"
+	fi
+	if [ ! -x "$d/runc/runc" ]; then
+		log "building runc $RUNC_VERSION (the reference runtime) into $d/runc"
+		GOBIN="$d/runc" CGO_ENABLED=1 GOFLAGS=-buildvcs=false "$GO_BIN" install -tags seccomp \
+			"github.com/opencontainers/runc@$RUNC_VERSION" >&2
+	fi
+}
+
+RUNTIME_TOOLS_VERSION=${RUNTIME_TOOLS_VERSION:-v0.9.1-0.20251205004911-5e639034dcdc}
+RUNC_VERSION=${RUNC_VERSION:-v1.5.2}
 CONTAINERD2_VERSION=${CONTAINERD2_VERSION:-v2.2.1}
 install_packages
 GO_BIN=$(go_ok) || { install_go; GO_BIN=$(go_ok); }
 install_containerd2
+install_conformance
 echo "$GO_BIN"

@@ -152,19 +152,11 @@ func validateNamespaces(s *specs.Spec) error {
 		}
 		seen[ns.Type] = true
 	}
-	if s.Hostname != "" && !hasNewNamespace(s, specs.UTSNamespace) {
-		return fieldErr("hostname", "needs a new UTS namespace: add {\"type\": \"uts\"} to linux.namespaces")
+	// A UTS namespace of the container's own, new or joined by path.
+	if s.Hostname != "" && !seen[specs.UTSNamespace] {
+		return fieldErr("hostname", "needs a UTS namespace: add {\"type\": \"uts\"} to linux.namespaces")
 	}
 	return nil
-}
-
-func hasNewNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == t && ns.Path == "" {
-			return true
-		}
-	}
-	return false
 }
 
 func validateResources(r *specs.LinuxResources) error {

@@ -52,6 +52,7 @@ func TestValidate(t *testing.T) {
 		{name: "duplicate namespace", opts: []Option{WithNamespaces(specs.LinuxNamespace{Type: "uts"}, specs.LinuxNamespace{Type: "uts"})}, field: "linux.namespaces[1].type"},
 		{name: "hostname without uts", opts: []Option{WithoutNamespace(specs.UTSNamespace), WithHostname("h")}, field: "hostname"},
 		{name: "no hostname without uts", opts: []Option{WithoutNamespace(specs.UTSNamespace)}},
+		{name: "hostname in a joined uts namespace", opts: []Option{WithNamespaces(specs.LinuxNamespace{Type: "uts", Path: "/proc/1/ns/uts"}), WithHostname("h")}},
 		{name: "negative memory", opts: []Option{WithMemoryLimit(-5)}, field: "linux.resources.memory.limit"},
 		{name: "unlimited memory", opts: []Option{WithMemoryLimit(-1)}},
 		{name: "negative quota", opts: []Option{WithCPUQuota(-5, 100000)}, field: "linux.resources.cpu.quota"},
