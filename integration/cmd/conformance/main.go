@@ -75,7 +75,7 @@ func (r *runtime) cleanup() {
 type result struct {
 	ok, notOK, skip int
 	points          map[int]bool // test point -> passed
-	planZero        bool         // "1..0": the program gave up
+	planZero        bool         // "1..0" with an error: the program gave up
 	err             string       // how it failed, if it did
 	startErr        error        // the program could not be run at all
 }
@@ -89,7 +89,7 @@ func (r result) summary() string {
 	case r.err != "":
 		return "not-ok (" + r.err + ")"
 	case r.planZero:
-		return "not-ok (gave up: 1..0)"
+		return "not-ok (gave up: 1..0 and an error)"
 	case r.notOK > 0:
 		return fmt.Sprintf("not-ok (%d/%d)", r.ok, r.ok+r.notOK)
 	case r.ok == 0:
@@ -106,7 +106,9 @@ func parseTAP(data []byte) result {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if line == "1..0" {
+		if line == "1..0" && bytes.Contains(data, []byte(`"error"`)) {
+			// An empty plan alone is a program (or a second TAP stream)
+			// with no assertions; with an error block it gave up.
 			res.planZero = true
 		}
 		m := tapLine.FindStringSubmatch(line)
