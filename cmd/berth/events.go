@@ -67,7 +67,7 @@ information is displayed once every 5 seconds.`,
 		}
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
-		// Until the container's cgroup goes away, which closes oom.
+		// Until the container stops or its cgroup goes away.
 		for {
 			select {
 			case _, ok := <-oom:
@@ -78,6 +78,11 @@ information is displayed once every 5 seconds.`,
 					return err
 				}
 			case <-tick.C:
+				// The OOM channel closing is how the stream usually ends; a
+				// stopped or deleted container ends it too.
+				if st, err := ctr.State(); err != nil || st.Status == berth.Stopped {
+					return nil
+				}
 				e, err := statsEvent()
 				if err != nil {
 					logrus.Error(err)
