@@ -81,6 +81,12 @@ func TestBadInput(t *testing.T) {
 			want:   "hostname: needs a UTS namespace",
 		},
 		{
+			name: "seccomp profile with an unknown syscall",
+			bundle: withSpec(spec.WithSeccomp(&specs.LinuxSeccomp{DefaultAction: specs.ActErrno,
+				Syscalls: []specs.LinuxSyscall{{Names: []string{"read", "nosuchcall"}, Action: specs.ActAllow}}})),
+			want: `linux.seccomp.syscalls[0].names[1]: "nosuchcall" is not a system call`,
+		},
+		{
 			name:   "executable not found",
 			bundle: withSpec(spec.WithArgs("/no/such/binary")),
 			want:   "/no/such/binary",

@@ -3,6 +3,8 @@ package spec
 import (
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-oci/berth/seccomp"
 )
 
 // DefaultHostname is the hostname of a container made from Default.
@@ -11,10 +13,12 @@ const DefaultHostname = "berth"
 // Default returns the spec that `berth spec` writes: runc's default (an
 // interactive "sh" with a terminal, a read-only rootfs at "rootfs", three
 // capabilities, private namespaces, masked and read-only /proc paths and a
-// deny-all device cgroup), with berth's hostname.
+// deny-all device cgroup), with berth's hostname and, secure by default,
+// berth's default seccomp profile.
 func Default() *specs.Spec {
 	s := specconv.Example()
 	s.Hostname = DefaultHostname
+	s.Linux.Seccomp = seccomp.DefaultProfile(s.Process.Capabilities.Bounding)
 	return s
 }
 

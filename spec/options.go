@@ -1,7 +1,11 @@
 package spec
 
 import (
+	"reflect"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-oci/berth/seccomp"
 )
 
 // Option changes a spec being built by New.
@@ -163,14 +167,33 @@ func WithoutNamespace(t specs.LinuxNamespaceType) Option {
 }
 
 // WithCapabilities sets the bounding, permitted and effective sets to caps
-// and clears the inheritable and ambient sets.
+// and clears the inheritable and ambient sets. A default seccomp profile
+// follows: it is made anew for the new capabilities.
 func WithCapabilities(caps ...string) Option {
 	return func(s *specs.Spec) {
+		var old []string
+		if s.Process.Capabilities != nil {
+			old = s.Process.Capabilities.Bounding
+		}
 		c := append([]string(nil), caps...)
 		s.Process.Capabilities = &specs.LinuxCapabilities{
 			Bounding:  c,
 			Permitted: c,
 			Effective: c,
 		}
+		if s.Linux.Seccomp != nil && reflect.DeepEqual(s.Linux.Seccomp, seccomp.DefaultProfile(old)) {
+			s.Linux.Seccomp = seccomp.DefaultProfile(c)
+		}
 	}
+}
+
+// WithSeccomp sets the seccomp profile (see package seccomp for berth's
+// default and for loading Docker-format profiles).
+func WithSeccomp(p *specs.LinuxSeccomp) Option {
+	return func(s *specs.Spec) { s.Linux.Seccomp = p }
+}
+
+// WithoutSeccomp runs the container unconfined by seccomp.
+func WithoutSeccomp() Option {
+	return func(s *specs.Spec) { s.Linux.Seccomp = nil }
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli"
 
+	"github.com/berth-oci/berth/seccomp"
 	"github.com/berth-oci/berth/spec"
 )
 
@@ -21,6 +22,7 @@ the bundle: an interactive "sh" in a rootfs directory named "rootfs".`,
 	Flags: []cli.Flag{
 		cli.StringFlag{Name: "bundle, b", Usage: "path to the root of the bundle directory"},
 		cli.BoolFlag{Name: "rootless", Usage: "generate a configuration for a rootless container"},
+		cli.StringFlag{Name: "seccomp", Value: "default", Usage: "seccomp profile: 'default' (berth's), 'unconfined' (none), or a Docker-format JSON profile file"},
 	},
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 0, exactArgs); err != nil {
@@ -29,6 +31,19 @@ the bundle: an interactive "sh" in a rootfs directory named "rootfs".`,
 		s := spec.Default()
 		if c.Bool("rootless") {
 			spec.Rootless(s)
+		}
+		switch profile := c.String("seccomp"); profile {
+		case "default":
+		case "unconfined":
+			s.Linux.Seccomp = nil
+		default:
+			data, err := os.ReadFile(profile)
+			if err != nil {
+				return fmt.Errorf("--seccomp: %w", err)
+			}
+			if s.Linux.Seccomp, err = seccomp.LoadDockerProfile(data, s.Process.Capabilities.Bounding); err != nil {
+				return fmt.Errorf("--seccomp %s: %w", profile, err)
+			}
 		}
 		dir := c.String("bundle")
 		path := filepath.Join(dir, spec.ConfigName)

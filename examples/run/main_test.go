@@ -19,7 +19,8 @@ func TestExampleRun(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "run")
-	build := exec.Command(goBinary(), "build", "-o", bin, ".")
+	// berth needs libseccomp (-tags seccomp): containers get a seccomp profile.
+	build := exec.Command(goBinary(), "build", "-tags", "seccomp", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
