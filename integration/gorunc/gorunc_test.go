@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -47,6 +48,12 @@ func client(t *testing.T) *runc.Runc {
 		}
 	})
 	return r
+}
+
+// uniqueID returns a container id no other test run shares: ids name
+// cgroups, which parallel runs must not collide on.
+func uniqueID(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), time.Now().UnixNano()%1e9)
 }
 
 func bundle(t *testing.T, opts ...spec.Option) string {
@@ -111,49 +118,51 @@ func waitStatus(t *testing.T, r *runc.Runc, id, want string) *runc.Container {
 
 func TestCreateStartStateListKillDelete(t *testing.T) {
 	t.Parallel()
+	idC1 := uniqueID("c1")
 	r, ctx := client(t), context.Background()
 	b := bundle(t, spec.WithArgs("sh", "-c", "echo started; sleep 100"))
 	pio := newPipeIO(t)
 	pidFile := filepath.Join(t.TempDir(), "pid")
-	if err := r.Create(ctx, "c1", b, &runc.CreateOpts{IO: pio, PidFile: pidFile}); err != nil {
+	if err := r.Create(ctx, idC1, b, &runc.CreateOpts{IO: pio, PidFile: pidFile}); err != nil {
 		t.Fatal(err)
 	}
-	c := waitStatus(t, r, "c1", "created")
+	c := waitStatus(t, r, idC1, "created")
 	if c.Bundle != b || c.Pid <= 0 {
 		t.Fatalf("state after create: %+v", c)
 	}
 	if pid, err := runc.ReadPidFile(pidFile); err != nil || pid != c.Pid {
 		t.Fatalf("pid file %d %v, state pid %d", pid, err, c.Pid)
 	}
-	if err := r.Start(ctx, "c1"); err != nil {
+	if err := r.Start(ctx, idC1); err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(t, r, "c1", "running")
+	waitStatus(t, r, idC1, "running")
 	list, err := r.List(ctx)
-	if err != nil || len(list) != 1 || list[0].ID != "c1" || list[0].Status != "running" {
+	if err != nil || len(list) != 1 || list[0].ID != idC1 || list[0].Status != "running" {
 		t.Fatalf("list %+v %v", list, err)
 	}
-	if err := r.Kill(ctx, "c1", int(syscall.SIGKILL), &runc.KillOpts{}); err != nil {
+	if err := r.Kill(ctx, idC1, int(syscall.SIGKILL), &runc.KillOpts{}); err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(t, r, "c1", "stopped")
-	if err := r.Delete(ctx, "c1", &runc.DeleteOpts{}); err != nil {
+	waitStatus(t, r, idC1, "stopped")
+	if err := r.Delete(ctx, idC1, &runc.DeleteOpts{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := pio.output(); got != "started\n" {
 		t.Fatalf("stdout %q", got)
 	}
-	if _, err := r.State(ctx, "c1"); err == nil || !strings.Contains(err.Error(), "container does not exist") {
+	if _, err := r.State(ctx, idC1); err == nil || !strings.Contains(err.Error(), "container does not exist") {
 		t.Fatalf("state after delete: %v", err)
 	}
 }
 
 func TestRunExitStatus(t *testing.T) {
 	t.Parallel()
+	idRun1 := uniqueID("run1")
 	r, ctx := client(t), context.Background()
 	b := bundle(t, spec.WithArgs("sh", "-c", "echo ran; exit 3"))
 	pio := newPipeIO(t)
-	status, err := r.Run(ctx, "run1", b, &runc.CreateOpts{IO: pio})
+	status, err := r.Run(ctx, idRun1, b, &runc.CreateOpts{IO: pio})
 	if status != 3 {
 		t.Fatalf("run status %d (%v), want 3", status, err)
 	}
@@ -165,17 +174,18 @@ func TestRunExitStatus(t *testing.T) {
 
 func TestExec(t *testing.T) {
 	t.Parallel()
+	idEx := uniqueID("ex")
 	r, ctx := client(t), context.Background()
 	b := bundle(t, spec.WithArgs("sleep", "100"))
-	if err := r.Create(ctx, "ex", b, &runc.CreateOpts{IO: newPipeIO(t)}); err != nil {
+	if err := r.Create(ctx, idEx, b, &runc.CreateOpts{IO: newPipeIO(t)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Start(ctx, "ex"); err != nil {
+	if err := r.Start(ctx, idEx); err != nil {
 		t.Fatal(err)
 	}
 	pio := newPipeIO(t)
 	proc := specs.Process{Args: []string{"sh", "-c", "echo from-exec; exit 4"}, Cwd: "/", Env: []string{"PATH=/bin"}}
-	err := r.Exec(ctx, "ex", proc, &runc.ExecOpts{IO: pio})
+	err := r.Exec(ctx, idEx, proc, &runc.ExecOpts{IO: pio})
 	var ee *runc.ExitError
 	if !asExitError(err, &ee) || ee.Status != 4 {
 		t.Fatalf("exec error %v, want exit status 4", err)
@@ -204,9 +214,10 @@ func asExitError(err error, target **runc.ExitError) bool {
 // containerd does for `ctr task exec -t`.
 func TestExecTerminal(t *testing.T) {
 	t.Parallel()
+	idExtty := uniqueID("extty")
 	r, ctx := client(t), context.Background()
 	b := bundle(t, spec.WithArgs("sleep", "100"))
-	if _, err := r.Run(ctx, "extty", b, &runc.CreateOpts{IO: newPipeIO(t), Detach: true}); err != nil {
+	if _, err := r.Run(ctx, idExtty, b, &runc.CreateOpts{IO: newPipeIO(t), Detach: true}); err != nil {
 		t.Fatal(err)
 	}
 	sock, err := runc.NewTempConsoleSocket()
@@ -216,7 +227,7 @@ func TestExecTerminal(t *testing.T) {
 	defer sock.Close()
 	proc := specs.Process{Terminal: true, Args: []string{"sh", "-c", "tty; echo tty-done"}, Cwd: "/", Env: []string{"PATH=/bin"}}
 	pidFile := filepath.Join(t.TempDir(), "exec.pid")
-	if err := r.Exec(ctx, "extty", proc, &runc.ExecOpts{ConsoleSocket: sock, Detach: true, PidFile: pidFile}); err != nil {
+	if err := r.Exec(ctx, idExtty, proc, &runc.ExecOpts{ConsoleSocket: sock, Detach: true, PidFile: pidFile}); err != nil {
 		t.Fatal(err)
 	}
 	master, err := sock.ReceiveMaster()
@@ -256,30 +267,31 @@ func readAll(r io.Reader, until string, timeout time.Duration) string {
 
 func TestPsPauseResumeStatsUpdateEvents(t *testing.T) {
 	t.Parallel()
+	idOps := uniqueID("ops")
 	r, ctx := client(t), context.Background()
 	b := bundle(t, spec.WithArgs("sleep", "100"), spec.WithMemoryLimit(64<<20))
-	if _, err := r.Run(ctx, "ops", b, &runc.CreateOpts{IO: newPipeIO(t), Detach: true}); err != nil {
+	if _, err := r.Run(ctx, idOps, b, &runc.CreateOpts{IO: newPipeIO(t), Detach: true}); err != nil {
 		t.Fatal(err)
 	}
-	c := waitStatus(t, r, "ops", "running")
-	pids, err := r.Ps(ctx, "ops")
+	c := waitStatus(t, r, idOps, "running")
+	pids, err := r.Ps(ctx, idOps)
 	if err != nil || len(pids) != 1 || pids[0] != c.Pid {
 		t.Fatalf("ps %v %v, want [%d]", pids, err, c.Pid)
 	}
-	top, err := r.Top(ctx, "ops", "")
+	top, err := r.Top(ctx, idOps, "")
 	if err != nil || len(top.Processes) != 1 {
 		t.Fatalf("top %+v %v", top, err)
 	}
-	if err := r.Pause(ctx, "ops"); err != nil {
+	if err := r.Pause(ctx, idOps); err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(t, r, "ops", "paused")
-	if err := r.Resume(ctx, "ops"); err != nil {
+	waitStatus(t, r, idOps, "paused")
+	if err := r.Resume(ctx, idOps); err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(t, r, "ops", "running")
+	waitStatus(t, r, idOps, "running")
 
-	stats, err := r.Stats(ctx, "ops")
+	stats, err := r.Stats(ctx, idOps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,24 +299,24 @@ func TestPsPauseResumeStatsUpdateEvents(t *testing.T) {
 		t.Fatalf("stats: memory %+v pids %+v", stats.Memory.Usage, stats.Pids)
 	}
 	limit := int64(96 << 20)
-	if err := r.Update(ctx, "ops", &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}); err != nil {
+	if err := r.Update(ctx, idOps, &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}); err != nil {
 		t.Fatal(err)
 	}
-	if stats, err := r.Stats(ctx, "ops"); err != nil || stats.Memory.Usage.Limit != uint64(limit) {
+	if stats, err := r.Stats(ctx, idOps); err != nil || stats.Memory.Usage.Limit != uint64(limit) {
 		t.Fatalf("limit after update: %+v %v", stats.Memory.Usage, err)
 	}
 
 	// go-runc passes whole seconds.
-	events, err := r.Events(ctx, "ops", time.Second)
+	events, err := r.Events(ctx, idOps, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := <-events
-	if e == nil || e.Type != "stats" || e.ID != "ops" || e.Stats == nil || e.Stats.Memory.Usage.Usage == 0 {
+	if e == nil || e.Type != "stats" || e.ID != idOps || e.Stats == nil || e.Stats.Memory.Usage.Usage == 0 {
 		t.Fatalf("first event %+v", e)
 	}
 	// The stream ends when the container's cgroup goes away.
-	if err := r.Delete(ctx, "ops", &runc.DeleteOpts{Force: true}); err != nil {
+	if err := r.Delete(ctx, idOps, &runc.DeleteOpts{Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.After(10 * time.Second)
