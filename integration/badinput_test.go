@@ -87,6 +87,16 @@ func TestBadInput(t *testing.T) {
 			want: `linux.seccomp.syscalls[0].names[1]: "nosuchcall" is not a system call`,
 		},
 		{
+			name:   "AppArmor profile on a host without AppArmor",
+			bundle: withSpec(spec.WithAppArmorProfile("berth-default")),
+			want:   `process.apparmorProfile: "berth-default" is set but AppArmor is not enabled on this host`,
+		},
+		{
+			name:   "controller the host lacks",
+			bundle: withSpec(withHugepages),
+			want:   "linux.resources.hugepageLimits: this host has no cgroup v1 hugetlb hierarchy",
+		},
+		{
 			name:   "executable not found",
 			bundle: withSpec(spec.WithArgs("/no/such/binary")),
 			want:   "/no/such/binary",
@@ -158,6 +168,15 @@ func TestBadInput(t *testing.T) {
 			assertGone(t, c.root, id, bundle, 0)
 		})
 	}
+}
+
+// withHugepages asks for a hugetlb limit: the project's v1 hybrid hosts
+// have hugetlb only on the v2 side, where v1 containers cannot use it.
+func withHugepages(s *specs.Spec) {
+	if s.Linux.Resources == nil {
+		s.Linux.Resources = &specs.LinuxResources{}
+	}
+	s.Linux.Resources.HugepageLimits = []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 2 << 20}}
 }
 
 // TestDuplicateID: a second create with the same id fails and leaves the

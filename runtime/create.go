@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/berth-oci/berth/seccomp"
 	"github.com/berth-oci/berth/spec"
 	"github.com/opencontainers/runc/libcontainer"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -82,8 +81,8 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start sta
 	if err := o.IO.validate(s.Process.Terminal, "process"); err != nil {
 		return nil, err
 	}
-	if err := seccomp.Validate(s.Linux.Seccomp); err != nil {
-		return nil, withKind(ErrInvalid, err)
+	if err := checkHost(ctx, s); err != nil {
+		return nil, err
 	}
 	if _, err := os.Lstat(r.stateDir(id)); err == nil {
 		return nil, errorf(ErrExists, "container %q already exists in %s", id, r.root)

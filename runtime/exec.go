@@ -61,6 +61,9 @@ func (c *Container) exec(ctx context.Context, p *specs.Process, o ExecOpts) (*Pr
 	if err := o.IO.validate(p.Terminal, "process"); err != nil {
 		return nil, err
 	}
+	if err := checkAppArmor(ctx, p); err != nil {
+		return nil, err
+	}
 	s, err := c.status()
 	if err != nil {
 		return nil, err

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/berth-oci/berth/cgroups"
+	"github.com/berth-oci/berth/cgroups/metrics"
 	berth "github.com/berth-oci/berth/runtime"
 	"github.com/berth-oci/berth/spec"
 )
@@ -586,9 +587,9 @@ func (s *service) Stats(ctx context.Context, req *taskv3.StatsRequest) (*taskv3.
 	}
 	var a *anypb.Any
 	if cgroups.HostMode() == cgroups.V2 {
-		a, err = typeurl.MarshalAnyToProto(cgroups.MetricsV2(st))
+		a, err = typeurl.MarshalAnyToProto(metrics.MetricsV2(st))
 	} else {
-		a, err = typeurl.MarshalAnyToProto(cgroups.MetricsV1(st))
+		a, err = typeurl.MarshalAnyToProto(metrics.MetricsV1(st))
 	}
 	if err != nil {
 		return nil, toGRPC(err)

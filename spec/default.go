@@ -4,6 +4,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/berth-oci/berth/apparmor"
 	"github.com/berth-oci/berth/seccomp"
 )
 
@@ -14,11 +15,15 @@ const DefaultHostname = "berth"
 // interactive "sh" with a terminal, a read-only rootfs at "rootfs", three
 // capabilities, private namespaces, masked and read-only /proc paths and a
 // deny-all device cgroup), with berth's hostname and, secure by default,
-// berth's default seccomp profile.
+// berth's default seccomp profile and, where AppArmor is enabled, the
+// berth-default AppArmor profile.
 func Default() *specs.Spec {
 	s := specconv.Example()
 	s.Hostname = DefaultHostname
 	s.Linux.Seccomp = seccomp.DefaultProfile(s.Process.Capabilities.Bounding)
+	if apparmor.IsEnabled() {
+		s.Process.ApparmorProfile = apparmor.DefaultProfile
+	}
 	return s
 }
 

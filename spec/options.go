@@ -197,3 +197,10 @@ func WithSeccomp(p *specs.LinuxSeccomp) Option {
 func WithoutSeccomp() Option {
 	return func(s *specs.Spec) { s.Linux.Seccomp = nil }
 }
+
+// WithAppArmorProfile sets the process's AppArmor profile ("" for none).
+// berth-default (apparmor.DefaultProfile) is loaded on demand; other
+// profiles must be loaded already.
+func WithAppArmorProfile(name string) Option {
+	return func(s *specs.Spec) { s.Process.ApparmorProfile = name }
+}

@@ -1,4 +1,4 @@
-package cgroups
+package metrics
 
 import (
 	"testing"

@@ -1,4 +1,7 @@
-package cgroups
+// Package metrics converts libcontainer's cgroup statistics into
+// containerd's cgroup v1 and v2 Metrics protobufs, for the shim. It is
+// apart from package cgroups so that library users do not import containerd.
+package metrics
 
 import (
 	v1 "github.com/containerd/cgroups/v3/cgroup1/stats"
