@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -267,4 +268,28 @@ func processGone(pid int) bool {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return false
+}
+
+// waitSignalHandled waits until process pid has a handler for sig (its
+// SigCgt mask in /proc/<pid>/status): a pid namespace's init ignores
+// signals it does not handle, so a test must not signal it before.
+func waitSignalHandled(t *testing.T, pid int, sig syscall.Signal) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+		if err == nil {
+			for _, line := range strings.Split(string(data), "\n") {
+				if mask, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+					if m, err := strconv.ParseUint(strings.TrimSpace(mask), 16, 64); err == nil && m&(1<<(uint(sig)-1)) != 0 {
+						return
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d never installed a handler for %v", pid, sig)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	berth "github.com/berth-oci/berth/runtime"
@@ -74,6 +75,7 @@ func TestKillSignalForms(t *testing.T) {
 			bundle := newBundle(t, spec.WithArgs("sh", "-c", `trap "exit 0" TERM; while true; do sleep 0.05; done`))
 			id := uniqueID(t)
 			c.ok("run", "--detach", "--bundle", bundle, id)
+			waitSignalHandled(t, c.state(id).Pid, syscall.SIGTERM)
 			args := []string{"kill", id}
 			if sig != "" {
 				args = append(args, sig)

@@ -67,6 +67,7 @@ func TestSignalForwarding(t *testing.T) {
 	bundle := newBundle(t, spec.WithArgs("sh", "-c", `trap "echo got TERM; exit 42" TERM; while true; do sleep 0.05; done`))
 	id := uniqueID(t)
 	cmd, out := startForeground(t, c, bundle, id)
+	waitSignalHandled(t, c.state(id).Pid, syscall.SIGTERM)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
