@@ -22,7 +22,7 @@ CONFORMANCE_DIR := $(CURDIR)/.cache/conformance
 DEMO_DIR  ?= /tmp/berth-demo
 TEST_ARGS ?=
 
-.PHONY: all setup build demo test unit integration conformance vet clean
+.PHONY: all setup build demo test unit integration conformance test-vm vet clean
 
 all: build
 
@@ -60,7 +60,13 @@ conformance: build
 	$(GO) run ./integration/cmd/conformance -validation $(CONFORMANCE_DIR)/validation \
 		-work $(CONFORMANCE_DIR)/work -berth bin/berth -runc $(CONFORMANCE_DIR)/runc/runc
 
-test: vet unit integration conformance
+# Boots Debian's kernel under qemu with AppArmor and pure cgroup v2 and runs
+# berth's checks there; berth is linked statically (no userland in the guest).
+test-vm: setup
+	$(GO) build -tags "$(BUILDTAGS) netgo osusergo" -ldflags "$(LDFLAGS) -extldflags -static" -o bin/berth-static ./cmd/berth
+	integration/vm/run.sh $(GO) bin/berth-static
+
+test: vet unit integration conformance test-vm
 
 clean:
 	rm -rf bin .cache

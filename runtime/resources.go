@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/cgroups/manager"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -58,6 +59,29 @@ func (c *Container) OOM() (<-chan struct{}, error) {
 		return nil, opError("oom notifications of", c.ID(), classify(err))
 	}
 	return ch, nil
+}
+
+// OOMKillCount returns how many processes the kernel's OOM killer has
+// killed in the container's cgroup. It is authoritative where OOM
+// notifications can be missed (cgroup v2 coalesces memory.events changes,
+// and the container's exit can overtake them).
+func (c *Container) OOMKillCount() (uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, err := c.lc.State()
+	if err != nil {
+		return 0, opError("oom kill count of", c.ID(), classify(err))
+	}
+	cfg := c.lc.Config()
+	m, err := manager.NewWithPaths(cfg.Cgroups, st.CgroupPaths)
+	if err != nil {
+		return 0, opError("oom kill count of", c.ID(), err)
+	}
+	n, err := m.OOMKillCount()
+	if err != nil {
+		return 0, opError("oom kill count of", c.ID(), err)
+	}
+	return n, nil
 }
 
 // Update changes the container's resource limits. Only the fields set in r

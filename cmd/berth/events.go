@@ -65,6 +65,22 @@ information is displayed once every 5 seconds.`,
 		if err != nil {
 			return err
 		}
+		// The notifications can miss a kill (see Container.OOMKillCount);
+		// the count settles the difference when the stream ends.
+		kills, _ := ctr.OOMKillCount()
+		reportOOM := func() error {
+			kills++
+			return enc.Encode(&types.Event{Type: "oom", ID: ctr.ID()})
+		}
+		missed := func() error {
+			n, err := ctr.OOMKillCount()
+			for ; err == nil && kills < n; kills++ {
+				if err := enc.Encode(&types.Event{Type: "oom", ID: ctr.ID()}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		// Until the container stops or its cgroup goes away.
@@ -72,16 +88,21 @@ information is displayed once every 5 seconds.`,
 			select {
 			case _, ok := <-oom:
 				if !ok {
-					return nil
+					return missed()
 				}
-				if err := enc.Encode(&types.Event{Type: "oom", ID: ctr.ID()}); err != nil {
+				if err := reportOOM(); err != nil {
 					return err
 				}
 			case <-tick.C:
 				// The OOM channel closing is how the stream usually ends; a
 				// stopped or deleted container ends it too.
 				if st, err := ctr.State(); err != nil || st.Status == berth.Stopped {
-					return nil
+					// An OOM kill stops the container; on cgroup v2 its
+					// notification may trail the stop by a moment.
+					if err := drainOOM(oom, reportOOM); err != nil {
+						return err
+					}
+					return missed()
 				}
 				e, err := statsEvent()
 				if err != nil {
@@ -94,4 +115,22 @@ information is displayed once every 5 seconds.`,
 			}
 		}
 	},
+}
+
+// drainOOM reports OOM events still arriving after the container stopped,
+// until the channel closes or a second passes without one.
+func drainOOM(oom <-chan struct{}, report func() error) error {
+	for {
+		select {
+		case _, ok := <-oom:
+			if !ok {
+				return nil
+			}
+			if err := report(); err != nil {
+				return err
+			}
+		case <-time.After(time.Second):
+			return nil
+		}
+	}
 }
