@@ -44,7 +44,7 @@ func write(dir string) error {
 		"limits": {spec.WithArgs("sleep", "300"), spec.WithMemoryLimit(64 << 20), spec.WithPidsLimit(20), spec.WithCPUQuota(50000, 100000)},
 		"oom": {spec.WithMemoryLimit(16 << 20),
 			spec.WithArgs("sh", "-c", "sleep 2; x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done")},
-		"seccomp": {spec.WithArgs("sh", "-c", `grep Seccomp: /proc/self/status | tr -d '\t'; unshare -U true 2>/dev/null && echo userns-allowed || echo userns-denied`)},
+		"seccomp":    {spec.WithArgs("sh", "-c", `grep Seccomp: /proc/self/status | tr -d '\t'; unshare -U true 2>/dev/null && echo userns-allowed || echo userns-denied`)},
 		"apparmor":   {unmasked, spec.WithAppArmorProfile(apparmor.DefaultProfile), spec.WithArgs("sh", "-c", aaScript)},
 		"unconfined": {unmasked, spec.WithAppArmorProfile(""), spec.WithArgs("sh", "-c", aaScript)},
 	}
