@@ -46,7 +46,7 @@ vet: setup
 	@test -z "$$($(dir $(GO))gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; $(dir $(GO))gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 unit: setup
-	$(GO) test -count=1 $(TEST_ARGS) ./spec/... ./runtime/... ./shim/... ./cgroups/...
+	$(GO) test -count=1 $(TEST_ARGS) ./spec/... ./runtime/... ./shim/... ./cgroups/... ./seccomp/... ./apparmor/...
 
 integration: build
 	BERTH_BINARY=$(CURDIR)/bin/berth BERTH_SHIM=$(CURDIR)/bin/containerd-shim-berth-v2 \
