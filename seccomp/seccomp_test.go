@@ -82,6 +82,9 @@ func TestValidate(t *testing.T) {
 			p.Syscalls[1].Args[0].Op = "SCMP_CMP_ABOUT"
 		}, "syscalls[1].args[0].op"},
 		{"unknown flag", func(p *specs.LinuxSeccomp) { p.Flags = []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_BOGUS"} }, "flags[0]"},
+		{"call under two actions", func(p *specs.LinuxSeccomp) {
+			p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: []string{"mkdir"}, Action: specs.ActNotify})
+		}, "syscalls["},
 	}
 	for _, tc := range tests {
 		p := good()

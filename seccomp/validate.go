@@ -66,6 +66,9 @@ func Validate(p *specs.LinuxSeccomp) error {
 		}
 	}
 	operators := lcseccomp.KnownOperators()
+	// firstRule is, per call, the first rule without argument conditions:
+	// a later one with another action would be silently ignored.
+	firstRule := map[string]int{}
 	for i, sc := range p.Syscalls {
 		field := fmt.Sprintf("syscalls[%d]", i)
 		if len(sc.Names) == 0 {
@@ -82,6 +85,14 @@ func Validate(p *specs.LinuxSeccomp) error {
 		for j, name := range sc.Names {
 			if !knownOnAny(name, arches) {
 				return invalid(fmt.Sprintf("%s.names[%d]", field, j), "%q is not a system call on %v", name, p.Architectures)
+			}
+			if len(sc.Args) > 0 {
+				continue
+			}
+			if k, seen := firstRule[name]; seen && p.Syscalls[k].Action != sc.Action {
+				return invalid(fmt.Sprintf("%s.names[%d]", field, j), "%q already has action %s in syscalls[%d]; only the first rule would apply", name, p.Syscalls[k].Action, k)
+			} else if !seen {
+				firstRule[name] = i
 			}
 		}
 	}
