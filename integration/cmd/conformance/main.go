@@ -155,6 +155,7 @@ func runProgram(prog, work string, rt *runtime, timeout time.Duration, outDir st
 
 func run(validation, work, berthBin, runcBin, outDir, only string, timeout time.Duration) (int, error) {
 	var err error
+	keep := outDir != ""
 	if outDir == "" {
 		if outDir, err = os.MkdirTemp("", "conformance"); err != nil {
 			return 0, err
@@ -243,10 +244,15 @@ func run(validation, work, berthBin, runcBin, outDir, only string, timeout time.
 	w.Flush()
 	fmt.Printf("\nprograms passing: berth %d/%d, runc %d/%d; test points ok: berth %d, runc %d\n",
 		berthPass, len(programs), runcPass, len(programs), berthPoints, runcPoints)
-	fmt.Printf("raw TAP output: %s\n", outDir)
 	if regressions > 0 {
+		fmt.Printf("raw TAP output: %s\n", outDir)
 		fmt.Printf("berth fails test points that runc passes in %d program(s): %s\n", regressions, strings.Join(regressed, " "))
 		return 1, nil
+	}
+	if keep {
+		fmt.Printf("raw TAP output: %s\n", outDir)
+	} else {
+		os.RemoveAll(outDir) // kept only when there is a regression to inspect
 	}
 	fmt.Println("berth passes every test point that runc passes")
 	return 0, nil
