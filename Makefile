@@ -22,7 +22,7 @@ CONFORMANCE_DIR := $(CURDIR)/.cache/conformance
 DEMO_DIR  ?= /tmp/berth-demo
 TEST_ARGS ?=
 
-.PHONY: all setup build demo test unit integration conformance test-vm vet clean
+.PHONY: all setup build demo test unit integration conformance test-vm bench vet clean
 
 all: build
 
@@ -65,6 +65,12 @@ conformance: build
 test-vm: setup
 	$(GO) build -tags "$(BUILDTAGS) netgo osusergo" -ldflags "$(LDFLAGS) -extldflags -static" -o bin/berth-static ./cmd/berth
 	integration/vm/run.sh $(GO) bin/berth-static
+
+# Side by side with runc v1.5.2 and crun (sections 1-3 of issue 6 so far);
+# BENCH_N sets the runs per measurement. Not part of make test.
+BENCH_N ?= 200
+bench: build
+	$(GO) run ./integration/cmd/bench -berth bin/berth -runc $(CONFORMANCE_DIR)/runc/runc -n $(BENCH_N)
 
 test: vet unit integration conformance test-vm
 

@@ -1,0 +1,274 @@
+// Command bench times berth side by side with runc and crun on the same
+// machine and busybox bundle, in one run, and prints medians, min/max and
+// the berth/peer ratios:
+//
+//  1. CLI `run` of /bin/true: wall time, CPU time (user+sys of the runtime
+//     and the descendants it reaped) and peak RSS;
+//  2. the create, start and delete steps timed separately;
+//  3. `exec` of /bin/true into a running container.
+//
+// crun refuses this host's hybrid cgroups, so it runs in a private mount
+// namespace with /sys/fs/cgroup/unified unmounted; crun 1.8 also refuses
+// ociVersion 1.3.0, so its copy of the bundle declares 1.0.2.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/berth-oci/berth/integration/busybox"
+	"github.com/berth-oci/berth/spec"
+)
+
+type runtime struct {
+	name   string
+	argv   []string // command and leading arguments
+	root   string
+	bundle string
+	note   string
+}
+
+func (r *runtime) cmd(args ...string) *exec.Cmd {
+	all := append(append(append([]string{}, r.argv[1:]...), "--root", r.root), args...)
+	c := exec.Command(r.argv[0], all...)
+	c.Dir = r.bundle
+	return c
+}
+
+// sample is one measured command.
+type sample struct {
+	wall, cpu time.Duration
+	maxRSS    int64 // KiB
+}
+
+func measure(c *exec.Cmd) (sample, error) {
+	// A file, not a pipe: create and run -d hand their stdio to the
+	// container, which would hold a pipe open for its whole life.
+	out, err := os.CreateTemp("", "bench-out")
+	if err != nil {
+		return sample{}, err
+	}
+	defer os.Remove(out.Name())
+	defer out.Close()
+	c.Stdout, c.Stderr = out, out
+	start := time.Now()
+	err = c.Run()
+	wall := time.Since(start)
+	if err != nil {
+		msg, _ := os.ReadFile(out.Name())
+		return sample{}, fmt.Errorf("%s: %v: %s", strings.Join(c.Args, " "), err, msg)
+	}
+	ru := c.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return sample{wall: wall, cpu: cpu, maxRSS: ru.Maxrss}, nil
+}
+
+type stats struct{ median, min, max float64 }
+
+func summarize(xs []float64) stats {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return stats{median: s[len(s)/2], min: s[0], max: s[len(s)-1]}
+}
+
+func main() {
+	berth := flag.String("berth", "bin/berth", "berth binary")
+	runc := flag.String("runc", "", "runc binary")
+	crun := flag.String("crun", "crun", "crun binary (empty to skip)")
+	n := flag.Int("n", 200, "runs per measurement")
+	flag.Parse()
+	if err := run(*berth, *runc, *crun, *n); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(berthBin, runcBin, crunBin string, n int) error {
+	dir, err := os.MkdirTemp("", "berth-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	rootfs := filepath.Join(dir, "rootfs")
+	if err := busybox.MakeRootfs(rootfs); err != nil {
+		return err
+	}
+	mkBundle := func(name, version string, args ...string) (string, error) {
+		b := filepath.Join(dir, "bundle-"+name)
+		if err := os.MkdirAll(b, 0o755); err != nil {
+			return "", err
+		}
+		s := spec.New(spec.WithRootPath(rootfs), spec.WithArgs(args...))
+		if version != "" {
+			s.Version = version
+		}
+		data, _ := json.MarshalIndent(s, "", "\t")
+		return b, os.WriteFile(filepath.Join(b, "config.json"), data, 0o644)
+	}
+	var rts []*runtime
+	add := func(name string, argv []string, version, note string) error {
+		b, err := mkBundle(name, version, "/bin/true")
+		if err != nil {
+			return err
+		}
+		rts = append(rts, &runtime{name: name, argv: argv, root: filepath.Join(dir, "root-"+name), bundle: b, note: note})
+		return nil
+	}
+	abs, _ := filepath.Abs(berthBin)
+	if err := add("berth", []string{abs}, "", ""); err != nil {
+		return err
+	}
+	if runcBin != "" {
+		abs, _ := filepath.Abs(runcBin)
+		if err := add("runc", []string{abs}, "", ""); err != nil {
+			return err
+		}
+	}
+	if crunBin != "" {
+		if p, err := exec.LookPath(crunBin); err == nil {
+			wrapper := filepath.Join(dir, "crun.sh")
+			script := fmt.Sprintf("#!/bin/sh\nexec unshare -m sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec %s \"$@\"' crun \"$@\"\n", p)
+			if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+				return err
+			}
+			if err := add("crun", []string{wrapper}, "1.0.2", "private mount ns without /sys/fs/cgroup/unified; ociVersion 1.0.2"); err != nil {
+				return err
+			}
+		}
+	}
+	fmt.Printf("bench: %d runs per measurement, busybox bundle, %s\n", n, time.Now().UTC().Format("2006-01-02"))
+	for _, r := range rts {
+		if r.note != "" {
+			fmt.Printf("  %s: %s\n", r.name, r.note)
+		}
+	}
+
+	// 1. run /bin/true.
+	fmt.Println("\n1. CLI run of /bin/true")
+	runs := map[string][]sample{}
+	for i := range n {
+		for _, r := range rts { // interleaved, so drift hits every runtime alike
+			s, err := measure(r.cmd("run", fmt.Sprintf("run-%d", i)))
+			if err != nil {
+				return err
+			}
+			runs[r.name] = append(runs[r.name], s)
+		}
+	}
+	table(rts, []metric{
+		{"wall ms", func(s sample) float64 { return float64(s.wall.Microseconds()) / 1000 }},
+		{"cpu ms", func(s sample) float64 { return float64(s.cpu.Microseconds()) / 1000 }},
+		{"peak RSS MiB", func(s sample) float64 { return float64(s.maxRSS) / 1024 }},
+	}, runs)
+
+	// 2. create, start, delete.
+	fmt.Println("\n2. create / start / delete, each timed")
+	steps := map[string]map[string][]sample{"create": {}, "start": {}, "delete": {}}
+	for i := range n {
+		for _, r := range rts {
+			id := fmt.Sprintf("steps-%d", i)
+			for _, step := range []struct {
+				name string
+				args []string
+			}{{"create", []string{"create", id}}, {"start", []string{"start", id}}} {
+				s, err := measure(r.cmd(step.args...))
+				if err != nil {
+					return err
+				}
+				steps[step.name][r.name] = append(steps[step.name][r.name], s)
+			}
+			waitStopped(r, id)
+			s, err := measure(r.cmd("delete", id))
+			if err != nil {
+				return err
+			}
+			steps["delete"][r.name] = append(steps["delete"][r.name], s)
+		}
+	}
+	for _, step := range []string{"create", "start", "delete"} {
+		fmt.Printf("  %s\n", step)
+		table(rts, []metric{{"wall ms", func(s sample) float64 { return float64(s.wall.Microseconds()) / 1000 }}}, steps[step])
+	}
+
+	// 3. exec /bin/true into a running container.
+	fmt.Println("\n3. exec of /bin/true into a running container")
+	execs := map[string][]sample{}
+	for _, r := range rts {
+		b, err := mkBundle(r.name+"-sleep", map[bool]string{true: "1.0.2"}[r.name == "crun"], "sleep", "1000")
+		if err != nil {
+			return err
+		}
+		sl := *r
+		sl.bundle = b
+		if _, err := measure(sl.cmd("run", "-d", "sleeper")); err != nil {
+			return err
+		}
+		for range n {
+			s, err := measure(sl.cmd("exec", "sleeper", "/bin/true"))
+			if err != nil {
+				return err
+			}
+			execs[r.name] = append(execs[r.name], s)
+		}
+		_, _ = measure(sl.cmd("delete", "-f", "sleeper"))
+	}
+	table(rts, []metric{{"wall ms", func(s sample) float64 { return float64(s.wall.Microseconds()) / 1000 }}}, execs)
+	return nil
+}
+
+func waitStopped(r *runtime, id string) {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		out, err := r.cmd("state", id).Output()
+		if err != nil || strings.Contains(string(out), `"stopped"`) {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+type metric struct {
+	name string
+	get  func(sample) float64
+}
+
+// table prints median (min..max) per runtime and metric, and berth's ratio
+// of medians to each peer.
+func table(rts []*runtime, metrics []metric, samples map[string][]sample) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprint(w, "  metric")
+	for _, r := range rts {
+		fmt.Fprintf(w, "\t%s median (min..max)", r.name)
+	}
+	for _, r := range rts[1:] {
+		fmt.Fprintf(w, "\tberth/%s", r.name)
+	}
+	fmt.Fprintln(w)
+	for _, m := range metrics {
+		fmt.Fprintf(w, "  %s", m.name)
+		med := map[string]float64{}
+		for _, r := range rts {
+			var xs []float64
+			for _, s := range samples[r.name] {
+				xs = append(xs, m.get(s))
+			}
+			st := summarize(xs)
+			med[r.name] = st.median
+			fmt.Fprintf(w, "\t%.2f (%.2f..%.2f)", st.median, st.min, st.max)
+		}
+		for _, r := range rts[1:] {
+			fmt.Fprintf(w, "\t%.2f", med["berth"]/med[r.name])
+		}
+		fmt.Fprintln(w)
+	}
+	w.Flush()
+}
