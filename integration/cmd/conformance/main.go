@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 )
@@ -133,11 +134,19 @@ func parseTAP(data []byte) result {
 func runProgram(prog, work string, rt *runtime, timeout time.Duration, outDir string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	// The programs unpack bundles under $TMPDIR; some leave mounts there
+	// (rootfs propagation "shared" shows container mounts on the host).
+	tmp, err := os.MkdirTemp("", "conformance-tmp")
+	if err != nil {
+		return result{err: err.Error(), startErr: err}
+	}
+	defer removeWithMounts(tmp)
 	cmd := exec.CommandContext(ctx, prog)
 	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "RUNTIME="+rt.wrapper)
+	cmd.Env = append(os.Environ(), "RUNTIME="+rt.wrapper, "TMPDIR="+tmp)
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
+	rt.cleanup()
 	_ = os.WriteFile(filepath.Join(outDir, filepath.Base(prog)+"."+rt.name+".tap"), out, 0o644)
 	res := parseTAP(out)
 	switch {
@@ -149,8 +158,33 @@ func runProgram(prog, work string, rt *runtime, timeout time.Duration, outDir st
 			res.startErr = err
 		}
 	}
-	rt.cleanup()
 	return res
+}
+
+// removeWithMounts unmounts everything mounted under dir, deepest first,
+// then removes it.
+func removeWithMounts(dir string) {
+	for range 3 {
+		data, err := os.ReadFile("/proc/self/mountinfo")
+		if err != nil {
+			break
+		}
+		var mounts []string
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Fields(line)
+			if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+				mounts = append(mounts, f[4])
+			}
+		}
+		if len(mounts) == 0 {
+			break
+		}
+		sort.Sort(sort.Reverse(sort.StringSlice(mounts)))
+		for _, m := range mounts {
+			_ = syscall.Unmount(m, syscall.MNT_DETACH)
+		}
+	}
+	_ = os.RemoveAll(dir)
 }
 
 func run(validation, work, berthBin, runcBin, outDir, only string, timeout time.Duration) (int, error) {
