@@ -141,6 +141,11 @@ func runProgram(prog, work string, rt *runtime, timeout time.Duration, outDir st
 		return result{err: err.Error(), startErr: err}
 	}
 	defer removeWithMounts(tmp)
+	// As open as /tmp: containers with user namespaces must reach their
+	// rootfs through it.
+	if err := os.Chmod(tmp, 0o1777); err != nil {
+		return result{err: err.Error(), startErr: err}
+	}
 	cmd := exec.CommandContext(ctx, prog)
 	cmd.Dir = work
 	cmd.Env = append(os.Environ(), "RUNTIME="+rt.wrapper, "TMPDIR="+tmp)
