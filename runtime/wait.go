@@ -28,19 +28,12 @@ type ExitStatus struct {
 const UnknownExitCode = -1
 
 func exitStatusOf(ps *os.ProcessState) ExitStatus {
-	es := ExitStatus{Code: UnknownExitCode, ExitedAt: time.Now()}
-	if ps == nil {
-		return es
+	if ps != nil {
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+			return exitStatusOfWait(unix.WaitStatus(ws))
+		}
 	}
-	ws, ok := ps.Sys().(syscall.WaitStatus)
-	switch {
-	case ok && ws.Signaled():
-		es.Signal = ws.Signal()
-		es.Code = 128 + int(ws.Signal())
-	case ok:
-		es.Code = ws.ExitStatus()
-	}
-	return es
+	return ExitStatus{Code: UnknownExitCode, ExitedAt: time.Now()}
 }
 
 // exitSource yields the exit of one process, once, to any number of waiters.
