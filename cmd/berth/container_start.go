@@ -62,12 +62,6 @@ func startContainer(c *cli.Context, action startAction) (int, error) {
 		return -1, err
 	}
 	defer stdio.close()
-	var signals *signalForwarder
-	if !detach {
-		// Before the container starts, so that no signal is missed.
-		signals = newSignalForwarder()
-		defer signals.stop()
-	}
 	opts := berth.CreateOpts{
 		Bundle:       bundle,
 		Spec:         s,
@@ -103,8 +97,7 @@ func startContainer(c *cli.Context, action startAction) (int, error) {
 	if detach {
 		return 0, nil
 	}
-	status := signals.forward(ctx, initProcess{ctr}, stdio.tty)
-	stdio.close()
+	status := stdio.forward(ctx, initProcess{ctr})
 	if !c.Bool("keep") {
 		if err := ctr.Delete(ctx, true); err != nil {
 			return -1, err

@@ -95,11 +95,6 @@ func execProcess(c *cli.Context) (int, error) {
 		return -1, err
 	}
 	defer stdio.close()
-	var signals *signalForwarder
-	if !detach {
-		signals = newSignalForwarder()
-		defer signals.stop()
-	}
 	ctx := context.Background()
 	proc, err := ctr.Exec(ctx, p, berth.ExecOpts{
 		IO:             stdio.io,
@@ -117,8 +112,7 @@ func execProcess(c *cli.Context) (int, error) {
 	if detach {
 		return 0, nil
 	}
-	status := signals.forward(ctx, proc, stdio.tty)
-	stdio.close()
+	status := stdio.forward(ctx, proc)
 	return exitCode(status), nil
 }
 

@@ -34,6 +34,9 @@ type stdioSetup struct {
 	io      berth.IO
 	tty     *foregroundTTY
 	closers []*os.File
+	// signals relays berth's signals to a foreground process; nil when
+	// detached.
+	signals *signalForwarder
 }
 
 // checkTerminal applies runc's rules on --console-socket.
@@ -47,6 +50,8 @@ func checkTerminal(terminal, detach bool, consoleSocket string) error {
 	return nil
 }
 
+// setupStdio prepares a process's stdio and, in the foreground, starts
+// taking berth's signals: before the process starts, so none is missed.
 func setupStdio(terminal, detach bool, consoleSocket string) (*stdioSetup, error) {
 	if err := checkTerminal(terminal, detach, consoleSocket); err != nil {
 		return nil, err
@@ -70,14 +75,30 @@ func setupStdio(terminal, detach bool, consoleSocket string) (*stdioSetup, error
 	default:
 		s.io = berth.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	}
+	if !detach {
+		s.signals = newSignalForwarder()
+	}
 	return s, nil
 }
 
-// close releases berth's copies; with a terminal it waits for the output
-// to drain and restores the host terminal.
+// forward relays signals to a foreground process until it exits, then
+// lets its output drain and restores the terminal.
+func (s *stdioSetup) forward(ctx context.Context, p process) berth.ExitStatus {
+	status := s.signals.forward(ctx, p, s.tty)
+	s.close()
+	return status
+}
+
+// close releases berth's copies and stops taking signals; with a terminal
+// it waits for the output to drain and restores the host terminal. It is
+// safe to call twice.
 func (s *stdioSetup) close() {
 	for _, f := range s.closers {
 		f.Close()
+	}
+	s.closers = nil
+	if s.signals != nil {
+		s.signals.stop()
 	}
 	s.tty.Close()
 }
