@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/berth-oci/berth/seccomp"
 	"github.com/berth-oci/berth/spec"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
@@ -38,6 +39,9 @@ func (r *Runtime) toConfig(id, bundle string, s *specs.Spec, o configOpts) (*con
 	})
 	if err != nil {
 		return nil, withKind(ErrInvalid, fmt.Errorf("convert spec: %w", err))
+	}
+	if cfg.Seccomp != nil {
+		cfg.Seccomp.Architectures = seccomp.RunnableArchitectures(cfg.Seccomp.Architectures)
 	}
 	// specconv labels the config with the working directory as the bundle.
 	cfg.Labels = slices.DeleteFunc(cfg.Labels, func(l string) bool { return strings.HasPrefix(l, bundleLabel) })
