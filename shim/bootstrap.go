@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	bootstrap "github.com/containerd/containerd/api/runtime/bootstrap/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -25,6 +24,12 @@ const (
 	// groupAnnotation and sandboxAnnotation put containers in one shim.
 	groupAnnotation   = "io.containerd.runc.v2.group"
 	sandboxAnnotation = "io.kubernetes.cri.sandbox-id"
+	// ShimAnnotation chooses, for a container without a group or sandbox
+	// annotation, between the namespace's shared daemon (ShimShared, the
+	// default) and a daemon of its own (ShimPerContainer).
+	ShimAnnotation   = "io.containerd.berth.v2.shim"
+	ShimShared       = "shared"
+	ShimPerContainer = "per-container"
 	// defaultSocketDir is where containerd 1.x–2.2 shims listen.
 	defaultSocketDir = "/run/containerd/s"
 	// socketPathLimit is the longest unix socket path containerd accepts.
@@ -50,11 +55,15 @@ func start(ctx context.Context, f *flags, stdin io.Reader, stdout io.Writer) err
 	if params != nil && params.GetSocketDir() != "" {
 		socketDir = params.GetSocketDir()
 	}
-	address, err := socketAddress(socketDir, f.address, f.namespace, groupOf(bundle, f.id))
+	group, err := groupOf(bundle, f.id)
 	if err != nil {
 		return err
 	}
-	if err := ensureDaemon(f, bundle, address); err != nil {
+	address, err := socketAddress(socketDir, f.address, f.namespace, group)
+	if err != nil {
+		return err
+	}
+	if err := ensureDaemon(ctx, f, bundle, address); err != nil {
 		return err
 	}
 	if err := writeFileAtomic(filepath.Join(bundle, addressFile), []byte(address)); err != nil {
@@ -97,22 +106,31 @@ func bundleDir(f *flags) (string, error) {
 }
 
 // groupOf returns the shim group of a container: its group or sandbox
-// annotation, or its own id.
-func groupOf(bundle, id string) string {
+// annotation; its own id when berth's shim annotation asks for a daemon of
+// its own; otherwise "", the group of every such container in the
+// namespace, so one daemon serves them all.
+func groupOf(bundle, id string) (string, error) {
 	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
 	if err != nil {
-		return id
+		return id, nil
 	}
 	var s specs.Spec
 	if json.Unmarshal(data, &s) != nil {
-		return id
+		return id, nil
 	}
 	for _, key := range []string{groupAnnotation, sandboxAnnotation} {
 		if g := s.Annotations[key]; g != "" {
-			return g
+			return g, nil
 		}
 	}
-	return id
+	switch v := s.Annotations[ShimAnnotation]; v {
+	case "", ShimShared:
+		return "", nil
+	case ShimPerContainer:
+		return id, nil
+	default:
+		return "", fmt.Errorf("annotation %s: %q is neither %q nor %q", ShimAnnotation, v, ShimShared, ShimPerContainer)
+	}
 }
 
 // socketAddress derives the group's socket from a hash, as containerd's
@@ -128,26 +146,34 @@ func socketAddress(dir, containerdAddress, namespace, group string) (string, err
 
 func socketPath(address string) string { return strings.TrimPrefix(address, "unix://") }
 
-// ensureDaemon starts the group's daemon unless one already serves address.
-func ensureDaemon(f *flags, bundle, address string) error {
+// ensureDaemon starts the group's daemon unless one already serves address
+// and has pinned the container (see group.go).
+func ensureDaemon(ctx context.Context, f *flags, bundle, address string) error {
 	path := socketPath(address)
 	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
 		return err
 	}
-	l, err := net.Listen("unix", path)
-	if err != nil && errors.Is(err, syscall.EADDRINUSE) {
-		if conn, derr := net.DialTimeout("unix", path, time.Second); derr == nil {
-			conn.Close()
-			return nil // the group's daemon is already serving
-		}
-		// A socket left by a dead daemon: take its place.
-		if rerr := os.Remove(path); rerr != nil {
-			return fmt.Errorf("remove stale socket %s: %w", path, rerr)
-		}
+	var l net.Listener
+	for attempt := 0; ; attempt++ {
+		var err error
 		l, err = net.Listen("unix", path)
-	}
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", path, err)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || attempt == 5 {
+			return fmt.Errorf("listen on %s: %w", path, err)
+		}
+		serving, err := pinDaemon(ctx, path, f.id)
+		switch {
+		case serving:
+			return nil // the group's daemon will serve this container
+		case err != nil:
+			// A socket left by a dead daemon: take its place.
+			if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+				return fmt.Errorf("remove stale socket %s: %w", path, rerr)
+			}
+		}
+		// Otherwise the daemon retired and removed its socket: listen again.
 	}
 	ul := l.(*net.UnixListener)
 	// The daemon serves the socket: closing start's copy must not unlink it.

@@ -57,25 +57,36 @@ func TestSocketAddress(t *testing.T) {
 
 func TestGroupOf(t *testing.T) {
 	tests := []struct {
-		config string
-		want   string
+		config  string
+		want    string
+		wantErr bool
 	}{
-		{`{"annotations": {"io.containerd.runc.v2.group": "g1", "io.kubernetes.cri.sandbox-id": "sb"}}`, "g1"},
-		{`{"annotations": {"io.kubernetes.cri.sandbox-id": "sb"}}`, "sb"},
-		{`{"annotations": {}}`, "id"},
-		{`not json`, "id"},
+		{config: `{"annotations": {"io.containerd.runc.v2.group": "g1", "io.kubernetes.cri.sandbox-id": "sb"}}`, want: "g1"},
+		{config: `{"annotations": {"io.kubernetes.cri.sandbox-id": "sb", "io.containerd.berth.v2.shim": "per-container"}}`, want: "sb"},
+		{config: `{"annotations": {}}`, want: ""},
+		{config: `{"annotations": {"io.containerd.berth.v2.shim": "shared"}}`, want: ""},
+		{config: `{"annotations": {"io.containerd.berth.v2.shim": "per-container"}}`, want: "id"},
+		{config: `{"annotations": {"io.containerd.berth.v2.shim": "alone"}}`, wantErr: true},
+		{config: `not json`, want: "id"},
 	}
 	for _, tc := range tests {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(tc.config), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if got := groupOf(dir, "id"); got != tc.want {
-			t.Errorf("groupOf(%s) = %s, want %s", tc.config, got, tc.want)
+		got, err := groupOf(dir, "id")
+		if tc.wantErr {
+			if err == nil || !strings.Contains(err.Error(), "io.containerd.berth.v2.shim") {
+				t.Errorf("groupOf(%s): error %v, want one naming the annotation", tc.config, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("groupOf(%s) = %q, %v; want %q", tc.config, got, err, tc.want)
 		}
 	}
-	if got := groupOf(t.TempDir(), "id"); got != "id" {
-		t.Errorf("no config: %s", got)
+	if got, err := groupOf(t.TempDir(), "id"); got != "id" || err != nil {
+		t.Errorf("no config: %q, %v", got, err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	taskv3 "github.com/containerd/containerd/api/runtime/task/v3"
@@ -53,8 +54,21 @@ func serve(ctx context.Context, f *flags) error {
 	stop := func() { once.Do(func() { close(done) }) }
 	events := newPublisher(f.namespace, os.Getenv("TTRPC_ADDRESS"))
 	svc := newService(f.namespace, events, stop)
+	// The container start launched this daemon for is pinned until
+	// containerd creates it.
+	svc.pins[f.id] = time.Now().Add(pinTTL)
+	time.AfterFunc(pinTTL, svc.maybeRetire)
+	var listenerClosed atomic.Bool
+	svc.stopListening = func() {
+		listenerClosed.Store(true)
+		if f.socket != "" {
+			_ = os.Remove(socketPath(f.socket))
+		}
+		_ = l.Close()
+	}
 	taskv3.RegisterTTRPCTaskService(server, svc)
 	registerTaskV2(server, svc)
+	registerGroup(server, svc)
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
@@ -63,7 +77,7 @@ func serve(ctx context.Context, f *flags) error {
 		stop()
 	}()
 	go func() {
-		if err := server.Serve(ctx, l); err != nil && err != ttrpc.ErrServerClosed {
+		if err := server.Serve(ctx, l); err != nil && err != ttrpc.ErrServerClosed && !listenerClosed.Load() {
 			logrus.WithError(err).Error("ttrpc server")
 			stop()
 		}
@@ -74,7 +88,9 @@ func serve(ctx context.Context, f *flags) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = server.Shutdown(sctx)
-	if f.socket != "" {
+	// A retired daemon removed its socket already; the path may now
+	// belong to the group's next daemon.
+	if f.socket != "" && !listenerClosed.Load() {
 		_ = os.Remove(socketPath(f.socket))
 	}
 	events.close(5 * time.Second)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	eventstypes "github.com/containerd/containerd/api/events"
 	taskv3 "github.com/containerd/containerd/api/runtime/task/v3"
@@ -37,9 +38,15 @@ type service struct {
 	events    *publisher
 	shutdown  func()
 
+	// stopListening closes the daemon's listener and removes its socket
+	// (set by serve; see group.go).
+	stopListening func()
+
 	mu       sync.Mutex
 	tasks    map[string]*task
 	runtimes map[string]*berth.Runtime
+	pins     map[string]time.Time // container id to pin expiry
+	retired  bool
 }
 
 var _ taskv3.TTRPCTaskService = (*service)(nil)
@@ -51,6 +58,7 @@ func newService(namespace string, events *publisher, shutdown func()) *service {
 		shutdown:  shutdown,
 		tasks:     map[string]*task{},
 		runtimes:  map[string]*berth.Runtime{},
+		pins:      map[string]time.Time{},
 	}
 }
 
@@ -101,6 +109,11 @@ func (s *service) Create(ctx context.Context, req *taskv3.CreateTaskRequest) (_ 
 		return nil, toGRPC(fmt.Errorf("task %s: %w", req.ID, errdefs.ErrAlreadyExists))
 	}
 	s.mu.Unlock()
+	defer func() {
+		if retErr != nil {
+			s.unpin(req.ID)
+		}
+	}()
 	opts, err := decodeOptions(req.Options)
 	if err != nil {
 		return nil, toGRPC(fmt.Errorf("task options: %w", errdefs.ErrInvalidArgument))
@@ -164,6 +177,7 @@ func (s *service) Create(ctx context.Context, req *taskv3.CreateTaskRequest) (_ 
 	_ = writeFileAtomic(filepath.Join(req.Bundle, initPidFile), []byte(strconv.Itoa(pid)))
 	s.mu.Lock()
 	s.tasks[req.ID] = t
+	delete(s.pins, req.ID)
 	s.mu.Unlock()
 	s.events.publish(topicTaskCreate, &eventstypes.TaskCreate{
 		ContainerID: req.ID,
@@ -616,13 +630,9 @@ func (s *service) Connect(ctx context.Context, req *taskv3.ConnectRequest) (*tas
 	return resp, nil
 }
 
-// Shutdown stops the daemon once it serves no task.
+// Shutdown retires the daemon once it serves no task and no container is
+// about to be created here (see group.go).
 func (s *service) Shutdown(ctx context.Context, req *taskv3.ShutdownRequest) (*emptypb.Empty, error) {
-	s.mu.Lock()
-	n := len(s.tasks)
-	s.mu.Unlock()
-	if n == 0 {
-		go s.shutdown()
-	}
+	s.maybeRetire()
 	return &emptypb.Empty{}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,6 +47,8 @@ func TestShim(t *testing.T) {
 		{"Update", testUpdate},
 		{"OOMAndEventOrder", testOOMEvents},
 		{"SandboxGrouping", testGrouping},
+		{"NamespaceSharedShim", testSharedShim},
+		{"SharedShimChurn", testSharedShimChurn},
 		{"ContainerdRestart", testContainerdRestart},
 		{"ShimKilled", testShimKilled},
 	}
@@ -483,5 +486,60 @@ func testShimKilled(t *testing.T, d *daemon) {
 	}
 	if _, err := os.Stat(strings.TrimPrefix(string(address), "unix://")); err == nil {
 		t.Fatalf("the dead shim's socket %s is left behind", address)
+	}
+}
+
+// testSharedShim: containers without a group annotation share the
+// namespace's daemon; the per-container annotation gets a daemon of its
+// own; the shared daemon outlives a deleted sibling and exits after the
+// last one.
+func testSharedShim(t *testing.T, d *daemon) {
+	for _, id := range []string{"shared-a", "shared-b", "shared-c"} {
+		d.runDetached(id, "sleep", "300")
+	}
+	if pids := d.shimPids(); len(pids) != 1 {
+		t.Fatalf("%d shim daemons for three containers of one namespace: %v", len(pids), pids)
+	}
+	d.ctrOK("run", "-d", "--annotation", "io.containerd.berth.v2.shim=per-container", "--runtime", runtimeName, image, "alone", "sleep", "300")
+	t.Cleanup(func() { d.remove("alone") })
+	if pids := d.shimPids(); len(pids) != 2 {
+		t.Fatalf("per-container annotation: %d shim daemons, want 2: %v", len(pids), pids)
+	}
+	d.remove("shared-a")
+	if r := d.ctr("task", "exec", "--exec-id", "x", "shared-b", "true"); r.code != 0 {
+		t.Fatalf("exec after a sibling's delete: %d %s", r.code, r.stderr)
+	}
+	r := d.ctr("run", "--rm", "--annotation", "io.containerd.berth.v2.shim=alone", "--runtime", runtimeName, image, "badannot", "true")
+	if r.code == 0 || !strings.Contains(r.stderr, "io.containerd.berth.v2.shim") {
+		t.Fatalf("bad annotation value: exit %d, stderr %q; want an error naming the annotation", r.code, r.stderr)
+	}
+	d.ctr("containers", "rm", "badannot")
+}
+
+// testSharedShimChurn: containers are created while others of the same
+// namespace are deleted, so the shared daemon is asked to retire while
+// new containers are on their way to it. Every run must succeed.
+func testSharedShimChurn(t *testing.T, d *daemon) {
+	const workers, rounds = 6, 4
+	var wg sync.WaitGroup
+	errs := make(chan string, workers*rounds)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range rounds {
+				id := fmt.Sprintf("churn-%d-%d", w, r)
+				cmd := exec.Command(d.v.ctr, "-a", d.sock, "-n", d.namespace, "run", "--rm", "--runtime", runtimeName, image, id, "sh", "-c", "exit 7")
+				out, err := cmd.CombinedOutput()
+				if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
+					errs <- fmt.Sprintf("%s: %v: %s", id, err, out)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }

@@ -1,0 +1,120 @@
+package shim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
+	"github.com/containerd/ttrpc"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// A daemon serves a group of containers: by default every container of a
+// containerd namespace, or the group its annotations name. It retires
+// (stops listening, removes its socket, exits) once it holds no task and
+// no pin. A pin is start's promise that containerd is about to create the
+// named container here: start pins an existing daemon before returning
+// its address, and a new daemon starts pinned for the container it was
+// launched for, so a daemon never retires between start and Create.
+
+const (
+	// groupService and pinMethod are the ttrpc method start calls.
+	groupService = "berth.shim.v1.Group"
+	pinMethod    = "Pin"
+	// pinTTL bounds a pin whose Create never comes (containerd failed in
+	// between); the daemon then retires if it holds nothing else.
+	pinTTL = 30 * time.Second
+)
+
+// errRetiring answers a pin that comes after the daemon decided to retire.
+var errRetiring = errors.New("shim daemon is retiring")
+
+// pin records that container id is about to be created here.
+func (s *service) pin(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.retired {
+		return errRetiring
+	}
+	s.pins[id] = time.Now().Add(pinTTL)
+	time.AfterFunc(pinTTL, s.maybeRetire)
+	return nil
+}
+
+// unpin is called when containerd creates the container.
+func (s *service) unpin(id string) {
+	s.mu.Lock()
+	delete(s.pins, id)
+	s.mu.Unlock()
+}
+
+// maybeRetire retires the daemon if it holds no task and no live pin. The
+// socket is gone before it returns, so a later start launches a new daemon.
+func (s *service) maybeRetire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.retired || len(s.tasks) > 0 {
+		return
+	}
+	now := time.Now()
+	for id, until := range s.pins {
+		if now.Before(until) {
+			return
+		}
+		delete(s.pins, id)
+	}
+	s.retired = true
+	if s.stopListening != nil {
+		s.stopListening()
+	}
+	go s.shutdown()
+}
+
+// registerGroup adds the pin method to the daemon's ttrpc server.
+func registerGroup(server *ttrpc.Server, s *service) {
+	server.RegisterService(groupService, &ttrpc.ServiceDesc{
+		Methods: map[string]ttrpc.Method{
+			pinMethod: func(ctx context.Context, unmarshal func(any) error) (any, error) {
+				var id wrapperspb.StringValue
+				if err := unmarshal(&id); err != nil {
+					return nil, err
+				}
+				if err := s.pin(id.GetValue()); err != nil {
+					return nil, toGRPC(fmt.Errorf("pin %s: %w: %w", id.GetValue(), err, errdefs.ErrUnavailable))
+				}
+				return &emptypb.Empty{}, nil
+			},
+		},
+	})
+}
+
+// pinDaemon asks the daemon on path to keep serving until containerd
+// creates container id. It reports whether the daemon will serve it:
+// false means it is retiring and has already removed its socket. An error
+// from dialing means no daemon listens there; any other error (a daemon
+// too old to know pins, or too busy to answer) counts as serving.
+func pinDaemon(ctx context.Context, path, id string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return false, fmt.Errorf("dial %s: %w", path, err)
+	}
+	client := ttrpc.NewClient(conn)
+	defer client.Close()
+	err = client.Call(ctx, groupService, pinMethod, &wrapperspb.StringValue{Value: id}, &emptypb.Empty{})
+	switch {
+	case err == nil:
+		return true, nil
+	case errdefs.IsUnavailable(errgrpc.ToNative(err)), errors.Is(err, ttrpc.ErrClosed):
+		return false, nil // retiring: its socket is gone or going
+	default:
+		return true, nil
+	}
+}

@@ -1,0 +1,68 @@
+package shim
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/containerd/ttrpc"
+)
+
+// TestPinAndRetire serves the group service on a real socket and checks
+// the retire rules: a pinned or busy daemon stays, an idle one removes its
+// socket before maybeRetire returns, and a retiring daemon refuses pins.
+func TestPinAndRetire(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := ttrpc.NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan struct{})
+	svc := newService("ns", nil, func() { close(stopped) })
+	svc.stopListening = func() { _ = l.Close() }
+	registerGroup(server, svc)
+	go func() { _ = server.Serve(context.Background(), l) }()
+	defer server.Close()
+
+	ctx := context.Background()
+	if serving, err := pinDaemon(ctx, path, "c1"); !serving || err != nil {
+		t.Fatalf("pin c1: serving=%v err=%v", serving, err)
+	}
+	svc.maybeRetire()
+	if svc.retired {
+		t.Fatal("retired while c1 is pinned")
+	}
+	svc.mu.Lock()
+	svc.tasks["c1"] = &task{id: "c1"}
+	delete(svc.pins, "c1") // what Create does
+	svc.mu.Unlock()
+	svc.maybeRetire()
+	if svc.retired {
+		t.Fatal("retired while c1 runs")
+	}
+	svc.mu.Lock()
+	delete(svc.tasks, "c1") // what Delete does
+	svc.pins["late"] = time.Now().Add(-time.Second)
+	svc.mu.Unlock()
+	svc.maybeRetire()
+	if !svc.retired {
+		t.Fatal("idle daemon with only an expired pin did not retire")
+	}
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("retired daemon did not stop")
+	}
+	if err := svc.pin("c2"); err == nil {
+		t.Fatal("a retired daemon accepted a pin")
+	}
+	if _, err := pinDaemon(ctx, path, "c2"); err == nil {
+		t.Fatal("pinDaemon reached a closed listener")
+	}
+}
