@@ -5,7 +5,15 @@
 //  1. CLI `run` of /bin/true: wall time, CPU time (user+sys of the runtime
 //     and the descendants it reaped) and peak RSS;
 //  2. the create, start and delete steps timed separately;
-//  3. `exec` of /bin/true into a running container.
+//  3. `exec` of /bin/true into a running container;
+//  4. through containerd 1.6, `ctr run --rm` of /bin/true and `ctr task
+//     exec` with containerd-shim-berth-v2 and containerd's runc shim
+//     (running runc v1.5.2);
+//  5. density: sleeping containers started 10 at a time through each shim,
+//     with shim PSS and host memory per container.
+//
+// Section 6, Go microbenchmarks of the library, is `go test -bench`, run
+// by `make bench` after this program.
 //
 // crun refuses this host's hybrid cgroups, so it runs in a private mount
 // namespace with /sys/fs/cgroup/unified unmounted; crun 1.8 also refuses
@@ -85,11 +93,40 @@ func main() {
 	runc := flag.String("runc", "", "runc binary")
 	crun := flag.String("crun", "crun", "crun binary (empty to skip)")
 	n := flag.Int("n", 200, "runs per measurement")
+	containerd := flag.String("containerd", "", "containerd 1.6 binary for sections 4 and 5 (empty to skip)")
+	ctr := flag.String("ctr", "ctr", "ctr binary matching -containerd")
+	shim := flag.String("shim", "bin/containerd-shim-berth-v2", "berth's shim binary")
+	count := flag.Int("density", 100, "containers per runtime in section 5")
 	flag.Parse()
-	if err := run(*berth, *runc, *crun, *n); err != nil {
+	err := run(*berth, *runc, *crun, *n)
+	if err == nil && *containerd != "" {
+		err = runShims(*containerd, *ctr, *shim, *runc, *n, *count)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// runShims runs sections 4 and 5 under a private containerd.
+func runShims(containerdBin, ctrBin, shim, runcBin string, n, count int) error {
+	shimDir, err := filepath.Abs(filepath.Dir(shim))
+	if err != nil {
+		return err
+	}
+	rts, err := shimRuntimes(runcBin)
+	if err != nil {
+		return err
+	}
+	d, err := startDaemon(containerdBin, ctrBin, shimDir)
+	if err != nil {
+		return err
+	}
+	defer d.stop()
+	if err := benchShims(d, rts, n); err != nil {
+		return err
+	}
+	return benchDensity(d, rts, count)
 }
 
 func run(berthBin, runcBin, crunBin string, n int) error {

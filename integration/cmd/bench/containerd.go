@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/berth-oci/berth/integration/busybox"
+)
+
+// daemon is a private containerd (root, state and socket in one temporary
+// directory) with the busybox image imported.
+type daemon struct {
+	ctrBin    string
+	dir, sock string
+	namespace string
+	cmd       *exec.Cmd
+}
+
+// startDaemon starts containerd with shimDir first in its PATH.
+func startDaemon(containerdBin, ctrBin, shimDir string) (*daemon, error) {
+	dir, err := os.MkdirTemp("", "berth-bench-ctd")
+	if err != nil {
+		return nil, err
+	}
+	d := &daemon{ctrBin: ctrBin, dir: dir, sock: filepath.Join(dir, "c.sock"), namespace: "berthbench"}
+	config := fmt.Sprintf(`version = 2
+root = "%[1]s/root"
+state = "%[1]s/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "%[1]s/c.sock"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "%[1]s/opt"
+`, dir)
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(dir, "containerd.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	d.cmd = exec.Command(containerdBin, "--config", filepath.Join(dir, "config.toml"))
+	d.cmd.Env = append(os.Environ(), "PATH="+shimDir+":"+os.Getenv("PATH"))
+	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	if err := d.cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for d.ctrCmd("version").Run() != nil {
+		if time.Now().After(deadline) {
+			d.stop()
+			return nil, fmt.Errorf("containerd did not come up; see %s", logf.Name())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	image := filepath.Join(dir, "busybox.tar")
+	if err := busybox.WriteImage(image); err != nil {
+		d.stop()
+		return nil, err
+	}
+	if _, err := measure(d.ctrCmd("image", "import", image)); err != nil {
+		d.stop()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *daemon) ctrCmd(args ...string) *exec.Cmd {
+	return exec.Command(d.ctrBin, append([]string{"-a", d.sock, "-n", d.namespace}, args...)...)
+}
+
+// ctr runs ctr and returns its error with its output.
+func (d *daemon) ctr(args ...string) error {
+	_, err := measure(d.ctrCmd(args...))
+	return err
+}
+
+// removeAll kills and removes every container of the namespace.
+func (d *daemon) removeAll() {
+	out, _ := d.ctrCmd("containers", "ls", "-q").Output()
+	ids := strings.Fields(string(out))
+	parallel(len(ids), 10, func(i int) error {
+		_ = d.ctr("task", "kill", "-s", "KILL", ids[i])
+		_ = d.ctr("task", "rm", "-f", ids[i])
+		return d.ctr("containers", "rm", ids[i])
+	})
+}
+
+// stop removes the containers, stops containerd, stops any shim still
+// serving this daemon (found by its -address), unmounts and removes the
+// directory.
+func (d *daemon) stop() {
+	d.removeAll()
+	if d.cmd != nil && d.cmd.Process != nil {
+		_ = d.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = d.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = d.cmd.Process.Kill()
+			<-done
+		}
+	}
+	for _, pid := range d.shimPids("") {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for _, m := range mountsUnder(d.dir) {
+		_ = syscall.Unmount(m, syscall.MNT_DETACH)
+	}
+	os.RemoveAll(d.dir)
+}
+
+// shimPids returns the pids of the shim daemons serving this containerd
+// whose binary name ends in suffix (any shim when suffix is empty).
+func (d *daemon) shimPids(suffix string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if !strings.Contains(filepath.Base(args[0]), "containerd-shim") || !strings.HasSuffix(args[0], suffix) {
+			continue
+		}
+		for i := 0; i+1 < len(args); i++ {
+			if args[i] == "-address" && args[i+1] == d.sock {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
+}
+
+// mountsUnder lists the mount points below dir, deepest first.
+func mountsUnder(dir string) []string {
+	data, _ := os.ReadFile("/proc/self/mountinfo")
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			out = append([]string{f[4]}, out...)
+		}
+	}
+	return out
+}
+
+// pssKiB sums Pss from /proc/PID/smaps_rollup over pids.
+func pssKiB(pids []int) (int64, error) {
+	var total int64
+	for _, pid := range pids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+		if err != nil {
+			return 0, err
+		}
+		v, err := field(data, "Pss:")
+		if err != nil {
+			return 0, fmt.Errorf("pid %d: %w", pid, err)
+		}
+		total += v
+	}
+	return total, nil
+}
+
+// memAvailableKiB reads MemAvailable from /proc/meminfo.
+func memAvailableKiB() (int64, error) {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, err
+	}
+	return field(data, "MemAvailable:")
+}
+
+// field returns the kB value of the line starting with name.
+func field(data []byte, name string) (int64, error) {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), name); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				return strconv.ParseInt(f[0], 10, 64)
+			}
+		}
+	}
+	return 0, fmt.Errorf("no %s line", name)
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/berth-oci/berth/integration/busybox"
+)
+
+// shimRuntime is a containerd runtime under test.
+type shimRuntime struct {
+	name    string
+	runtime string   // containerd runtime type
+	opts    []string // extra `ctr run` flags
+	binary  string   // shim binary name, to find its processes
+}
+
+func shimRuntimes(runcBin string) ([]shimRuntime, error) {
+	runcAbs, err := filepath.Abs(runcBin)
+	if err != nil {
+		return nil, err
+	}
+	return []shimRuntime{
+		{"berth", "io.containerd.berth.v2", nil, "containerd-shim-berth-v2"},
+		{"runc", "io.containerd.runc.v2", []string{"--runc-binary", runcAbs}, "containerd-shim-runc-v2"},
+	}, nil
+}
+
+func (r shimRuntime) runArgs(extra ...string) []string {
+	args := append([]string{"run", "--runtime", r.runtime}, r.opts...)
+	return append(args, extra...)
+}
+
+// names gives table() the runtimes in order, berth first.
+func names(rts []shimRuntime) []*runtime {
+	var out []*runtime
+	for _, r := range rts {
+		out = append(out, &runtime{name: r.name})
+	}
+	return out
+}
+
+var wallMs = metric{"wall ms", func(s sample) float64 { return float64(s.wall.Microseconds()) / 1000 }}
+
+// benchShims is section 4: `ctr run --rm` of /bin/true and `ctr task exec`
+// through each shim.
+func benchShims(d *daemon, rts []shimRuntime, n int) error {
+	fmt.Println("\n4. through containerd 1.6: ctr run --rm of /bin/true, and ctr task exec of /bin/true")
+	runs := map[string][]sample{}
+	for i := range n {
+		for _, r := range rts {
+			s, err := measure(d.ctrCmd(r.runArgs("--rm", busybox.ImageName, fmt.Sprintf("run-%s-%d", r.name, i), "/bin/true")...))
+			if err != nil {
+				return err
+			}
+			runs[r.name] = append(runs[r.name], s)
+		}
+	}
+	fmt.Println("  ctr run --rm")
+	table(names(rts), []metric{wallMs}, runs)
+
+	execs := map[string][]sample{}
+	for _, r := range rts {
+		id := "sleeper-" + r.name
+		if err := d.ctr(r.runArgs("-d", "--null-io", busybox.ImageName, id, "sleep", "1000")...); err != nil {
+			return err
+		}
+	}
+	for i := range n {
+		for _, r := range rts {
+			s, err := measure(d.ctrCmd("task", "exec", "--exec-id", fmt.Sprintf("e%d", i), "sleeper-"+r.name, "/bin/true"))
+			if err != nil {
+				return err
+			}
+			execs[r.name] = append(execs[r.name], s)
+		}
+	}
+	fmt.Println("  ctr task exec")
+	table(names(rts), []metric{wallMs}, execs)
+	d.removeAll()
+	return nil
+}
+
+// densityResult is one runtime's section 5 figures.
+type densityResult struct {
+	start       time.Duration
+	failures    int64
+	shims       int
+	pssKiB      int64
+	memDeltaKiB int64
+}
+
+// benchDensity is section 5: count sleeping containers per runtime, started
+// at concurrency 10; shim PSS and host MemAvailable delta per container.
+func benchDensity(d *daemon, rts []shimRuntime, count int) error {
+	fmt.Printf("\n5. density through containerd 1.6: %d sleeping containers per runtime, started 10 at a time\n", count)
+	results := map[string]densityResult{}
+	for _, r := range rts {
+		res, err := density(d, r, count)
+		if err != nil {
+			return err
+		}
+		results[r.name] = res
+	}
+	fmt.Printf("  %-8s %14s %9s %6s %20s %24s\n", "runtime", "start all (s)", "failures", "shims", "shim PSS/ctr (KiB)", "host mem delta/ctr (KiB)")
+	for _, r := range rts {
+		res := results[r.name]
+		fmt.Printf("  %-8s %14.2f %9d %6d %20d %24d\n", r.name, res.start.Seconds(), res.failures, res.shims,
+			res.pssKiB/int64(count), res.memDeltaKiB/int64(count))
+	}
+	b, p := results["berth"], results["runc"]
+	fmt.Printf("  berth/runc: start %.2f, shim PSS %.2f, host memory %.2f\n",
+		b.start.Seconds()/p.start.Seconds(), float64(b.pssKiB)/float64(p.pssKiB), float64(b.memDeltaKiB)/float64(p.memDeltaKiB))
+	if b.failures+p.failures > 0 {
+		return fmt.Errorf("density: %d berth and %d runc containers failed to start", b.failures, p.failures)
+	}
+	return nil
+}
+
+func density(d *daemon, r shimRuntime, count int) (densityResult, error) {
+	var res densityResult
+	before, err := memAvailableKiB()
+	if err != nil {
+		return res, err
+	}
+	var failures atomic.Int64
+	var firstErr error
+	var once sync.Once
+	start := time.Now()
+	parallel(count, 10, func(i int) error {
+		err := d.ctr(r.runArgs("-d", "--null-io", busybox.ImageName, fmt.Sprintf("dense-%s-%d", r.name, i), "sleep", "1000")...)
+		if err != nil {
+			failures.Add(1)
+			once.Do(func() { firstErr = err })
+		}
+		return err
+	})
+	res.start = time.Since(start)
+	res.failures = failures.Load()
+	if firstErr != nil {
+		fmt.Fprintf(os.Stderr, "bench: density %s: first failure: %v\n", r.name, firstErr)
+	}
+	time.Sleep(2 * time.Second) // let shims settle after their last request
+	pids := d.shimPids(r.binary)
+	res.shims = len(pids)
+	if res.pssKiB, err = pssKiB(pids); err != nil {
+		return res, err
+	}
+	after, err := memAvailableKiB()
+	if err != nil {
+		return res, err
+	}
+	res.memDeltaKiB = before - after
+	d.removeAll()
+	return res, nil
+}
+
+// parallel runs f(0..n-1) on at most workers goroutines.
+func parallel(n, workers int, f func(i int) error) {
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				_ = f(i)
+			}
+		}()
+	}
+	for i := range n {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+}
