@@ -66,11 +66,24 @@ test-vm: setup
 	$(GO) build -tags "$(BUILDTAGS) netgo osusergo" -ldflags "$(LDFLAGS) -extldflags -static" -o bin/berth-static ./cmd/berth
 	integration/vm/run.sh $(GO) bin/berth-static
 
-# Side by side with runc v1.5.2 and crun (sections 1-3 of issue 6 so far);
-# BENCH_N sets the runs per measurement. Not part of make test.
-BENCH_N ?= 200
+# Side by side with runc v1.5.2, crun and containerd's runc shim: sections
+# 1-5 from integration/cmd/bench, section 6 from go test -bench. BENCH_N
+# sets the runs per measurement; BENCH_QUICK=1 runs a few of each (CI
+# checks that the benchmark still works). Not part of make test.
+BENCH_N       ?= 200
+BENCH_DENSITY ?= 100
+BENCH_TIME    ?= 1s
+ifeq ($(BENCH_QUICK),1)
+BENCH_N       := 3
+BENCH_DENSITY := 10
+BENCH_TIME    := 1x
+endif
 bench: build
-	$(GO) run ./integration/cmd/bench -berth bin/berth -runc $(CONFORMANCE_DIR)/runc/runc -n $(BENCH_N)
+	$(GO) run ./integration/cmd/bench -berth bin/berth -shim bin/containerd-shim-berth-v2 \
+		-runc $(CONFORMANCE_DIR)/runc/runc -containerd /usr/bin/containerd -ctr /usr/bin/ctr \
+		-n $(BENCH_N) -density $(BENCH_DENSITY)
+	@echo; echo "6. Go microbenchmarks of the library (go test -bench, benchtime $(BENCH_TIME))"
+	$(GO) test -count=1 -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) ./integration/librarybench/
 
 test: vet unit integration conformance test-vm
 

@@ -42,9 +42,13 @@ func serve(ctx context.Context, f *flags) error {
 	if err != nil {
 		return fmt.Errorf("socket from start: %w", err)
 	}
+	scavenger := newIdleScavenger()
 	server, err := ttrpc.NewServer(
 		ttrpc.WithServerHandshaker(ttrpc.UnixSocketRequireSameUser()),
-		ttrpc.WithUnaryServerInterceptor(recoverPanics),
+		ttrpc.WithUnaryServerInterceptor(func(ctx context.Context, unmarshal ttrpc.Unmarshaler, info *ttrpc.UnaryServerInfo, method ttrpc.Method) (any, error) {
+			defer scavenger.touch()
+			return recoverPanics(ctx, unmarshal, info, method)
+		}),
 	)
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berth-oci/berth/integration/busybox"
+	"github.com/berth-oci/berth/integration/cgroupdir"
 )
 
 const (
@@ -177,6 +178,11 @@ func (d *daemon) cleanup() {
 		_ = syscall.Unmount(m, syscall.MNT_DETACH)
 	}
 	os.RemoveAll(d.dir)
+	// ctr's containers live in /<namespace>/<id>; the namespace's cgroup
+	// must be empty by now.
+	if err := cgroupdir.Remove(d.namespace); err != nil {
+		d.t.Errorf("cgroups left behind: %v", err)
+	}
 }
 
 // shimPids returns the pids of the shim daemons serving this containerd.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berth-oci/berth/integration/busybox"
+	"github.com/berth-oci/berth/integration/cgroupdir"
 )
 
 // daemon is a private containerd (root, state and socket in one temporary
@@ -119,6 +120,9 @@ func (d *daemon) stop() {
 		_ = syscall.Unmount(m, syscall.MNT_DETACH)
 	}
 	os.RemoveAll(d.dir)
+	if err := cgroupdir.Remove(d.namespace); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: cgroups left behind:", err)
+	}
 }
 
 // shimPids returns the pids of the shim daemons serving this containerd

@@ -97,9 +97,13 @@ func main() {
 	ctr := flag.String("ctr", "ctr", "ctr binary matching -containerd")
 	shim := flag.String("shim", "bin/containerd-shim-berth-v2", "berth's shim binary")
 	count := flag.Int("density", 100, "containers per runtime in section 5")
+	sections := flag.String("sections", "12345", "sections to run: 1-3 (the CLI, run together) and 4-5 (containerd)")
 	flag.Parse()
-	err := run(*berth, *runc, *crun, *n)
-	if err == nil && *containerd != "" {
+	var err error
+	if strings.ContainsAny(*sections, "123") {
+		err = runCLI(*berth, *runc, *crun, *n)
+	}
+	if err == nil && *containerd != "" && strings.ContainsAny(*sections, "45") {
 		err = runShims(*containerd, *ctr, *shim, *runc, *n, *count)
 	}
 	if err != nil {
@@ -129,7 +133,7 @@ func runShims(containerdBin, ctrBin, shim, runcBin string, n, count int) error {
 	return benchDensity(d, rts, count)
 }
 
-func run(berthBin, runcBin, crunBin string, n int) error {
+func runCLI(berthBin, runcBin, crunBin string, n int) error {
 	dir, err := os.MkdirTemp("", "berth-bench")
 	if err != nil {
 		return err

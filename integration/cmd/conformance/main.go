@@ -26,6 +26,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/berth-oci/berth/integration/cgroupdir"
 )
 
 func main() {
@@ -239,6 +241,15 @@ func run(validation, work, berthBin, runcBin, outDir, only string, timeout time.
 		}
 	}
 	sort.Strings(programs)
+	// The cgroup programs use linux.cgroupsPath testdir/cgrouptest/container;
+	// the runtimes remove only the container's own cgroup.
+	defer func() {
+		for _, rel := range []string{"testdir/cgrouptest", "testdir"} {
+			if err := cgroupdir.Remove(rel); err != nil {
+				fmt.Fprintln(os.Stderr, "conformance: cgroups left behind:", err)
+			}
+		}
+	}()
 
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "PROGRAM\tBERTH\tRUNC\tREGRESSION")
