@@ -509,6 +509,14 @@ func testSharedShim(t *testing.T, d *daemon) {
 	if r := d.ctr("task", "exec", "--exec-id", "x", "shared-b", "true"); r.code != 0 {
 		t.Fatalf("exec after a sibling's delete: %d %s", r.code, r.stderr)
 	}
+	// The shared daemon holds its siblings' FIFOs and sockets; none may
+	// reach a new container or exec: only 0, 1, 2 and ls's own fd.
+	if out := d.ctrOK("run", "--rm", "--runtime", runtimeName, image, "fds", "ls", "/proc/self/fd"); strings.Join(strings.Fields(out), " ") != "0 1 2 3" {
+		t.Fatalf("fds in a container of the shared daemon: %q, want 0 1 2 3", out)
+	}
+	if out := d.ctrOK("task", "exec", "--exec-id", "fds", "shared-b", "ls", "/proc/self/fd"); strings.Join(strings.Fields(out), " ") != "0 1 2 3" {
+		t.Fatalf("fds in an exec of the shared daemon: %q, want 0 1 2 3", out)
+	}
 	r := d.ctr("run", "--rm", "--annotation", "io.containerd.berth.v2.shim=alone", "--runtime", runtimeName, image, "badannot", "true")
 	if r.code == 0 || !strings.Contains(r.stderr, "io.containerd.berth.v2.shim") {
 		t.Fatalf("bad annotation value: exit %d, stderr %q; want an error naming the annotation", r.code, r.stderr)

@@ -51,26 +51,38 @@ var wallMs = metric{"wall ms", func(s sample) float64 { return float64(s.wall.Mi
 // through each shim.
 func benchShims(d *daemon, rts []shimRuntime, n int) error {
 	fmt.Println("\n4. through containerd 1.6: ctr run --rm of /bin/true, and ctr task exec of /bin/true")
-	runs := map[string][]sample{}
-	for i := range n {
-		for _, r := range rts {
-			s, err := measure(d.ctrCmd(r.runArgs("--rm", busybox.ImageName, fmt.Sprintf("run-%s-%d", r.name, i), "/bin/true")...))
-			if err != nil {
-				return err
+	runRm := func(round string) (map[string][]sample, error) {
+		runs := map[string][]sample{}
+		for i := range n {
+			for _, r := range rts {
+				s, err := measure(d.ctrCmd(r.runArgs("--rm", busybox.ImageName, fmt.Sprintf("run-%s-%s-%d", round, r.name, i), "/bin/true")...))
+				if err != nil {
+					return nil, err
+				}
+				runs[r.name] = append(runs[r.name], s)
 			}
-			runs[r.name] = append(runs[r.name], s)
 		}
+		return runs, nil
 	}
-	fmt.Println("  ctr run --rm")
+	runs, err := runRm("cold")
+	if err != nil {
+		return err
+	}
+	fmt.Println("  ctr run --rm, the only container of its namespace (berth starts a shim daemon for it, as runc's shim does)")
 	table(names(rts), []metric{wallMs}, runs)
 
-	execs := map[string][]sample{}
 	for _, r := range rts {
-		id := "sleeper-" + r.name
-		if err := d.ctr(r.runArgs("-d", "--null-io", busybox.ImageName, id, "sleep", "1000")...); err != nil {
+		if err := d.ctr(r.runArgs("-d", "--null-io", busybox.ImageName, "sleeper-"+r.name, "sleep", "1000")...); err != nil {
 			return err
 		}
 	}
+	if runs, err = runRm("warm"); err != nil {
+		return err
+	}
+	fmt.Println("  ctr run --rm while the namespace has a running container (berth's namespace daemon is up; runc's shim still starts one per container)")
+	table(names(rts), []metric{wallMs}, runs)
+
+	execs := map[string][]sample{}
 	for i := range n {
 		for _, r := range rts {
 			s, err := measure(d.ctrCmd("task", "exec", "--exec-id", fmt.Sprintf("e%d", i), "sleeper-"+r.name, "/bin/true"))
