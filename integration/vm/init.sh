@@ -26,7 +26,7 @@ check() { # name, got, want
 	if [ "$2" = "$3" ]; then ok "$1 ($2)"; else fail "$1: got '$2', want '$3'"; fi
 }
 
-echo "VMTEST kernel $(uname -r), cgroup mode: $(stat -f -c %T /sys/fs/cgroup)"
+echo "VMTEST kernel $(uname -r), /sys/fs/cgroup fs magic: 0x$(stat -f -c %t /sys/fs/cgroup) (0x63677270 is cgroup2)"
 for c in $(cat /sys/fs/cgroup/cgroup.controllers); do echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; done
 echo "VMTEST controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
 if cat /berth-default.bin > /sys/kernel/security/apparmor/.load; then

@@ -137,6 +137,9 @@ func benchDensity(d *daemon, rts []shimRuntime, count int) error {
 		fmt.Printf("  %-14s %14.2f %9d %6d %20d %24d\n", r.name, res.start.Seconds(), res.failures, res.shims,
 			res.pssKiB/int64(count), res.memDeltaKiB/int64(count))
 	}
+	if count < 50 {
+		fmt.Println("  (with this few containers the host memory delta is dominated by noise)")
+	}
 	p := results["runc"]
 	var failures int64
 	for _, name := range []string{"berth", "berth-per-ctr"} {
