@@ -430,25 +430,40 @@ func testGrouping(t *testing.T, d *daemon) {
 	}
 }
 
-// testContainerdRestart: a task survives a containerd restart, is listed,
-// and can be killed.
+// testContainerdRestart: two tasks of the namespace's daemon survive a
+// containerd restart; both are listed, one can be killed and the other
+// still takes an exec.
 func testContainerdRestart(t *testing.T, d *daemon) {
-	d.runDetached("restart1", "sleep", "300")
+	ids := []string{"restart-a", "restart-b"} // both in the namespace's daemon
+	for _, id := range ids {
+		d.runDetached(id, "sleep", "300")
+	}
 	d.stop()
 	d.start(filepath.Dir(os.Getenv("BERTH_SHIM")))
-	if got := d.taskStatus("restart1"); got != "RUNNING" {
-		t.Fatalf("after restart the task is %q", got)
+	for _, id := range ids {
+		if got := d.taskStatus(id); got != "RUNNING" {
+			t.Fatalf("after restart the task %s is %q", id, got)
+		}
 	}
-	d.ctrOK("task", "kill", "-s", "SIGKILL", "restart1")
-	d.waitStatus("restart1", "STOPPED")
+	d.ctrOK("task", "kill", "-s", "SIGKILL", ids[0])
+	d.waitStatus(ids[0], "STOPPED")
+	if r := d.ctr("task", "exec", "--exec-id", "x", ids[1], "true"); r.code != 0 {
+		t.Fatalf("exec into %s after restart: exit %d: %s", ids[1], r.code, r.stderr)
+	}
 }
 
-// testShimKilled: SIGKILL the shim; containerd reports the task gone and
-// nothing stays mounted or running.
+// testShimKilled: SIGKILL the namespace's shim daemon; containerd reports
+// both of its tasks gone, nothing stays mounted or running, and the next
+// container gets a new daemon.
 func testShimKilled(t *testing.T, d *daemon) {
-	d.runDetached("shimkill", "sleep", "300")
-	pid := d.taskPid("shimkill")
-	address, err := os.ReadFile(filepath.Join(d.bundle("shimkill"), "address"))
+	// Two containers share the namespace's daemon: killing it takes both.
+	ids := []string{"shimkill-a", "shimkill-b"}
+	var inits []int
+	for _, id := range ids {
+		d.runDetached(id, "sleep", "300")
+		inits = append(inits, d.taskPid(id))
+	}
+	address, err := os.ReadFile(filepath.Join(d.bundle(ids[0]), "address"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,33 +474,39 @@ func testShimKilled(t *testing.T, d *daemon) {
 	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		st := d.taskStatus("shimkill")
-		if st == "" || st == "STOPPED" {
-			break
+	for i, id := range ids {
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			st := d.taskStatus(id)
+			if st == "" || st == "STOPPED" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("task %s is %q after its shim was killed", id, st)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("task is %q after its shim was killed", st)
+		deadline = time.Now().Add(10 * time.Second)
+		for {
+			_, err := os.Stat(fmt.Sprintf("/proc/%d", inits[i]))
+			if err != nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("container init %d of %s still runs after its shim was killed", inits[i], id)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	deadline = time.Now().Add(10 * time.Second)
-	for {
-		_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
-		if err != nil {
-			break
+		if m := mountsUnder(d.bundle(id)); len(m) > 0 {
+			t.Fatalf("mounts left for %s: %v", id, m)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("container init %d still runs after its shim was killed", pid)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if m := mountsUnder(d.bundle("shimkill")); len(m) > 0 {
-		t.Fatalf("mounts left: %v", m)
 	}
 	if _, err := os.Stat(strings.TrimPrefix(string(address), "unix://")); err == nil {
 		t.Fatalf("the dead shim's socket %s is left behind", address)
+	}
+	// The namespace gets a new daemon for its next container.
+	if r := d.ctr("run", "--rm", "--runtime", runtimeName, image, "after-kill", "true"); r.code != 0 {
+		t.Fatalf("run after the shim was killed: exit %d: %s", r.code, r.stderr)
 	}
 }
 
