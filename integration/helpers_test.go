@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berth-oci/berth/integration/busybox"
+	"github.com/berth-oci/berth/integration/hoststate"
 	berth "github.com/berth-oci/berth/runtime"
 	"github.com/berth-oci/berth/spec"
 )
@@ -172,7 +173,7 @@ func assertGone(t *testing.T, root, id, bundle string, pid int) {
 		t.Errorf("cgroups left behind: %v", dirs)
 	}
 	if bundle != "" {
-		if m := mountsUnder(bundle); len(m) > 0 {
+		if m := hoststate.MountsUnder(bundle); len(m) > 0 {
 			t.Errorf("mounts left behind under %s: %v", bundle, m)
 		}
 	}
@@ -199,22 +200,6 @@ func cgroupDirs(id string) []string {
 		return nil
 	})
 	return found
-}
-
-// mountsUnder returns the mount points at or below dir.
-func mountsUnder(dir string) []string {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
-			out = append(out, f[4])
-		}
-	}
-	return out
 }
 
 // cgroupFile reads a cgroup v1 file of process pid's controller.

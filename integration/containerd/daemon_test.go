@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/berth-oci/berth/integration/busybox"
-	"github.com/berth-oci/berth/integration/cgroupdir"
+	"github.com/berth-oci/berth/integration/hoststate"
 )
 
 const (
@@ -137,18 +137,7 @@ func (d *daemon) start(shimDir string) {
 
 // stop stops containerd (only the daemon: shims and tasks live on).
 func (d *daemon) stop() {
-	if d.cmd == nil || d.cmd.Process == nil {
-		return
-	}
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = d.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = d.cmd.Process.Kill()
-		<-done
-	}
+	hoststate.Terminate(d.cmd, 10*time.Second)
 	d.cmd = nil
 }
 
@@ -174,57 +163,21 @@ func (d *daemon) cleanup() {
 	for _, pid := range d.shimPids() {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	for _, m := range mountsUnder(d.dir) {
+	for _, m := range hoststate.MountsUnder(d.dir) {
 		_ = syscall.Unmount(m, syscall.MNT_DETACH)
 	}
 	os.RemoveAll(d.dir)
 	// ctr's containers live in /<namespace>/<id>; the namespace's cgroup
 	// must be empty by now.
-	if err := cgroupdir.Remove(d.namespace); err != nil {
+	if err := hoststate.RemoveCgroup(d.namespace); err != nil {
 		d.t.Errorf("cgroups left behind: %v", err)
 	}
 }
 
-// shimPids returns the pids of the shim daemons serving this containerd.
+// shimPids returns the pids of the berth shim daemons serving this
+// containerd.
 func (d *daemon) shimPids() []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(cmdline), "\x00")
-		if len(args) > 0 && strings.HasSuffix(args[0], "containerd-shim-berth-v2") && containsPair(args, "-address", d.sock) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-func containsPair(args []string, flag, value string) bool {
-	for i := 0; i+1 < len(args); i++ {
-		if args[i] == flag && args[i+1] == value {
-			return true
-		}
-	}
-	return false
-}
-
-func mountsUnder(dir string) []string {
-	data, _ := os.ReadFile("/proc/self/mountinfo")
-	var out []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
-			out = append(out, f[4])
-		}
-	}
-	return out
+	return hoststate.ShimPids("containerd-shim-berth-v2", d.sock)
 }
 
 type result struct {

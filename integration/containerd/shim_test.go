@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-oci/berth/integration/hoststate"
 	"github.com/containerd/console"
 	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -85,7 +86,7 @@ func assertNoShimsLeft(t *testing.T, d *daemon) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if m := mountsUnder(filepath.Join(d.dir, "state")); len(m) > 0 {
+	if m := hoststate.MountsUnder(filepath.Join(d.dir, "state")); len(m) > 0 {
 		t.Errorf("mounts left: %v", m)
 	}
 }
@@ -497,7 +498,7 @@ func testShimKilled(t *testing.T, d *daemon) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		if m := mountsUnder(d.bundle(id)); len(m) > 0 {
+		if m := hoststate.MountsUnder(d.bundle(id)); len(m) > 0 {
 			t.Fatalf("mounts left for %s: %v", id, m)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/berth-oci/berth/integration/busybox"
-	"github.com/berth-oci/berth/integration/cgroupdir"
+	"github.com/berth-oci/berth/integration/hoststate"
 )
 
 // daemon is a private containerd (root, state and socket in one temporary
@@ -102,68 +102,24 @@ func (d *daemon) removeAll() {
 // directory.
 func (d *daemon) stop() {
 	d.removeAll()
-	if d.cmd != nil && d.cmd.Process != nil {
-		_ = d.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = d.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = d.cmd.Process.Kill()
-			<-done
-		}
-	}
+	hoststate.Terminate(d.cmd, 10*time.Second)
 	for _, pid := range d.shimPids("") {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	for _, m := range mountsUnder(d.dir) {
-		_ = syscall.Unmount(m, syscall.MNT_DETACH)
+	mounts := hoststate.MountsUnder(d.dir)
+	for i := len(mounts) - 1; i >= 0; i-- {
+		_ = syscall.Unmount(mounts[i], syscall.MNT_DETACH)
 	}
 	os.RemoveAll(d.dir)
-	if err := cgroupdir.Remove(d.namespace); err != nil {
+	if err := hoststate.RemoveCgroup(d.namespace); err != nil {
 		fmt.Fprintln(os.Stderr, "bench: cgroups left behind:", err)
 	}
 }
 
 // shimPids returns the pids of the shim daemons serving this containerd
-// whose binary name ends in suffix (any shim when suffix is empty).
-func (d *daemon) shimPids(suffix string) []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(cmdline), "\x00")
-		if !strings.Contains(filepath.Base(args[0]), "containerd-shim") || !strings.HasSuffix(args[0], suffix) {
-			continue
-		}
-		for i := 0; i+1 < len(args); i++ {
-			if args[i] == "-address" && args[i+1] == d.sock {
-				pids = append(pids, pid)
-				break
-			}
-		}
-	}
-	return pids
-}
-
-// mountsUnder lists the mount points below dir, deepest first.
-func mountsUnder(dir string) []string {
-	data, _ := os.ReadFile("/proc/self/mountinfo")
-	var out []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
-			out = append([]string{f[4]}, out...)
-		}
-	}
-	return out
+// whose binary name ends in binary (any shim when binary is empty).
+func (d *daemon) shimPids(binary string) []int {
+	return hoststate.ShimPids(binary, d.sock)
 }
 
 // pssKiB sums Pss from /proc/PID/smaps_rollup over pids.

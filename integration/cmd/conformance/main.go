@@ -27,7 +27,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/berth-oci/berth/integration/cgroupdir"
+	"github.com/berth-oci/berth/integration/hoststate"
 )
 
 func main() {
@@ -172,17 +172,7 @@ func runProgram(prog, work string, rt *runtime, timeout time.Duration, outDir st
 // then removes it.
 func removeWithMounts(dir string) {
 	for range 3 {
-		data, err := os.ReadFile("/proc/self/mountinfo")
-		if err != nil {
-			break
-		}
-		var mounts []string
-		for _, line := range strings.Split(string(data), "\n") {
-			f := strings.Fields(line)
-			if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
-				mounts = append(mounts, f[4])
-			}
-		}
+		mounts := hoststate.MountsUnder(dir)
 		if len(mounts) == 0 {
 			break
 		}
@@ -245,7 +235,7 @@ func run(validation, work, berthBin, runcBin, outDir, only string, timeout time.
 	// the runtimes remove only the container's own cgroup.
 	defer func() {
 		for _, rel := range []string{"testdir/cgrouptest", "testdir"} {
-			if err := cgroupdir.Remove(rel); err != nil {
+			if err := hoststate.RemoveCgroup(rel); err != nil {
 				fmt.Fprintln(os.Stderr, "conformance: cgroups left behind:", err)
 			}
 		}

@@ -1,8 +1,4 @@
-// Package cgroupdir removes the parent cgroups a test or benchmark caused
-// to exist: containerd puts containers in /<namespace>/<id>, and the
-// runtime creates /<namespace> in every hierarchy but removes only the
-// container's own cgroup.
-package cgroupdir
+package hoststate
 
 import (
 	"errors"
@@ -11,10 +7,12 @@ import (
 	"strings"
 )
 
-// Remove removes the empty cgroup rel (relative to each cgroup mount) from
-// every cgroup v1 and v2 mount of this host. A cgroup still holding
-// processes or children is left alone, and reported in the error.
-func Remove(rel string) error {
+// RemoveCgroup removes the empty cgroup rel (relative to each cgroup
+// mount) from every cgroup v1 and v2 mount of this host. containerd puts
+// containers in /<namespace>/<id>, and the runtime creates /<namespace> in
+// every hierarchy but removes only the container's own cgroup. A cgroup
+// still holding processes or children is left alone, and reported.
+func RemoveCgroup(rel string) error {
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return err

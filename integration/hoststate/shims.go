@@ -1,0 +1,38 @@
+package hoststate
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// ShimPids returns the pids of the shim daemons whose binary name ends in
+// binary (any containerd-shim when empty) and whose -address is the
+// containerd socket sock.
+func ShimPids(binary, sock string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		name := filepath.Base(args[0])
+		if !strings.HasPrefix(name, "containerd-shim") || !strings.HasSuffix(name, binary) {
+			continue
+		}
+		for i := 0; i+1 < len(args); i++ {
+			if args[i] == "-address" && args[i+1] == sock {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
+}
