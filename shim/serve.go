@@ -74,6 +74,11 @@ func serve(ctx context.Context, f *flags) error {
 	registerTaskV2(server, svc)
 	registerGroup(server, svc)
 
+	// The daemon's log and stderr are the first container's log FIFO; once
+	// containerd closes it, a write must fail with EPIPE rather than kill a
+	// daemon that serves other containers. Notify (not Ignore), so the
+	// containers it starts still get SIGPIPE's default action.
+	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
 	go func() {

@@ -531,6 +531,22 @@ func testSharedShim(t *testing.T, d *daemon) {
 	if r := d.ctr("task", "exec", "--exec-id", "x", "shared-b", "true"); r.code != 0 {
 		t.Fatalf("exec after a sibling's delete: %d %s", r.code, r.stderr)
 	}
+	// The daemon logs into shared-a's log FIFO, now closed: a SIGPIPE must
+	// not take down the daemon of shared-b and shared-c.
+	pids := d.shimPids()
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGPIPE); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if after := d.shimPids(); len(after) != len(pids) {
+		t.Fatalf("shim daemons after SIGPIPE: %v, before: %v", after, pids)
+	}
+	// Its containers still get SIGPIPE's default action.
+	if out := d.ctrOK("task", "exec", "--exec-id", "pipe", "shared-b", "grep", "SigIgn", "/proc/self/status"); !strings.Contains(out, "0000000000000000") {
+		t.Fatalf("an exec of the shared daemon ignores signals: %q", out)
+	}
 	// The shared daemon holds its siblings' FIFOs and sockets; none may
 	// reach a new container or exec: only 0, 1, 2 and ls's own fd.
 	if out := d.ctrOK("run", "--rm", "--runtime", runtimeName, image, "fds", "ls", "/proc/self/fd"); strings.Join(strings.Fields(out), " ") != "0 1 2 3" {
