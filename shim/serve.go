@@ -74,11 +74,7 @@ func serve(ctx context.Context, f *flags) error {
 	registerTaskV2(server, svc)
 	registerGroup(server, svc)
 
-	// The daemon's log and stderr are the first container's log FIFO; once
-	// containerd closes it, a write must fail with EPIPE rather than kill a
-	// daemon that serves other containers. Notify (not Ignore), so the
-	// containers it starts still get SIGPIPE's default action.
-	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
+	surviveBrokenStderr()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
 	go func() {
@@ -104,6 +100,16 @@ func serve(ctx context.Context, f *flags) error {
 	}
 	events.close(5 * time.Second)
 	return nil
+}
+
+// surviveBrokenStderr keeps a write to a broken stderr from killing the
+// daemon. Its log and stderr are the first container's log FIFO; once
+// containerd closes that, a write must fail with EPIPE rather than end a
+// daemon that serves other containers (Go kills a program that writes to a
+// broken fd 1 or 2 unless it asks for SIGPIPE). Notify rather than Ignore,
+// so the containers it starts still get SIGPIPE's default action.
+func surviveBrokenStderr() {
+	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 }
 
 // setupLogging sends logs to the bundle's "log" FIFO, which containerd
