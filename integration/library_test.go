@@ -50,6 +50,17 @@ func TestLibraryParallel(t *testing.T) {
 	rt := newRuntime(t)
 	bundle := newBundle(t, spec.WithArgs("sh", "-c", `echo "$ID"; exit $CODE`))
 	ctx := context.Background()
+	// libcontainer joins each container's mount namespace on a thread it
+	// abandons; the process's own (the main thread's) must stay the host's.
+	mntns, err := os.Readlink("/proc/self/ns/mnt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if now, _ := os.Readlink("/proc/self/ns/mnt"); now != mntns {
+			t.Errorf("the test process's main thread is in mount namespace %s, not %s", now, mntns)
+		}
+	}()
 	const n = 20
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
