@@ -5,7 +5,8 @@
 //  1. CLI `run` of /bin/true: wall time, CPU time (user+sys of the runtime
 //     and the descendants it reaped) and peak RSS;
 //  2. the create, start and delete steps timed separately;
-//  3. `exec` of /bin/true into a running container;
+//  3. `exec` of /bin/true into a running container, and (3b) `state` and
+//     `list` with 100 created containers;
 //  4. through containerd 1.6, `ctr run --rm` of /bin/true and `ctr task
 //     exec` with containerd-shim-berth-v2 and containerd's runc shim
 //     (running runc v1.5.2);
@@ -263,6 +264,53 @@ func runCLI(berthBin, runcBin, crunBin string, n int) error {
 		_, _ = measure(sl.cmd("delete", "-f", "sleeper"))
 	}
 	table(rts, []metric{{"wall ms", func(s sample) float64 { return float64(s.wall.Microseconds()) / 1000 }}}, execs)
+	return benchStateList(rts, mkBundle, n, 100)
+}
+
+// benchStateList is section 3b: `state` of one container and `list` of
+// count created containers (init waiting for start), through each CLI.
+func benchStateList(rts []*runtime, mkBundle func(name, version string, args ...string) (string, error), n, count int) error {
+	fmt.Printf("\n3b. state of a container, and list with %d created containers\n", count)
+	var made []*runtime
+	defer func() {
+		for _, r := range made {
+			for i := range count {
+				_, _ = measure(r.cmd("delete", "-f", fmt.Sprintf("list-%s-%d", r.name, i)))
+			}
+		}
+	}()
+	for _, r := range rts {
+		b, err := mkBundle(r.name+"-list", map[bool]string{true: "1.0.2"}[r.name == "crun"], "sleep", "1000")
+		if err != nil {
+			return err
+		}
+		lr := *r
+		lr.bundle = b
+		made = append(made, &lr)
+		for i := range count {
+			if _, err := measure(lr.cmd("create", fmt.Sprintf("list-%s-%d", r.name, i))); err != nil {
+				return err
+			}
+		}
+	}
+	states, lists := map[string][]sample{}, map[string][]sample{}
+	for range n {
+		for _, r := range made {
+			s, err := measure(r.cmd("state", fmt.Sprintf("list-%s-0", r.name)))
+			if err != nil {
+				return err
+			}
+			states[r.name] = append(states[r.name], s)
+			if s, err = measure(r.cmd("list")); err != nil {
+				return err
+			}
+			lists[r.name] = append(lists[r.name], s)
+		}
+	}
+	fmt.Println("  state")
+	table(rts, []metric{{"wall ms", func(s sample) float64 { return float64(s.wall.Microseconds()) / 1000 }}}, states)
+	fmt.Println("  list")
+	table(rts, []metric{{"wall ms", func(s sample) float64 { return float64(s.wall.Microseconds()) / 1000 }}}, lists)
 	return nil
 }
 
