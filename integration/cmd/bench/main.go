@@ -243,7 +243,12 @@ func runCLI(berthBin, runcBin, crunBin string, n int) error {
 
 	// 3. exec /bin/true into a running container.
 	fmt.Println("\n3. exec of /bin/true into a running container")
-	execs := map[string][]sample{}
+	var sleepers []*runtime
+	defer func() {
+		for _, sl := range sleepers {
+			_, _ = measure(sl.cmd("delete", "-f", "sleeper-"+sl.name))
+		}
+	}()
 	for _, r := range rts {
 		b, err := mkBundle(r.name+"-sleep", map[bool]string{true: "1.0.2"}[r.name == "crun"], "sleep", "1000")
 		if err != nil {
@@ -251,17 +256,20 @@ func runCLI(berthBin, runcBin, crunBin string, n int) error {
 		}
 		sl := *r
 		sl.bundle = b
-		if _, err := measure(sl.cmd("run", "-d", "sleeper")); err != nil {
+		if _, err := measure(sl.cmd("run", "-d", "sleeper-"+r.name)); err != nil {
 			return err
 		}
-		for range n {
-			s, err := measure(sl.cmd("exec", "sleeper", "/bin/true"))
+		sleepers = append(sleepers, &sl)
+	}
+	execs := map[string][]sample{}
+	for range n {
+		for _, sl := range sleepers { // interleaved, as in section 1
+			s, err := measure(sl.cmd("exec", "sleeper-"+sl.name, "/bin/true"))
 			if err != nil {
 				return err
 			}
-			execs[r.name] = append(execs[r.name], s)
+			execs[sl.name] = append(execs[sl.name], s)
 		}
-		_, _ = measure(sl.cmd("delete", "-f", "sleeper"))
 	}
 	table(rts, []metric{{"wall ms", func(s sample) float64 { return float64(s.wall.Microseconds()) / 1000 }}}, execs)
 	return benchStateList(rts, mkBundle, n, 100)
