@@ -207,7 +207,7 @@ func runCLI(berthBin, runcBin, crunBin string, n int) error {
 		}
 	}
 	table(rts, []metric{
-		{"wall ms", func(s sample) float64 { return float64(s.wall.Microseconds()) / 1000 }},
+		wallMs,
 		{"cpu ms", func(s sample) float64 { return float64(s.cpu.Microseconds()) / 1000 }},
 		{"peak RSS MiB", func(s sample) float64 { return float64(s.maxRSS) / 1024 }},
 	}, runs)
@@ -238,7 +238,7 @@ func runCLI(berthBin, runcBin, crunBin string, n int) error {
 	}
 	for _, step := range []string{"create", "start", "delete"} {
 		fmt.Printf("  %s\n", step)
-		table(rts, []metric{{"wall ms", func(s sample) float64 { return float64(s.wall.Microseconds()) / 1000 }}}, steps[step])
+		table(rts, []metric{wallMs}, steps[step])
 	}
 
 	// 3. exec /bin/true into a running container.
@@ -271,7 +271,7 @@ func runCLI(berthBin, runcBin, crunBin string, n int) error {
 			execs[sl.name] = append(execs[sl.name], s)
 		}
 	}
-	table(rts, []metric{{"wall ms", func(s sample) float64 { return float64(s.wall.Microseconds()) / 1000 }}}, execs)
+	table(rts, []metric{wallMs}, execs)
 	return benchStateList(rts, mkBundle, n, 100)
 }
 
@@ -316,9 +316,9 @@ func benchStateList(rts []*runtime, mkBundle func(name, version string, args ...
 		}
 	}
 	fmt.Println("  state")
-	table(rts, []metric{{"wall ms", func(s sample) float64 { return float64(s.wall.Microseconds()) / 1000 }}}, states)
+	table(rts, []metric{wallMs}, states)
 	fmt.Println("  list")
-	table(rts, []metric{{"wall ms", func(s sample) float64 { return float64(s.wall.Microseconds()) / 1000 }}}, lists)
+	table(rts, []metric{wallMs}, lists)
 	return nil
 }
 
@@ -337,6 +337,9 @@ type metric struct {
 	name string
 	get  func(sample) float64
 }
+
+// wallMs is a sample's wall time in milliseconds.
+var wallMs = metric{"wall ms", func(s sample) float64 { return float64(s.wall.Microseconds()) / 1000 }}
 
 // table prints median (min..max) per runtime and metric, and berth's ratio
 // of medians to each peer.

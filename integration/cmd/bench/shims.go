@@ -45,8 +45,6 @@ func names(rts []shimRuntime) []*runtime {
 	return out
 }
 
-var wallMs = metric{"wall ms", func(s sample) float64 { return float64(s.wall.Microseconds()) / 1000 }}
-
 // benchShims is section 4: `ctr run --rm` of /bin/true and `ctr task exec`
 // through each shim.
 func benchShims(d *daemon, rts []shimRuntime, n int) error {
