@@ -4,6 +4,7 @@ import (
 	"context"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 
 	"github.com/berth-oci/berth/apparmor"
 	"github.com/berth-oci/berth/cgroups"
@@ -12,11 +13,17 @@ import (
 
 // checkHost checks what a spec asks of this host before anything is
 // created, so the error is clear and nothing is left behind: a seccomp
-// profile libseccomp accepts, cgroup controllers for the resources, and an
+// profile runc would accept (its unknown system calls logged at debug
+// level and skipped), cgroup controllers for the resources, and an
 // AppArmor profile that can apply (berth-default is loaded on demand).
 func checkHost(ctx context.Context, s *specs.Spec) error {
 	if err := seccomp.Validate(s.Linux.Seccomp); err != nil {
 		return withKind(ErrInvalid, err)
+	}
+	if logrus.IsLevelEnabled(logrus.DebugLevel) {
+		for _, name := range seccomp.Unknown(s.Linux.Seccomp) {
+			logrus.Debugf("unknown seccomp syscall %q ignored", name)
+		}
 	}
 	if err := cgroups.CheckResources(s.Linux.Resources); err != nil {
 		return withKind(ErrInvalid, err)
