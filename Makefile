@@ -52,7 +52,7 @@ integration: build
 	BERTH_BINARY=$(CURDIR)/bin/berth BERTH_SHIM=$(CURDIR)/bin/containerd-shim-berth-v2 \
 	CONTAINERD_16=/usr/bin/containerd CTR_16=/usr/bin/ctr \
 	CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CTR_22=$(CONTAINERD2_DIR)/ctr \
-	BERTH_GO=$(GO) $(GO) test -count=1 -timeout 20m $(TEST_ARGS) ./integration/... ./examples/...
+	RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc BERTH_GO=$(GO) $(GO) test -count=1 -timeout 20m $(TEST_ARGS) ./integration/... ./examples/...
 
 # All 58 programs against bin/berth and runc v1.5.2, side by side; fails if
 # berth fails any test point runc passes.

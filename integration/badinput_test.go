@@ -81,10 +81,12 @@ func TestBadInput(t *testing.T) {
 			want:   "hostname: needs a UTS namespace",
 		},
 		{
-			name: "seccomp profile with an unknown syscall",
+			// An unknown system call name is skipped, as runc skips it; an
+			// unknown action is refused by runc too.
+			name: "seccomp rule with an unknown action",
 			bundle: withSpec(spec.WithSeccomp(&specs.LinuxSeccomp{DefaultAction: specs.ActErrno,
-				Syscalls: []specs.LinuxSyscall{{Names: []string{"read", "nosuchcall"}, Action: specs.ActAllow}}})),
-			want: `linux.seccomp.syscalls[0].names[1]: "nosuchcall" is not a system call`,
+				Syscalls: []specs.LinuxSyscall{{Names: []string{"read", "nosuchcall"}, Action: "SCMP_ACT_MAYBE"}}})),
+			want: `linux.seccomp.syscalls[0].action: "SCMP_ACT_MAYBE" is not an action`,
 		},
 		{
 			name:   "AppArmor profile on a host without AppArmor",

@@ -42,6 +42,9 @@ func (o CheckpointOpts) criu() (*libcontainer.CriuOpts, error) {
 	if o.WorkPath != "" && !filepath.IsAbs(o.WorkPath) {
 		return nil, errorf(ErrInvalid, "checkpoint work path %q must be absolute", o.WorkPath)
 	}
+	if filepath.IsAbs(o.ParentPath) {
+		return nil, errorf(ErrInvalid, "checkpoint parent path %q must be relative to the image path", o.ParentPath)
+	}
 	switch o.ManageCgroupsMode {
 	case "", "soft", "full", "strict", "ignore":
 	default:

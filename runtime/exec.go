@@ -36,7 +36,8 @@ type Process struct {
 	exit *ownedExit
 }
 
-// Exec starts an extra process in a running container. The caller owns it:
+// Exec starts an extra process in a created or running container (or a
+// paused one with AllowPaused), as runc allows. The caller owns it:
 // call Wait to collect its exit status.
 func (c *Container) Exec(ctx context.Context, p *specs.Process, o ExecOpts) (*Process, error) {
 	c.mu.Lock()
@@ -68,8 +69,8 @@ func (c *Container) exec(ctx context.Context, p *specs.Process, o ExecOpts) (*Pr
 	if err != nil {
 		return nil, err
 	}
-	if s != Running && !(s == Paused && o.AllowPaused) {
-		return nil, errorf(ErrWrongState, "container is %s, a process can only be exec'd into a running one", s)
+	if err := requireStatus("exec", s, execStatuses(o.AllowPaused)...); err != nil {
+		return nil, err
 	}
 	lp, err := newProcess(p, o.IO, o.ExtraFiles)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -24,8 +25,8 @@ func (c *Container) Start(ctx context.Context) error {
 	if err != nil {
 		return opError("start", c.ID(), err)
 	}
-	if s != Created {
-		return errorf(ErrWrongState, "start %s: container is %s, only a created container can be started", c.ID(), s)
+	if err := requireStatus("start", s, Created); err != nil {
+		return opError("start", c.ID(), err)
 	}
 	if err := c.lc.Exec(); err != nil {
 		return opError("start", c.ID(), classify(err))
@@ -34,20 +35,34 @@ func (c *Container) Start(ctx context.Context) error {
 }
 
 // Signal sends sig to the container's init, or with all to every process in
-// the container.
+// the container. With all, a stopped container has no process to signal
+// and that is not an error (runc's kill --all); without it, signalling a
+// stopped container is ErrWrongState.
 func (c *Container) Signal(sig syscall.Signal, all bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var err error
 	if all {
 		err = c.signalAll(sig)
+		if errors.Is(err, libcontainer.ErrNotRunning) {
+			err = nil
+		}
 	} else {
 		err = c.lc.Signal(sig)
 	}
 	if err != nil {
-		return fmt.Errorf("signal %s with %s: %w", c.ID(), unix.SignalName(sig), classify(err))
+		return fmt.Errorf("signal %s with %s: %w", c.ID(), signalName(sig), classify(err))
 	}
 	return nil
+}
+
+// signalName names sig for messages: SIGKILL, or its number when it has
+// no name (0, the real-time signals).
+func signalName(sig syscall.Signal) string {
+	if name := unix.SignalName(sig); name != "" {
+		return name
+	}
+	return "signal " + strconv.Itoa(int(sig))
 }
 
 // signalAll signals every process of the container's cgroup, frozen so
@@ -150,7 +165,9 @@ func (c *Container) reap(ctx context.Context) {
 
 // Delete removes the container with the given id (see Container.Delete).
 // A state directory left without a readable state, for example by a crash
-// during create, is removed too.
+// during create, is removed too. With force, deleting an id that does not
+// exist succeeds, as runc's delete --force does, so a cleanup can be
+// repeated; without it, the error is ErrNotFound.
 func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	c, err := r.Load(id)
 	if errors.Is(err, ErrNotFound) {
@@ -162,6 +179,9 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 			return nil
 		} else if !errors.Is(serr, fs.ErrNotExist) {
 			return opError("delete", id, serr)
+		}
+		if force {
+			return nil
 		}
 	}
 	if err != nil {

@@ -21,6 +21,9 @@ import (
 type IO struct {
 	Stdin, Stdout, Stderr *os.File
 	ConsoleSocket         *os.File
+	// PidfdSocket, if set, is a connected unix socket over which the new
+	// process sends a pidfd of itself (runc's --pidfd-socket; Linux 5.3+).
+	PidfdSocket *os.File
 }
 
 func (io IO) validate(terminal bool, field string) error {
@@ -88,5 +91,6 @@ func newProcess(p *specs.Process, io IO, extra []*os.File) (*libcontainer.Proces
 		lp.Stderr = io.Stderr
 	}
 	lp.ConsoleSocket = io.ConsoleSocket
+	lp.PidfdSocket = io.PidfdSocket
 	return lp, nil
 }

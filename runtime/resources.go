@@ -122,9 +122,14 @@ func mergeResources(res *cgroups.Resources, r *specs.LinuxResources) {
 		setIf(&res.MemoryCheckBeforeUpdate, m.CheckBeforeUpdate)
 	}
 	if cpu := r.CPU; cpu != nil {
-		if cpu.Shares != nil {
+		switch {
+		case cpu.Shares != nil:
 			res.CpuShares = *cpu.Shares
 			res.CpuWeight = cgroups.ConvertCPUSharesToCgroupV2Value(*cpu.Shares)
+		case cpu.Idle != nil:
+			// As runc: with idle and no shares, shares are not written
+			// (the kernel refuses them while cpu.idle is 1).
+			res.CpuShares, res.CpuWeight = 0, 0
 		}
 		setIf(&res.CpuQuota, cpu.Quota)
 		setIf(&res.CpuPeriod, cpu.Period)
@@ -148,6 +153,12 @@ func mergeResources(res *cgroups.Resources, r *specs.LinuxResources) {
 	}
 	if b := r.BlockIO; b != nil {
 		setIf(&res.BlkioWeight, b.Weight)
+		setIf(&res.BlkioLeafWeight, b.LeafWeight)
+		res.BlkioWeightDevice = mergeWeightDevices(res.BlkioWeightDevice, b.WeightDevice)
+		res.BlkioThrottleReadBpsDevice = mergeThrottleDevices(res.BlkioThrottleReadBpsDevice, b.ThrottleReadBpsDevice)
+		res.BlkioThrottleWriteBpsDevice = mergeThrottleDevices(res.BlkioThrottleWriteBpsDevice, b.ThrottleWriteBpsDevice)
+		res.BlkioThrottleReadIOPSDevice = mergeThrottleDevices(res.BlkioThrottleReadIOPSDevice, b.ThrottleReadIOPSDevice)
+		res.BlkioThrottleWriteIOPSDevice = mergeThrottleDevices(res.BlkioThrottleWriteIOPSDevice, b.ThrottleWriteIOPSDevice)
 	}
 	if len(r.Unified) > 0 {
 		res.Unified = r.Unified
@@ -158,4 +169,60 @@ func setIf[T any](dst *T, src *T) {
 	if src != nil {
 		*dst = *src
 	}
+}
+
+// mergeWeightDevices returns have with each device of update changed in
+// place (the weights update sets) or added, as runc's update does. have is
+// not modified: it belongs to the container's current configuration.
+func mergeWeightDevices(have []*cgroups.WeightDevice, update []specs.LinuxWeightDevice) []*cgroups.WeightDevice {
+	if len(update) == 0 {
+		return have
+	}
+	out := make([]*cgroups.WeightDevice, len(have))
+	for i, d := range have {
+		c := *d
+		out[i] = &c
+	}
+	for _, u := range update {
+		i := lastDevice(out, u.Major, u.Minor, func(d *cgroups.WeightDevice) (int64, int64) { return d.Major, d.Minor })
+		if i < 0 {
+			out = append(out, cgroups.NewWeightDevice(u.Major, u.Minor, 0, 0))
+			i = len(out) - 1
+		}
+		setIf(&out[i].Weight, u.Weight)
+		setIf(&out[i].LeafWeight, u.LeafWeight)
+	}
+	return out
+}
+
+// mergeThrottleDevices is mergeWeightDevices for a throttle list: a
+// device's rate is replaced, or the device added.
+func mergeThrottleDevices(have []*cgroups.ThrottleDevice, update []specs.LinuxThrottleDevice) []*cgroups.ThrottleDevice {
+	if len(update) == 0 {
+		return have
+	}
+	out := make([]*cgroups.ThrottleDevice, len(have))
+	for i, d := range have {
+		c := *d
+		out[i] = &c
+	}
+	for _, u := range update {
+		if i := lastDevice(out, u.Major, u.Minor, func(d *cgroups.ThrottleDevice) (int64, int64) { return d.Major, d.Minor }); i >= 0 {
+			out[i].Rate = u.Rate
+		} else {
+			out = append(out, cgroups.NewThrottleDevice(u.Major, u.Minor, u.Rate))
+		}
+	}
+	return out
+}
+
+// lastDevice returns the index of the last entry for major:minor (the one
+// the kernel ends up with), or -1.
+func lastDevice[T any](devs []T, major, minor int64, id func(T) (int64, int64)) int {
+	for i := len(devs) - 1; i >= 0; i-- {
+		if ma, mi := id(devs[i]); ma == major && mi == minor {
+			return i
+		}
+	}
+	return -1
 }

@@ -103,20 +103,8 @@ func ValidateProcess(p *specs.Process, field string) error {
 			return fieldErr(fmt.Sprintf("%s.env[%d]", field, i), "%q must be of the form KEY=VALUE", e)
 		}
 	}
-	if c := p.Capabilities; c != nil {
-		sets := map[string][]string{
-			"bounding": c.Bounding, "effective": c.Effective, "inheritable": c.Inheritable,
-			"permitted": c.Permitted, "ambient": c.Ambient,
-		}
-		for set, caps := range sets {
-			for i, name := range caps {
-				if !strings.HasPrefix(name, "CAP_") || strings.ToUpper(name) != name {
-					return fieldErr(fmt.Sprintf("%s.capabilities.%s[%d]", field, set, i),
-						"%q is not a capability name (expected e.g. CAP_KILL)", name)
-				}
-			}
-		}
-	}
+	// Capability names are not checked: as runc does, the container's
+	// init warns about unknown or unavailable ones and ignores them.
 	seen := map[string]bool{}
 	for i, rl := range p.Rlimits {
 		f := fmt.Sprintf("%s.rlimits[%d].type", field, i)

@@ -42,7 +42,7 @@ func TestValidate(t *testing.T) {
 		{name: "relative cwd", opts: []Option{WithCwd("tmp")}, field: "process.cwd"},
 		{name: "empty cwd", opts: []Option{WithCwd("")}, field: "process.cwd"},
 		{name: "env without =", edit: func(s *specs.Spec) { s.Process.Env = append(s.Process.Env, "NOEQUALS") }, field: "process.env[2]"},
-		{name: "bad capability", opts: []Option{WithCapabilities("CAP_KILL", "kill")}, field: "process.capabilities."},
+		{name: "unknown capability names (runc warns and ignores them)", opts: []Option{WithCapabilities("CAP_KILL", "kill", "UNKNOWN_CAP", "CAP_UNKNOWN")}},
 		{name: "unknown rlimit", edit: func(s *specs.Spec) { s.Process.Rlimits[0].Type = "RLIMIT_BOGUS" }, field: "process.rlimits[0].type"},
 		{name: "duplicate rlimit", edit: func(s *specs.Spec) { s.Process.Rlimits = append(s.Process.Rlimits, s.Process.Rlimits[0]) }, field: "process.rlimits[1].type"},
 		{name: "soft above hard", edit: func(s *specs.Spec) { s.Process.Rlimits[0].Soft = 2048 }, field: "process.rlimits[0].soft"},

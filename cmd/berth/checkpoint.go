@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/urfave/cli"
@@ -41,7 +43,9 @@ checkpointed.`,
 		if err != nil {
 			return err
 		}
-		opts.ParentPath = c.String("parent-path")
+		if opts.ParentPath, err = parentPath(opts.ImagePath, c.String("parent-path")); err != nil {
+			return err
+		}
 		opts.LeaveRunning = c.Bool("leave-running")
 		opts.PreDump = c.Bool("pre-dump")
 		ctr, err := loadContainer(c)
@@ -103,4 +107,23 @@ func checkpointOpts(c *cli.Context) (berth.CheckpointOpts, error) {
 		FileLocks:           c.Bool("file-locks"),
 		ManageCgroupsMode:   c.String("manage-cgroups-mode"),
 	}, nil
+}
+
+// parentPath checks --parent-path as runc does: it names the images of a
+// previous pre-dump, relative to the image path, and must exist there.
+func parentPath(imagePath, parent string) (string, error) {
+	if parent == "" {
+		return "", nil
+	}
+	if filepath.IsAbs(parent) {
+		return "", fmt.Errorf("--parent-path: %q must be relative to --image-path", parent)
+	}
+	st, err := os.Stat(filepath.Join(imagePath, parent))
+	if err == nil && !st.IsDir() {
+		err = fmt.Errorf("%s is not a directory", filepath.Join(imagePath, parent))
+	}
+	if err != nil {
+		return "", fmt.Errorf("--parent-path: %w", err)
+	}
+	return parent, nil
 }

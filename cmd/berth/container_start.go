@@ -14,6 +14,7 @@ import (
 var startFlags = []cli.Flag{
 	cli.StringFlag{Name: "bundle, b", Usage: "path to the root of the bundle directory, defaults to the current directory"},
 	cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"},
+	cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the init process"},
 	cli.StringFlag{Name: "pid-file", Usage: "specify the file to write the process id to"},
 	cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot root to jail process inside rootfs. This should be used whenever the rootfs is on top of a ramdisk"},
 	cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring for the container. This will cause the container to inherit the calling processes session key"},
@@ -57,7 +58,7 @@ func startContainer(c *cli.Context, action startAction) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	stdio, err := setupStdio(s.Process.Terminal, detach, c.String("console-socket"))
+	stdio, err := setupStdio(stdioFlagsOf(c, s.Process.Terminal, detach))
 	if err != nil {
 		return -1, err
 	}
@@ -76,7 +77,17 @@ func startContainer(c *cli.Context, action startAction) (int, error) {
 	case actionCreate:
 		ctr, err = rt.Create(ctx, id, opts)
 	case actionRun:
-		ctr, err = rt.Run(ctx, id, opts)
+		// Create, then Start once a foreground terminal is set up, so
+		// the container's first output is already processed as runc's.
+		if ctr, err = rt.Create(ctx, id, opts); err == nil {
+			if err = stdio.beforeStart(); err == nil {
+				err = ctr.Start(ctx)
+			}
+			if err != nil {
+				_ = ctr.Delete(ctx, true)
+				ctr = nil
+			}
+		}
 	case actionRestore:
 		var co berth.CheckpointOpts
 		if co, err = checkpointOpts(c); err == nil {

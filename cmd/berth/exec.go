@@ -34,6 +34,7 @@ Where "<container-id>" is the name for the instance of the container and
 		cli.Int64SliceFlag{Name: "additional-gids, g", Usage: "additional gids"},
 		cli.StringFlag{Name: "process, p", Usage: "path to the process.json"},
 		cli.BoolFlag{Name: "detach, d", Usage: "detach from the container's process"},
+		cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the exec process"},
 		cli.StringFlag{Name: "pid-file", Usage: "specify the file to write the process id to"},
 		cli.StringFlag{Name: "process-label", Usage: "set the asm process label for the process commonly used with selinux"},
 		cli.StringFlag{Name: "apparmor", Usage: "set the apparmor profile for the process"},
@@ -90,7 +91,7 @@ func execProcess(c *cli.Context) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	stdio, err := setupStdio(p.Terminal, detach, c.String("console-socket"))
+	stdio, err := setupStdio(stdioFlagsOf(c, p.Terminal, detach))
 	if err != nil {
 		return -1, err
 	}

@@ -33,6 +33,13 @@ Where the given root is specified via the global option "--root"
 		if err != nil {
 			return err
 		}
+		// As runc: only the default root may be missing (no container
+		// created yet); a --root given explicitly must exist.
+		if c.GlobalIsSet("root") {
+			if _, err := os.Stat(rt.Root()); err != nil {
+				return fmt.Errorf("--root: %w", err)
+			}
+		}
 		states, err := rt.List()
 		if err != nil {
 			return err

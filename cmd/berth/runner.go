@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/urfave/cli"
 	"golang.org/x/sys/unix"
 
 	berth "github.com/berth-oci/berth/runtime"
@@ -50,17 +51,43 @@ func checkTerminal(terminal, detach bool, consoleSocket string) error {
 	return nil
 }
 
+// stdioFlags are the command line's say on a process's stdio.
+type stdioFlags struct {
+	terminal, detach bool
+	// consoleSocket and pidfdSocket are the paths of --console-socket and
+	// --pidfd-socket, or "".
+	consoleSocket, pidfdSocket string
+}
+
+// stdioFlagsOf reads --console-socket and --pidfd-socket (each "" where
+// the command has no such flag).
+func stdioFlagsOf(c *cli.Context, terminal, detach bool) stdioFlags {
+	return stdioFlags{terminal: terminal, detach: detach,
+		consoleSocket: c.String("console-socket"), pidfdSocket: c.String("pidfd-socket")}
+}
+
 // setupStdio prepares a process's stdio and, in the foreground, starts
 // taking berth's signals: before the process starts, so none is missed.
-func setupStdio(terminal, detach bool, consoleSocket string) (*stdioSetup, error) {
-	if err := checkTerminal(terminal, detach, consoleSocket); err != nil {
+// With --pidfd-socket, the process sends a pidfd of itself there.
+func setupStdio(f stdioFlags) (*stdioSetup, error) {
+	terminal, detach := f.terminal, f.detach
+	if err := checkTerminal(terminal, detach, f.consoleSocket); err != nil {
 		return nil, err
 	}
 	s := &stdioSetup{}
+	if f.pidfdSocket != "" {
+		sock, err := dialSocket("pidfd-socket", f.pidfdSocket)
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, sock)
+		s.io.PidfdSocket = sock
+	}
 	switch {
 	case terminal && detach:
-		sock, err := dialConsoleSocket(consoleSocket)
+		sock, err := dialSocket("console-socket", f.consoleSocket)
 		if err != nil {
+			s.close()
 			return nil, err
 		}
 		s.closers = append(s.closers, sock)
@@ -68,12 +95,13 @@ func setupStdio(terminal, detach bool, consoleSocket string) (*stdioSetup, error
 	case terminal:
 		tty, err := newForegroundTTY()
 		if err != nil {
+			s.close()
 			return nil, err
 		}
 		s.tty = tty
 		s.io.ConsoleSocket = tty.pair.Remote
 	default:
-		s.io = berth.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+		s.io.Stdin, s.io.Stdout, s.io.Stderr = os.Stdin, os.Stdout, os.Stderr
 	}
 	if !detach {
 		s.signals = newSignalForwarder()
@@ -103,6 +131,11 @@ func (s *stdioSetup) close() {
 	s.tty.Close()
 }
 
+// beforeStart waits, with a foreground terminal, until the created
+// process's terminal is set up, so that nothing it writes once started
+// passes through the terminal's default output processing.
+func (s *stdioSetup) beforeStart() error { return s.tty.waitConsole() }
+
 // afterStart attaches the terminal and writes the pid file.
 func (s *stdioSetup) afterStart(pid int, pidFile string) error {
 	for _, f := range s.closers {
@@ -128,17 +161,17 @@ func exitCode(es berth.ExitStatus) int {
 	return es.Code
 }
 
-// dialConsoleSocket connects to --console-socket and returns the socket as
-// a file to hand to the container's process.
-func dialConsoleSocket(path string) (*os.File, error) {
+// dialSocket connects to the unix socket at path, given by --flag, and
+// returns it as a file to hand to the container's process.
+func dialSocket(flag, path string) (*os.File, error) {
 	conn, err := net.Dial("unix", path)
 	if err != nil {
-		return nil, fmt.Errorf("--console-socket: %w", err)
+		return nil, fmt.Errorf("--%s: %w", flag, err)
 	}
 	defer conn.Close()
 	f, err := conn.(*net.UnixConn).File()
 	if err != nil {
-		return nil, fmt.Errorf("--console-socket: %w", err)
+		return nil, fmt.Errorf("--%s: %w", flag, err)
 	}
 	return f, nil
 }

@@ -16,11 +16,17 @@ import (
 // the container's init sends its pty master over a socket pair, and berth
 // copies between it and its stdio with the host terminal in raw mode.
 type foregroundTTY struct {
-	pair   *berth.ConsolePair
-	host   console.Console
-	master console.Console
-	copied sync.WaitGroup
-	once   sync.Once
+	pair *berth.ConsolePair
+	host console.Console
+	// received gets the outcome of receive; master is set before it.
+	received chan error
+	master   console.Console
+	// waitOnce guards waitConsole, whose outcome is recvErr.
+	waitOnce sync.Once
+	recvErr  error
+	attached bool
+	copied   sync.WaitGroup
+	once     sync.Once
 }
 
 func newForegroundTTY() (*foregroundTTY, error) {
@@ -32,7 +38,48 @@ func newForegroundTTY() (*foregroundTTY, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &foregroundTTY{pair: pair, host: host}, nil
+	t := &foregroundTTY{pair: pair, host: host, received: make(chan error, 1)}
+	go t.receive()
+	return t, nil
+}
+
+// receive takes the container's terminal as soon as its init sends it and
+// turns ONLCR off at once, as runc does, so the container's "\n" is not
+// written out as "\r\n".
+func (t *foregroundTTY) receive() {
+	f, err := t.pair.Receive()
+	if err != nil {
+		t.received <- err
+		return
+	}
+	master, err := console.ConsoleFromFile(f)
+	if err != nil {
+		f.Close()
+		t.received <- fmt.Errorf("container terminal: %w", err)
+		return
+	}
+	if err := console.ClearONLCR(master.Fd()); err != nil {
+		master.Close()
+		t.received <- fmt.Errorf("container terminal: %w", err)
+		return
+	}
+	t.master = master
+	t.received <- nil
+}
+
+// waitConsole waits until the container's terminal has been received and
+// set up. Call it once the process has been created: berth then closes
+// its copy of the socket, so a process that dies without sending its
+// terminal ends the wait. It is safe on nil and to call twice.
+func (t *foregroundTTY) waitConsole() error {
+	if t == nil {
+		return nil
+	}
+	t.waitOnce.Do(func() {
+		t.pair.Remote.Close()
+		t.recvErr = <-t.received
+	})
+	return t.recvErr
 }
 
 func hostConsole() (console.Console, error) {
@@ -53,23 +100,13 @@ func hostConsole() (console.Console, error) {
 	return c, nil
 }
 
-// attach receives the container's terminal and starts copying.
+// attach waits for the container's terminal and starts copying.
 func (t *foregroundTTY) attach() error {
-	t.pair.Remote.Close()
-	f, err := t.pair.Receive()
-	if err != nil {
+	if err := t.waitConsole(); err != nil {
 		return err
 	}
-	master, err := console.ConsoleFromFile(f)
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("container terminal: %w", err)
-	}
-	if err := console.ClearONLCR(master.Fd()); err != nil {
-		master.Close()
-		return fmt.Errorf("container terminal: %w", err)
-	}
-	t.master = master
+	master := t.master
+	t.attached = true
 	if err := t.host.SetRaw(); err != nil {
 		return fmt.Errorf("set host terminal raw: %w", err)
 	}
@@ -86,7 +123,7 @@ func (t *foregroundTTY) attach() error {
 }
 
 func (t *foregroundTTY) resize() {
-	if t == nil || t.master == nil {
+	if t == nil || !t.attached {
 		return
 	}
 	_ = t.master.ResizeFrom(t.host)
@@ -99,7 +136,7 @@ func (t *foregroundTTY) Close() {
 		return
 	}
 	t.once.Do(func() {
-		if t.master != nil {
+		if t.attached {
 			t.copied.Wait()
 			t.master.Close()
 		}

@@ -1,0 +1,426 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/containerd/console"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/spec"
+)
+
+// The tests in this file run one scenario through berth and through runc
+// v1.5.2 (RUNC_BINARY, set by make) and require berth to behave as runc
+// does: the drop-in rule. Each scenario also states runc's behaviour, so a
+// runc that changed would show up here too.
+
+// runcBinary returns the reference runc (RUNC_BINARY).
+func runcBinary(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("RUNC_BINARY")
+	if bin == "" {
+		bin = "../.cache/conformance/runc/runc"
+	}
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		t.Fatalf("runc binary %s: %v (run make setup, or set RUNC_BINARY)", abs, err)
+	}
+	return abs
+}
+
+// sideBySide returns a berth and a runc CLI, each with its own root.
+func sideBySide(t *testing.T) map[string]*cli {
+	b := newCLI(t)
+	r := &cli{t: t, bin: runcBinary(t), root: t.TempDir()}
+	t.Cleanup(r.removeAll)
+	return map[string]*cli{"berth": b, "runc": r}
+}
+
+// eachRuntime runs scenario with berth and runc and fails unless both
+// return want.
+func eachRuntime(t *testing.T, want string, scenario func(t *testing.T, c *cli) string) {
+	t.Helper()
+	for name, c := range sideBySide(t) {
+		if got := scenario(t, c); got != want {
+			t.Errorf("%s: %s, want %s", name, got, want)
+		}
+	}
+}
+
+func outcome(r result) string { return fmt.Sprintf("exit %d", r.code) }
+
+// detachedSleeper runs a detached container that sleeps, and returns its id.
+func detachedSleeper(t *testing.T, c *cli, opts ...spec.Option) string {
+	t.Helper()
+	bundle := newBundle(t, append([]spec.Option{spec.WithArgs("sleep", "600")}, opts...)...)
+	id := uniqueID(t)
+	c.ok("run", "-d", "--bundle", bundle, id)
+	return id
+}
+
+// TestParityDeleteForceMissing: delete --force of an id that does not
+// exist succeeds; without --force it fails.
+func TestParityDeleteForceMissing(t *testing.T) {
+	t.Parallel()
+	eachRuntime(t, "force: exit 0, plain: exit 1", func(t *testing.T, c *cli) string {
+		return "force: " + outcome(c.run(nil, "delete", "--force", "nosuchcontainer")) +
+			", plain: " + outcome(c.run(nil, "delete", "nosuchcontainer"))
+	})
+}
+
+// TestParityKillAllStopped: kill --all of a stopped container succeeds
+// (nothing to signal); a plain kill of it fails.
+func TestParityKillAllStopped(t *testing.T) {
+	t.Parallel()
+	eachRuntime(t, "all: exit 0, plain: exit 1", func(t *testing.T, c *cli) string {
+		id := uniqueID(t)
+		c.ok("run", "-d", "--bundle", newBundle(t, spec.WithArgs("true")), id)
+		c.waitStatus(id, "stopped")
+		all := c.run(nil, "kill", "-a", id, "0")
+		if strings.Contains(all.stderr, "with :") {
+			t.Errorf("signal 0 named as nothing: %s", all.stderr)
+		}
+		return "all: " + outcome(all) + ", plain: " + outcome(c.run(nil, "kill", id, "KILL"))
+	})
+}
+
+// TestParityListRoot: list with a --root that does not exist is an error;
+// without --root, a missing default root is an empty list.
+func TestParityListRoot(t *testing.T) {
+	t.Parallel()
+	eachRuntime(t, "exit 1", func(t *testing.T, c *cli) string {
+		return outcome(c.run(nil, "--root", filepath.Join(t.TempDir(), "nope"), "list"))
+	})
+}
+
+// TestParityExecCreated: a process can be exec'd into a created container,
+// which stays created.
+func TestParityExecCreated(t *testing.T) {
+	t.Parallel()
+	eachRuntime(t, "exit 0 out ok created", func(t *testing.T, c *cli) string {
+		id := uniqueID(t)
+		c.ok("create", "--bundle", newBundle(t, spec.WithArgs("sleep", "600")), id)
+		r := c.run(nil, "exec", id, "echo", "ok")
+		return fmt.Sprintf("%s out %s %s", outcome(r), strings.TrimSpace(r.stdout), c.state(id).Status)
+	})
+}
+
+// TestParityUnknownCapabilities: capability names runc does not know, with
+// or without the CAP_ prefix, are warned about and ignored.
+func TestParityUnknownCapabilities(t *testing.T) {
+	t.Parallel()
+	eachRuntime(t, "exit 0 warned", func(t *testing.T, c *cli) string {
+		bundle := newBundle(t, spec.WithArgs("true"), spec.WithCapabilities("CAP_KILL", "UNKNOWN_CAP", "CAP_UNKNOWN"))
+		r := c.run(nil, "run", "--bundle", bundle, uniqueID(t))
+		warned := "warned"
+		if !strings.Contains(r.stderr, "UNKNOWN_CAP") {
+			warned = "no warning: " + r.stderr
+		}
+		return outcome(r) + " " + warned
+	})
+}
+
+// TestParityCheckpointParentPath: an absolute or missing --parent-path is
+// refused before CRIU is asked, with a message naming the flag.
+func TestParityCheckpointParentPath(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, parent string }{{"absolute", "/parent"}, {"missing", "parent"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			eachRuntime(t, "exit 1 names --parent-path", func(t *testing.T, c *cli) string {
+				id := detachedSleeper(t, c)
+				images := t.TempDir()
+				r := c.run(nil, "checkpoint", "--pre-dump", "--image-path", images, "--parent-path", tc.parent, id)
+				named := "names --parent-path"
+				if !strings.Contains(r.stderr, "--parent-path") {
+					named = "error: " + r.stderr
+				}
+				return outcome(r) + " " + named
+			})
+		})
+	}
+}
+
+// TestParityUpdateBlkioDevices: update -r changes the per-device blkio
+// throttles it lists (and only those) on top of the container's own.
+func TestParityUpdateBlkioDevices(t *testing.T) {
+	t.Parallel()
+	major, minor := diskNumbers(t)
+	dev := func(rate uint64) []specs.LinuxThrottleDevice {
+		return []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: major, Minor: minor}, Rate: rate}}
+	}
+	update, err := json.Marshal(specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{
+		ThrottleReadBpsDevice:   dev(1048576),
+		ThrottleWriteBpsDevice:  dev(2097152),
+		ThrottleReadIOPSDevice:  dev(100),
+		ThrottleWriteIOPSDevice: dev(200),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "resources.json")
+	if err := os.WriteFile(file, update, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := fmt.Sprintf("%d:%d ", major, minor)
+	want := "exit 0: " + d + "1048576 " + d + "2097152 " + d + "100 " + d + "200"
+	eachRuntime(t, want, func(t *testing.T, c *cli) string {
+		id := detachedSleeper(t, c)
+		r := c.run(nil, "update", "-r", file, id)
+		pid := c.state(id).Pid
+		var got []string
+		for _, f := range []string{"read_bps_device", "write_bps_device", "read_iops_device", "write_iops_device"} {
+			got = append(got, cgroupFile(t, pid, "blkio", "blkio.throttle."+f))
+		}
+		return outcome(r) + ": " + strings.Join(got, " ")
+	})
+}
+
+// firstDisk names a block device of this machine (not a partition).
+func firstDisk(t *testing.T) string {
+	t.Helper()
+	entries, err := os.ReadDir("/sys/block")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "loop") && !strings.HasPrefix(e.Name(), "zram") && !strings.HasPrefix(e.Name(), "ram") {
+			return e.Name()
+		}
+	}
+	t.Skip("no disk in /sys/block to throttle")
+	return ""
+}
+
+func diskNumbers(t *testing.T) (int64, int64) {
+	data, err := os.ReadFile("/sys/block/" + firstDisk(t) + "/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var major, minor int64
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(data)), "%d:%d", &major, &minor); err != nil {
+		t.Fatal(err)
+	}
+	return major, minor
+}
+
+// TestParityUpdateCPUIdle: update --cpu-idle 1 of a container with cpu
+// shares in its spec works (shares are left alone), and back to 0.
+func TestParityUpdateCPUIdle(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/sys/fs/cgroup/cpu/cpu.idle"); err != nil {
+		t.Skip("no cpu.idle on this host's cpu controller")
+	}
+	eachRuntime(t, "exit 0 idle 1, exit 0 idle 0", func(t *testing.T, c *cli) string {
+		id := detachedSleeper(t, c, spec.WithCPUShares(512))
+		pid := c.state(id).Pid
+		on := c.run(nil, "update", "--cpu-idle", "1", id)
+		idleOn := cgroupFile(t, pid, "cpu", "cpu.idle")
+		off := c.run(nil, "update", "--cpu-idle", "0", id)
+		return fmt.Sprintf("%s idle %s, %s idle %s", outcome(on), idleOn, outcome(off), cgroupFile(t, pid, "cpu", "cpu.idle"))
+	})
+}
+
+// TestParityPidfdSocket: create, run and exec with --pidfd-socket send a
+// pidfd of the new process to the socket.
+func TestParityPidfdSocket(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{"create", "run", "exec"} {
+		t.Run(cmd, func(t *testing.T) {
+			eachRuntime(t, "exit 0 pidfd of the process", func(t *testing.T, c *cli) string {
+				sock, pidfds := pidfdListener(t)
+				var r result
+				var pid int
+				switch cmd {
+				case "create", "run":
+					id := uniqueID(t)
+					args := []string{cmd, "--pidfd-socket", sock, "--bundle", newBundle(t, spec.WithArgs("sleep", "600")), id}
+					if cmd == "run" {
+						args = append(args[:1], append([]string{"-d"}, args[1:]...)...)
+					}
+					r = c.run(nil, args...)
+					pid = c.state(id).Pid
+				case "exec":
+					id := detachedSleeper(t, c)
+					pidFile := filepath.Join(t.TempDir(), "exec.pid")
+					r = c.run(nil, "exec", "-d", "--pid-file", pidFile, "--pidfd-socket", sock, id, "sleep", "600")
+					data, _ := os.ReadFile(pidFile)
+					_, _ = fmt.Sscan(string(data), &pid)
+				}
+				select {
+				case fdPid := <-pidfds:
+					if fdPid != pid {
+						return fmt.Sprintf("%s, pidfd of pid %d, process is %d", outcome(r), fdPid, pid)
+					}
+				case <-time.After(10 * time.Second):
+					return outcome(r) + ", no pidfd received: " + r.stderr
+				}
+				return outcome(r) + " pidfd of the process"
+			})
+		})
+	}
+}
+
+// pidfdListener listens on a unix socket and sends, for the first
+// connection, the pid that the pidfd it carries refers to (-1 if none).
+func pidfdListener(t *testing.T) (string, <-chan int) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "pidfd.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	out := make(chan int, 1)
+	go func() {
+		conn, err := ln.AcceptUnix()
+		if err != nil {
+			out <- -1
+			return
+		}
+		defer conn.Close()
+		oob := make([]byte, unix.CmsgSpace(4))
+		_, oobn, _, _, err := conn.ReadMsgUnix(make([]byte, 64), oob)
+		if err != nil {
+			out <- -1
+			return
+		}
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		if len(msgs) != 1 {
+			out <- -1
+			return
+		}
+		fds, _ := unix.ParseUnixRights(&msgs[0])
+		if len(fds) != 1 {
+			out <- -1
+			return
+		}
+		defer unix.Close(fds[0])
+		out <- pidOfPidfd(fds[0])
+	}()
+	return path, out
+}
+
+// pidOfPidfd reads the Pid line of a pidfd's fdinfo (-1 if it is none).
+func pidOfPidfd(fd int) int {
+	if link, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); link != "anon_inode:[pidfd]" {
+		return -1
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fd))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "Pid:"); ok {
+			var pid int
+			_, _ = fmt.Sscan(strings.TrimSpace(v), &pid)
+			return pid
+		}
+	}
+	return -1
+}
+
+// TestParityRealSeccompProfiles: the default profiles of podman 4.3.1 and
+// containerd 2.2.1 (Kubernetes' RuntimeDefault) run.
+func TestParityRealSeccompProfiles(t *testing.T) {
+	t.Parallel()
+	for _, file := range []string{"podman-4.3.1-default.json", "containerd-2.2.1-runtime-default.json"} {
+		t.Run(file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("..", "seccomp", "testdata", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var p specs.LinuxSeccomp
+			if err := json.Unmarshal(data, &p); err != nil {
+				t.Fatal(err)
+			}
+			eachRuntime(t, "exit 0 out ok", func(t *testing.T, c *cli) string {
+				bundle := newBundle(t, spec.WithArgs("sh", "-c", "mkdir /dev/shm/d && echo ok"), spec.WithSeccomp(&p))
+				r := c.run(nil, "run", "--bundle", bundle, uniqueID(t))
+				return outcome(r) + " out " + strings.TrimSpace(r.stdout) + strings.TrimSpace(r.stderr)
+			})
+		})
+	}
+}
+
+// TestParityTerminalNewlines: a foreground run on a terminal passes the
+// container's "\n" through as "\n", every time: ONLCR is off before the
+// container's process can write. A poststart hook that sleeps holds the
+// runtime between the start and its return, so a runtime that turns ONLCR
+// off only after the start returns shows "\r\n" every time.
+func TestParityTerminalNewlines(t *testing.T) {
+	t.Parallel()
+	const runs = 5
+	slowPoststart := func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/sleep", Args: []string{"sleep", "0.2"}}}}
+	}
+	eachRuntime(t, fmt.Sprintf("%d of %d runs without \\r\\n", runs, runs), func(t *testing.T, c *cli) string {
+		bundle := newBundle(t, spec.WithTerminal(true), spec.WithArgs("echo", "line"), slowPoststart)
+		clean := 0
+		for i := 0; i < runs; i++ {
+			out := runOnPty(t, c, bundle)
+			if !strings.Contains(out, "line") {
+				t.Fatalf("output %q", out)
+			}
+			if !strings.Contains(out, "\r\n") {
+				clean++
+			}
+		}
+		return fmt.Sprintf("%d of %d runs without \\r\\n", clean, runs)
+	})
+}
+
+// runOnPty runs the bundle in the foreground on a new pseudo-terminal and
+// returns what the terminal showed.
+func runOnPty(t *testing.T, c *cli, bundle string) string {
+	t.Helper()
+	master, slavePath, err := console.NewPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	slave, err := os.OpenFile(slavePath, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Any "\r" must come from the container's terminal, not the test's.
+	if err := console.ClearONLCR(slave.Fd()); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(c.bin, "--root", c.root, "run", "--bundle", bundle, uniqueID(t))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	read := make(chan string, 1)
+	go func() {
+		// Ends with EIO once no one has the terminal open.
+		data, _ := io.ReadAll(master)
+		read <- string(data)
+	}()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	select {
+	case out := <-read:
+		return out
+	case <-time.After(10 * time.Second):
+		t.Fatal("terminal output did not end")
+		return ""
+	}
+}
