@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 
+	"github.com/opencontainers/cgroups/systemd"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 
@@ -30,6 +31,10 @@ func checkHost(ctx context.Context, s *specs.Spec) error {
 	}
 	return checkAppArmor(ctx, s.Process)
 }
+
+// SystemdAvailable reports whether systemd runs this host, which the
+// systemd cgroup driver (WithSystemdCgroup) needs.
+func SystemdAvailable() bool { return systemd.IsRunningSystemd() }
 
 func checkAppArmor(ctx context.Context, p *specs.Process) error {
 	if err := apparmor.Check(p.ApparmorProfile); err != nil {

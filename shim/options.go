@@ -2,12 +2,15 @@ package shim
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 
 	runcoptions "github.com/containerd/containerd/api/types/runc/options"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	berth "github.com/berth-oci/berth/runtime"
 )
 
 const (
@@ -20,11 +23,27 @@ const (
 // Options, CRI sends runtimeoptions.v1.Options for non-runc runtimes, and
 // plain ctr sends none; anything but runc's is accepted and ignored.
 type taskOptions struct {
-	NoPivotRoot  bool   `json:"no_pivot_root,omitempty"`
-	NoNewKeyring bool   `json:"no_new_keyring,omitempty"`
-	IoUID        uint32 `json:"io_uid,omitempty"`
-	IoGID        uint32 `json:"io_gid,omitempty"`
-	Root         string `json:"root,omitempty"`
+	NoPivotRoot  bool `json:"no_pivot_root,omitempty"`
+	NoNewKeyring bool `json:"no_new_keyring,omitempty"`
+	// IoUID and IoGID own the container's ends of its stdio (FIFOs and
+	// pipes), so a process in a user namespace can reopen them.
+	IoUID uint32 `json:"io_uid,omitempty"`
+	IoGID uint32 `json:"io_gid,omitempty"`
+	Root  string `json:"root,omitempty"`
+	// SystemdCgroup selects the systemd cgroup driver (Kubernetes nodes
+	// default to it).
+	SystemdCgroup bool `json:"systemd_cgroup,omitempty"`
+}
+
+// ioOwner returns who owns the container's stdio ends.
+func (o taskOptions) ioOwner() ioOwner { return ioOwner{uid: o.IoUID, gid: o.IoGID} }
+
+// check refuses options this host cannot honour, naming the option.
+func (o taskOptions) check() error {
+	if o.SystemdCgroup && !berth.SystemdAvailable() {
+		return fmt.Errorf("runtime option SystemdCgroup: systemd is not running on this host, so its cgroup driver cannot be used (set SystemdCgroup = false to use cgroupfs)")
+	}
+	return nil
 }
 
 func decodeOptions(a *anypb.Any) (taskOptions, error) {
@@ -42,6 +61,8 @@ func decodeOptions(a *anypb.Any) (taskOptions, error) {
 		IoUID:        ro.GetIoUid(),
 		IoGID:        ro.GetIoGid(),
 		Root:         ro.GetRoot(),
+
+		SystemdCgroup: ro.GetSystemdCgroup(),
 	}, nil
 }
 

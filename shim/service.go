@@ -44,7 +44,7 @@ type service struct {
 
 	mu       sync.Mutex
 	tasks    map[string]*task
-	runtimes map[string]*berth.Runtime
+	runtimes map[runtimeKey]*berth.Runtime
 	pins     map[string]time.Time // container id to pin expiry
 	retired  bool
 }
@@ -57,23 +57,31 @@ func newService(namespace string, events *publisher, shutdown func()) *service {
 		events:    events,
 		shutdown:  shutdown,
 		tasks:     map[string]*task{},
-		runtimes:  map[string]*berth.Runtime{},
+		runtimes:  map[runtimeKey]*berth.Runtime{},
 		pins:      map[string]time.Time{},
 	}
 }
 
-func (s *service) runtimeFor(root string) (*berth.Runtime, error) {
+func (s *service) runtimeFor(root string, systemdCgroup bool) (*berth.Runtime, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if rt := s.runtimes[root]; rt != nil {
+	key := runtimeKey{root: root, systemdCgroup: systemdCgroup}
+	if rt := s.runtimes[key]; rt != nil {
 		return rt, nil
 	}
-	rt, err := berth.New(root)
+	rt, err := berth.New(root, berth.WithSystemdCgroup(systemdCgroup))
 	if err != nil {
 		return nil, err
 	}
-	s.runtimes[root] = rt
+	s.runtimes[key] = rt
 	return rt, nil
+}
+
+// runtimeKey tells apart the runtimes of one daemon: a state root and a
+// cgroup driver.
+type runtimeKey struct {
+	root          string
+	systemdCgroup bool
 }
 
 func (s *service) task(id string) (*task, error) {
@@ -118,6 +126,9 @@ func (s *service) Create(ctx context.Context, req *taskv3.CreateTaskRequest) (_ 
 	if err != nil {
 		return nil, toGRPC(fmt.Errorf("task options: %w", errdefs.ErrInvalidArgument))
 	}
+	if err := opts.check(); err != nil {
+		return nil, toGRPC(fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument))
+	}
 	rootfs := filepath.Join(req.Bundle, "rootfs")
 	if err := mountRootfs(req.Rootfs, rootfs); err != nil {
 		return nil, toGRPC(err)
@@ -134,15 +145,16 @@ func (s *service) Create(ctx context.Context, req *taskv3.CreateTaskRequest) (_ 
 	if err != nil {
 		return nil, toGRPC(err)
 	}
-	rt, err := s.runtimeFor(stateRoot(req.Bundle, s.namespace))
+	rt, err := s.runtimeFor(stateRoot(req.Bundle, s.namespace), opts.SystemdCgroup)
 	if err != nil {
 		return nil, toGRPC(err)
 	}
-	stdio, err := newStdio(req.ID, s.namespace, req.Stdin, req.Stdout, req.Stderr, req.Terminal)
+	stdio, err := newStdio(req.ID, s.namespace, req.Stdin, req.Stdout, req.Stderr, req.Terminal, opts.ioOwner())
 	if err != nil {
 		return nil, toGRPC(err)
 	}
-	t := &task{id: req.ID, bundle: req.Bundle, execs: map[string]*process{}, hostPidNS: !hasNamespace(sp, specs.PIDNamespace)}
+	t := &task{id: req.ID, bundle: req.Bundle, execs: map[string]*process{}, hostPidNS: !hasNamespace(sp, specs.PIDNamespace),
+		ioOwner: opts.ioOwner()}
 	p := newProcess("")
 	p.terminal, p.stdio = req.Terminal, stdio
 	t.init = p
@@ -249,7 +261,7 @@ func (s *service) Start(ctx context.Context, req *taskv3.StartRequest) (*taskv3.
 	if t.init.exit != nil {
 		return nil, toGRPC(fmt.Errorf("container %s has exited: %w", t.id, errdefs.ErrFailedPrecondition))
 	}
-	stdio, err := newStdio(t.id, s.namespace, p.stdio.paths.stdin, p.stdio.paths.stdout, p.stdio.paths.stderr, p.terminal)
+	stdio, err := newStdio(t.id, s.namespace, p.stdio.paths.stdin, p.stdio.paths.stdout, p.stdio.paths.stderr, p.terminal, t.ioOwner)
 	if err != nil {
 		return nil, toGRPC(err)
 	}

@@ -24,6 +24,11 @@ import (
 type stdio struct {
 	paths struct{ stdin, stdout, stderr string }
 	io    berth.IO
+	// owner owns the container's ends (runc options io_uid and io_gid).
+	owner ioOwner
+	// copies are the copies from pipes to files, where the container
+	// cannot be handed the file itself; exited waits for them.
+	copies sync.WaitGroup
 
 	// containerSide are the shim's copies of the container's ends, closed
 	// once the process has started.
@@ -40,9 +45,29 @@ type stdio struct {
 	mu       sync.Mutex
 }
 
-// newStdio prepares a process's stdio. terminal selects a pseudo-terminal.
-func newStdio(id, namespace, stdin, stdout, stderr string, terminal bool) (_ *stdio, err error) {
-	s := &stdio{}
+// ioOwner is who owns the container's ends of its stdio: the FIFOs (their
+// inodes) and the pipes. A process whose root is mapped to another host
+// uid (a user namespace) can then reopen them through /proc/self/fd, as
+// with containerd's runc shim. The zero value, root, changes nothing.
+type ioOwner struct{ uid, gid uint32 }
+
+func (o ioOwner) isRoot() bool { return o.uid == 0 && o.gid == 0 }
+
+// chown gives f to the owner.
+func (o ioOwner) chown(f *os.File) error {
+	if o.isRoot() {
+		return nil
+	}
+	if err := f.Chown(int(o.uid), int(o.gid)); err != nil {
+		return fmt.Errorf("give %s to io_uid %d, io_gid %d: %w", f.Name(), o.uid, o.gid, err)
+	}
+	return nil
+}
+
+// newStdio prepares a process's stdio. terminal selects a pseudo-terminal;
+// owner owns the container's ends.
+func newStdio(id, namespace, stdin, stdout, stderr string, terminal bool, owner ioOwner) (_ *stdio, err error) {
+	s := &stdio{owner: owner}
 	s.paths.stdin, s.paths.stdout, s.paths.stderr = stdin, stdout, stderr
 	defer func() {
 		if err != nil {
@@ -103,6 +128,9 @@ func (s *stdio) openContainerSide(path string, flag int) (*os.File, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s.containerSide = append(s.containerSide, f)
+	if err := s.owner.chown(f); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 
@@ -128,9 +156,28 @@ func (s *stdio) openLogFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("open log %s: %w", path, err)
 	}
-	s.containerSide = append(s.containerSide, f)
-	s.io.Stdout, s.io.Stderr = f, f
-	return nil
+	if s.owner.isRoot() {
+		s.containerSide = append(s.containerSide, f)
+		s.io.Stdout, s.io.Stderr = f, f
+		return nil
+	}
+	// The log file stays root's: the container writes to a pipe of its
+	// own, copied into the file.
+	r, w, err := os.Pipe()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	s.containerSide = append(s.containerSide, w)
+	s.io.Stdout, s.io.Stderr = w, w
+	s.copies.Add(1)
+	go func() {
+		defer s.copies.Done()
+		_, _ = io.Copy(f, r)
+		r.Close()
+		f.Close()
+	}()
+	return s.owner.chown(w)
 }
 
 // startLogger runs a binary:// logging driver: it gets the container's
@@ -154,6 +201,15 @@ func (s *stdio) startLogger(u *url.URL, id, namespace string) error {
 		return err
 	}
 	readyR, readyW, err := os.Pipe()
+	if err == nil {
+		if err = s.owner.chown(outW); err == nil {
+			err = s.owner.chown(errW)
+		}
+		if err != nil {
+			readyR.Close()
+			readyW.Close()
+		}
+	}
 	if err != nil {
 		for _, f := range []*os.File{outR, outW, errR, errW} {
 			f.Close()
@@ -217,6 +273,7 @@ func (s *stdio) exited() {
 	if s.terminal != nil {
 		s.terminal.wait(10 * time.Second)
 	}
+	waitTimeout(&s.copies, 10*time.Second)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, f := range s.outHolders {
@@ -327,4 +384,14 @@ func (c *consoleCopy) close() {
 		c.master.Close()
 	}
 	c.pair.Close()
+}
+
+// waitTimeout waits for wg, or until timeout has passed.
+func waitTimeout(wg *sync.WaitGroup, timeout time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+	}
 }

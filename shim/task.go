@@ -38,6 +38,8 @@ type task struct {
 	init      *process
 	execs     map[string]*process
 	hostPidNS bool
+	// ioOwner owns the stdio ends of the task's processes, execs too.
+	ioOwner ioOwner
 	// initExitHeld is set while init has exited but execs have not: its
 	// TaskExit waits for theirs, as containerd's own shim does.
 	initExitHeld *berth.ExitStatus

@@ -82,6 +82,11 @@ func startDaemon(t *testing.T, v version) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Searchable by all, as /run/containerd is: a user-namespaced
+	// container's root must reach its rootfs below it.
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
 	d := &daemon{t: t, v: v, dir: dir, sock: filepath.Join(dir, "c.sock"), namespace: "berthtest-" + strings.ReplaceAll(v.name, ".", "")}
 	disabled := `["io.containerd.grpc.v1.cri"]`
 	if v.configV == 3 {

@@ -39,6 +39,7 @@ func TestShim(t *testing.T) {
 		{"LogURIFile", testLogURIFile},
 		{"LogURIBinary", testLogURIBinary},
 		{"RuntimeOptions", testRuntimeOptions},
+		{"UserNamespaceIOOwner", testUserNamespaceIO},
 		{"NativeSnapshotterBind", testNativeSnapshotter},
 		{"Exec", testExec},
 		{"ExecTerminal", testExecTerminal},
@@ -221,6 +222,38 @@ func testRuntimeOptions(t *testing.T, d *daemon) {
 	r := d.ctr("run", "--rm", "--runtime-config-path", cfg, "--runtime", runtimeName, image, "rtopts", "sh", "-c", "exit 9")
 	if r.code != 9 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// testUserNamespaceIO: ctr run --uidmap sends runc options io_uid and
+// io_gid; the container's root, host uid 100000 in its user namespace, can
+// then reopen its stdout (a FIFO) through /proc/self/fd, and so can an
+// exec'd process.
+func testUserNamespaceIO(t *testing.T, d *daemon) {
+	maps := []string{"--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536"}
+	args := append([]string{"run", "-d"}, maps...)
+	args = append(args, "--runtime", runtimeName, image, "usernsio", "sleep", "300")
+	if r := d.ctr(args...); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	defer d.remove("usernsio")
+	// The options as the shim recorded them in the bundle.
+	opts, err := os.ReadFile(filepath.Join(d.dir, "state", "io.containerd.runtime.v2.task", d.namespace, "usernsio", "options.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(opts), `"io_uid":100000`) {
+		t.Skipf("this ctr (containerd %s) sends no io_uid for --uidmap (options %s): nothing to honour", d.v.name, opts)
+	}
+	r := d.ctr("task", "exec", "--exec-id", "e1", "usernsio", "sh", "-c", "echo exec-reopened > /proc/self/fd/1; cat /proc/self/uid_map")
+	if r.code != 0 || !strings.Contains(r.stdout, "exec-reopened") || !strings.Contains(r.stdout, "100000") {
+		t.Fatalf("exec: code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	args = append([]string{"run", "--rm"}, maps...)
+	args = append(args, "--runtime", runtimeName, image, "usernsio2", "sh", "-c", "echo init-reopened > /proc/self/fd/1")
+	r = d.ctr(args...)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "init-reopened" {
+		t.Fatalf("run: code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
 
