@@ -8,9 +8,10 @@ GO_VERSION=${GO_VERSION:-1.26.8}
 GO_MIN_MINOR=25
 # qemu, Debian's kernel, apparmor (apparmor_parser) and cpio are for the VM
 # lane (make test-vm), which boots a kernel with AppArmor and cgroup v2;
-# crun is a peer in make bench.
+# crun is a peer in make bench; podman and conmon are the podman lane
+# (make test-podman).
 PACKAGES=(busybox-static libseccomp-dev pkg-config gcc make file ca-certificates curl unzip containerd
-	qemu-system-x86 linux-image-amd64 apparmor cpio gzip crun)
+	qemu-system-x86 linux-image-amd64 apparmor cpio gzip crun podman conmon)
 
 log() { echo "setup: $*" >&2; }
 

@@ -1,0 +1,285 @@
+// Package podman is the podman lane (make test-podman): Debian's podman 4.3
+// and conmon drive berth as a runc drop-in, with podman's default seccomp
+// profile and no network, side by side with runc v1.5.2. A check that
+// passes with runc must pass with berth.
+package podman
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-oci/berth/integration/busybox"
+	"github.com/berth-oci/berth/integration/hoststate"
+)
+
+const image = busybox.ImageName
+
+// podman runs podman with a private storage root for one runtime.
+type podman struct {
+	runtime string // the OCI runtime binary podman drives
+	dir     string
+}
+
+// result is how a podman command ended.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (p *podman) globalArgs() []string {
+	return []string{
+		"--root", filepath.Join(p.dir, "root"), "--runroot", filepath.Join(p.dir, "run"),
+		"--tmpdir", filepath.Join(p.dir, "tmp"), "--network-config-dir", filepath.Join(p.dir, "net"),
+		"--cgroup-manager", "cgroupfs", "--events-backend", "file", "--runtime", p.runtime,
+	}
+}
+
+// run runs one podman command.
+func (p *podman) run(args ...string) result {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "podman", append(p.globalArgs(), args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		code = -1
+		errb.WriteString(err.Error())
+	}
+	return result{stdout: strings.TrimSpace(out.String()), stderr: strings.TrimSpace(errb.String()), code: code}
+}
+
+// containerArgs are the flags every container of the lane gets: no network,
+// and the rlimits this VM can grant (its root lacks CAP_SYS_RESOURCE, so
+// podman's defaults above the hard limits fail under any runtime).
+var containerArgs = []string{"--pull", "never", "--network", "none", "--log-driver", "k8s-file",
+	"--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"}
+
+func (p *podman) runContainer(args ...string) result {
+	return p.run(append(append([]string{"run"}, containerArgs...), args...)...)
+}
+
+// inspect returns a field of a container's podman inspect.
+func (p *podman) inspect(name, format string) string {
+	return p.run("inspect", "--format", format, name).stdout
+}
+
+// waitState waits up to 15s for the container to reach status.
+func (p *podman) waitState(name, status string) string {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got := p.inspect(name, "{{.State.Status}}")
+		if got == status || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// check is one thing a podman user does; it returns what happened, to be
+// compared with want.
+type check struct {
+	name string
+	want string
+	do   func(p *podman) string
+}
+
+func outcome(r result) string {
+	if r.code != 0 && r.stderr != "" {
+		return fmt.Sprintf("exit %d %s [stderr: %s]", r.code, r.stdout, r.stderr)
+	}
+	return fmt.Sprintf("exit %d %s", r.code, r.stdout)
+}
+
+var checks = []check{
+	{"run --rm exit code", "exit 3 , removed", func(p *podman) string {
+		r := p.runContainer("--rm", "--name", "rm1", image, "sh", "-c", "exit 3")
+		gone := "removed"
+		if p.run("container", "exists", "rm1").code == 0 {
+			gone = "left behind"
+		}
+		return outcome(r) + ", " + gone
+	}},
+	{"run stdout", "exit 0 hello", func(p *podman) string {
+		return outcome(p.runContainer("--rm", image, "echo", "hello"))
+	}},
+	{"default seccomp profile applies", "exit 0 Seccomp:\t2", func(p *podman) string {
+		return outcome(p.runContainer("--rm", image, "grep", "Seccomp:", "/proc/self/status"))
+	}},
+	{"detached run and logs", "running, logs: started", func(p *podman) string {
+		if r := p.runContainer("-d", "--name", "d1", image, "sh", "-c", "echo started; sleep 300 & wait"); r.code != 0 {
+			return outcome(r)
+		}
+		state := p.waitState("d1", "running")
+		var logs string
+		for i := 0; i < 50 && !strings.Contains(logs, "started"); i++ {
+			logs = p.run("logs", "d1").stdout
+			time.Sleep(100 * time.Millisecond)
+		}
+		return state + ", logs: " + logs
+	}},
+	{"exec", "exit 5 in-exec", func(p *podman) string {
+		return outcome(p.run("exec", "d1", "sh", "-c", "echo in-exec; exit 5"))
+	}},
+	{"exec with a tty", "exit 0 /dev/pts", func(p *podman) string {
+		r := p.run("exec", "-t", "d1", "tty")
+		r.stdout = strings.TrimRight(strings.TrimSpace(r.stdout), "0123456789")
+		r.stdout = strings.TrimSuffix(r.stdout, "/")
+		return outcome(r)
+	}},
+	{"pause and unpause", "paused, running", func(p *podman) string {
+		if r := p.run("pause", "d1"); r.code != 0 {
+			return outcome(r)
+		}
+		paused := p.inspect("d1", "{{.State.Status}}")
+		if r := p.run("unpause", "d1"); r.code != 0 {
+			return paused + ", " + outcome(r)
+		}
+		return paused + ", " + p.inspect("d1", "{{.State.Status}}")
+	}},
+	{"stats", "exit 0 pids 2", func(p *podman) string {
+		r := p.run("stats", "--no-stream", "--format", "pids {{.PIDs}}", "d1")
+		return outcome(r)
+	}},
+	{"kill", "exited 137", func(p *podman) string {
+		if r := p.run("kill", "d1"); r.code != 0 {
+			return outcome(r)
+		}
+		return p.waitState("d1", "exited") + " " + p.inspect("d1", "{{.State.ExitCode}}")
+	}},
+	{"stop", "exited 0", func(p *podman) string {
+		if r := p.runContainer("-d", "--name", "s1", image, "sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"); r.code != 0 {
+			return outcome(r)
+		}
+		p.waitState("s1", "running")
+		time.Sleep(200 * time.Millisecond) // the trap is set once sh runs
+		if r := p.run("stop", "-t", "10", "s1"); r.code != 0 {
+			return outcome(r)
+		}
+		return p.inspect("s1", "{{.State.Status}}") + " " + p.inspect("s1", "{{.State.ExitCode}}")
+	}},
+	{"memory limit", "exit 0 67108864", func(p *podman) string {
+		return outcome(p.runContainer("--rm", "--memory", "64m", image, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+	}},
+	{"pids limit", "exit 0 50", func(p *podman) string {
+		return outcome(p.runContainer("--rm", "--pids-limit", "50", image, "cat", "/sys/fs/cgroup/pids/pids.max"))
+	}},
+	{"env", "exit 0 bar", func(p *podman) string {
+		return outcome(p.runContainer("--rm", "-e", "FOO=bar", image, "sh", "-c", "echo $FOO"))
+	}},
+	{"user", "exit 0 1000:1000", func(p *podman) string {
+		return outcome(p.runContainer("--rm", "--user", "1000:1000", image, "sh", "-c", "echo $(id -u):$(id -g)"))
+	}},
+	{"read-only rootfs", "exit 0 read-only", func(p *podman) string {
+		return outcome(p.runContainer("--rm", "--read-only", image, "sh", "-c", "touch /x 2>/dev/null && echo writable || echo read-only"))
+	}},
+	{"create, start --attach", "exit 4 attached", func(p *podman) string {
+		create := append(append([]string{"create"}, containerArgs...), "--name", "c1", image, "sh", "-c", "echo attached; exit 4")
+		if r := p.run(create...); r.code != 0 {
+			return outcome(r)
+		}
+		return outcome(p.run("start", "--attach", "c1"))
+	}},
+}
+
+// runtimes are the runtimes of the lane: runc first, the reference.
+func runtimes(t *testing.T) []string {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: podman runs rootful containers")
+	}
+	var out []string
+	for _, env := range []string{"RUNC_BINARY", "BERTH_BINARY"} {
+		bin := os.Getenv(env)
+		if bin == "" {
+			t.Fatalf("%s is not set (run make test-podman)", env)
+		}
+		abs, err := filepath.Abs(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, abs)
+	}
+	if _, err := exec.LookPath("podman"); err != nil {
+		t.Fatalf("podman: %v (make test-podman installs it)", err)
+	}
+	return out
+}
+
+// newPodman prepares a private podman for a runtime with the busybox
+// image loaded, and removes everything it made when the test ends.
+func newPodman(t *testing.T, runtime string) *podman {
+	dir, err := os.MkdirTemp("", "berth-podman")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &podman{runtime: runtime, dir: dir}
+	t.Cleanup(func() {
+		p.run("rm", "--all", "--force", "--time", "0")
+		if r := p.run("system", "reset", "--force"); r.code != 0 {
+			t.Errorf("podman system reset: %s", r.stderr)
+		}
+		if m := hoststate.MountsUnder(dir); len(m) > 0 {
+			t.Errorf("mounts left under %s: %v", dir, m)
+		}
+		_ = os.RemoveAll(dir)
+	})
+	archive := filepath.Join(dir, "busybox.tar")
+	if err := busybox.WriteImage(archive); err != nil {
+		t.Fatal(err)
+	}
+	if r := p.run("load", "--input", archive); r.code != 0 {
+		t.Fatalf("podman load: %s", r.stderr)
+	}
+	return p
+}
+
+// TestPodman runs every check with runc and with berth (each in its own
+// podman storage, the two in parallel) and fails where runc passes and
+// berth does not.
+func TestPodman(t *testing.T) {
+	rts := runtimes(t)
+	got := make([][]string, len(rts))
+	var wg sync.WaitGroup
+	for i, rt := range rts {
+		p := newPodman(t, rt)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, c := range checks {
+				got[i] = append(got[i], c.do(p))
+			}
+		}()
+	}
+	wg.Wait()
+	passed := make([]int, len(rts))
+	for j, c := range checks {
+		runcOK, berthOK := got[0][j] == c.want, got[1][j] == c.want
+		for i := range rts {
+			if got[i][j] == c.want {
+				passed[i]++
+			}
+		}
+		switch {
+		case runcOK && !berthOK:
+			t.Errorf("%s: berth gave %q, runc gave %q (want %q)", c.name, got[1][j], got[0][j], c.want)
+		case !runcOK:
+			t.Logf("%s: runc fails it too here: runc %q, berth %q (want %q)", c.name, got[0][j], got[1][j], c.want)
+		default:
+			t.Logf("%s: ok with both", c.name)
+		}
+	}
+	t.Logf("podman lane: runc %d/%d checks passed, berth %d/%d", passed[0], len(checks), passed[1], len(checks))
+	fmt.Printf("podman lane: runc %d passed, %d failed; berth %d passed, %d failed\n",
+		passed[0], len(checks)-passed[0], passed[1], len(checks)-passed[1])
+}
