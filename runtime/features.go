@@ -38,7 +38,16 @@ func Features() *features.Features {
 			Apparmor:     &features.Apparmor{Enabled: boolp(apparmor.IsEnabled())},
 			Selinux:      &features.Selinux{Enabled: boolp(selinux.GetEnabled())},
 			MemoryPolicy: &features.MemoryPolicy{Modes: specconv.KnownMemoryPolicyModes(), Flags: specconv.KnownMemoryPolicyFlags()},
+			// libcontainer carries these from the spec (specconv), as
+			// for runc: idmapped mounts (mounts[].uidMappings and
+			// gidMappings), linux.netDevices and linux.intelRdt.
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
+			NetDevices:      &features.NetDevices{Enabled: &yes},
+			IntelRdt:        &features.IntelRdt{Enabled: &yes, Schemata: &yes, Monitoring: &yes},
 		},
+		// Annotations that change what berth does (unit properties for
+		// the systemd cgroup driver), listed as runc lists its own.
+		PotentiallyUnsafeConfigAnnotations: []string{"org.systemd.property."},
 	}
 	if seccomp.Enabled {
 		major, minor, patch := seccomp.Version()
