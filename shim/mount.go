@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/containerd/containerd/api/types"
 	"golang.org/x/sys/unix"
+
+	berth "github.com/berth-oci/berth/runtime"
 )
 
 // mountRootfs mounts containerd's rootfs mounts (overlay or bind from a
@@ -33,15 +36,39 @@ func mountRootfs(mounts []*types.Mount, target string) (err error) {
 }
 
 // mountOne performs one mount, splitting its options into flags and data.
+// With uidmap= and gidmap= options (a user-namespaced pod), an overlay's
+// layers, or a bind mount itself, are seen through idmapped mounts.
 func mountOne(m *types.Mount, target string) error {
-	flags, data := parseMountOptions(m.GetOptions())
+	idmap, options, err := splitIDMapping(m.GetOptions())
+	if err != nil {
+		return err
+	}
+	flags, data := parseMountOptions(options)
 	typ := m.GetType()
 	if flags&unix.MS_BIND != 0 || typ == "bind" {
 		typ = ""
 		flags |= unix.MS_BIND
 	}
+	if idmap.set() && typ == "overlay" {
+		mapped, cleanup, err := idmapLowerdirs(data, idmap, filepath.Join(filepath.Dir(target), "idmapped-layers"))
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		data = mapped
+	}
 	if err := unix.Mount(m.GetSource(), target, typ, flags&^unix.MS_RDONLY, data); err != nil {
 		return err
+	}
+	if idmap.set() && typ == "" {
+		userns, err := berth.NewUserNamespace(idmap.uids, idmap.gids)
+		if err != nil {
+			return err
+		}
+		defer userns.Close()
+		if err := idmapMount(target, target, userns, false); err != nil {
+			return err
+		}
 	}
 	// A bind mount becomes read-only only through a remount.
 	if flags&unix.MS_BIND != 0 && flags&unix.MS_RDONLY != 0 {
