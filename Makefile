@@ -19,16 +19,19 @@ CONTAINERD2_DIR := $(CURDIR)/.cache/containerd-2.2.1
 # The OCI runtime-tools validation suite and runc v1.5.2, built by setup.
 CONFORMANCE_DIR := $(CURDIR)/.cache/conformance
 
+# critest, crictl, crane and Debian's dynamic busybox for the CRI lane.
+CRI_DIR := $(CURDIR)/.cache/cri
+
 DEMO_DIR  ?= /tmp/berth-demo
 TEST_ARGS ?=
 
-.PHONY: all setup build demo test unit integration conformance test-vm test-podman bench vet clean
+.PHONY: all setup build demo test unit integration conformance test-vm test-podman test-cri bench vet clean
 
 all: build
 
 setup:
 	@mkdir -p .cache
-	@CONTAINERD2_DIR=$(CONTAINERD2_DIR) CONFORMANCE_DIR=$(CONFORMANCE_DIR) scripts/setup.sh > $(SETUP_STAMP).tmp && tail -n1 $(SETUP_STAMP).tmp > $(SETUP_STAMP) && rm -f $(SETUP_STAMP).tmp
+	@CONTAINERD2_DIR=$(CONTAINERD2_DIR) CONFORMANCE_DIR=$(CONFORMANCE_DIR) CRI_DIR=$(CRI_DIR) scripts/setup.sh > $(SETUP_STAMP).tmp && tail -n1 $(SETUP_STAMP).tmp > $(SETUP_STAMP) && rm -f $(SETUP_STAMP).tmp
 
 build: setup
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
@@ -53,7 +56,7 @@ integration: build
 	CONTAINERD_16=/usr/bin/containerd CTR_16=/usr/bin/ctr \
 	CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CTR_22=$(CONTAINERD2_DIR)/ctr \
 	RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc BERTH_GO=$(GO) $(GO) test -count=1 -timeout 20m $(TEST_ARGS) \
-		$$($(GO) list ./integration/... ./examples/... | grep -v -e /integration/podman)
+		$$($(GO) list ./integration/... ./examples/... | grep -v -e /integration/podman -e /integration/cri$$)
 
 # Debian's podman 4.3 and conmon drive bin/berth and runc v1.5.2 side by
 # side (podman's default seccomp profile, no network); fails where a check
@@ -67,6 +70,17 @@ test-podman: build
 conformance: build
 	$(GO) run ./integration/cmd/conformance -validation $(CONFORMANCE_DIR)/validation \
 		-work $(CONFORMANCE_DIR)/work -berth bin/berth -runc $(CONFORMANCE_DIR)/runc/runc
+
+# Kubernetes' CRI validation suite (critest v1.34.0) against containerd
+# 2.2.1's CRI plugin with containerd's runc shim (runc v1.5.2) and with
+# berth, side by side; fails where a test passes with the runc shim and not
+# with berth (as runtime_path of the runc runtime type).
+test-cri: build
+	CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CONTAINERD_SHIM_RUNC=$(CONTAINERD2_DIR)/containerd-shim-runc-v2 \
+	RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc BERTH_SHIM=$(CURDIR)/bin/containerd-shim-berth-v2 \
+	CRANE=$(CRI_DIR)/bin/crane CRICTL=$(CRI_DIR)/bin/crictl CRITEST=$(CRI_DIR)/bin/critest \
+	CNI_BIN_DIR=/usr/lib/cni BUSYBOX_DYNAMIC_ROOT=$(CRI_DIR)/busybox BERTH_GO=$(GO) \
+		$(GO) test -count=1 -timeout 30m -v $(TEST_ARGS) ./integration/cri/
 
 # Boots Debian's kernel under qemu with AppArmor and pure cgroup v2 and runs
 # berth's checks there; berth is linked statically (no userland in the guest).
@@ -93,7 +107,7 @@ bench: build
 	@echo; echo "6. Go microbenchmarks of the library (go test -bench, benchtime $(BENCH_TIME))"
 	$(GO) test -count=1 -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) ./integration/librarybench/
 
-test: vet unit integration conformance test-vm test-podman
+test: vet unit integration conformance test-vm test-podman test-cri
 
 clean:
 	rm -rf bin .cache

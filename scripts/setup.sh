@@ -9,9 +9,11 @@ GO_MIN_MINOR=25
 # qemu, Debian's kernel, apparmor (apparmor_parser) and cpio are for the VM
 # lane (make test-vm), which boots a kernel with AppArmor and cgroup v2;
 # crun is a peer in make bench; podman and conmon are the podman lane
-# (make test-podman).
+# (make test-podman); the CNI plugins and iptables are the CRI lane's
+# (make test-cri).
 PACKAGES=(busybox-static libseccomp-dev pkg-config gcc make file ca-certificates curl unzip containerd
-	qemu-system-x86 linux-image-amd64 apparmor cpio gzip crun podman conmon)
+	qemu-system-x86 linux-image-amd64 apparmor cpio gzip crun podman conmon
+	containernetworking-plugins iptables util-linux)
 
 log() { echo "setup: $*" >&2; }
 
@@ -72,14 +74,45 @@ install_go() {
 # $CONTAINERD2_DIR (the tests run containerd 1.6 from Debian and this).
 install_containerd2() {
 	[ -n "${CONTAINERD2_DIR:-}" ] || return 0
-	if [ -x "$CONTAINERD2_DIR/containerd" ] && [ -x "$CONTAINERD2_DIR/ctr" ]; then
+	if [ -x "$CONTAINERD2_DIR/containerd" ] && [ -x "$CONTAINERD2_DIR/ctr" ] && [ -x "$CONTAINERD2_DIR/containerd-shim-runc-v2" ]; then
 		return 0
 	fi
 	log "building containerd $CONTAINERD2_VERSION into $CONTAINERD2_DIR (a few minutes, once)"
 	mkdir -p "$CONTAINERD2_DIR"
 	GOBIN="$CONTAINERD2_DIR" GOFLAGS=-buildvcs=false CGO_ENABLED=1 "$GO_BIN" install \
 		"github.com/containerd/containerd/v2/cmd/containerd@$CONTAINERD2_VERSION" \
-		"github.com/containerd/containerd/v2/cmd/ctr@$CONTAINERD2_VERSION" >&2
+		"github.com/containerd/containerd/v2/cmd/ctr@$CONTAINERD2_VERSION" \
+		"github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$CONTAINERD2_VERSION" >&2
+}
+
+# install_cri installs into $CRI_DIR what the CRI lane needs besides
+# containerd: critest and crictl (cri-tools $CRI_TOOLS_VERSION), crane (a
+# local registry), and Debian's dynamic busybox unpacked, the base of the
+# lane's images (the static one runs applets in-process).
+install_cri() {
+	[ -n "${CRI_DIR:-}" ] || return 0
+	local d=$CRI_DIR
+	mkdir -p "$d/bin"
+	if [ ! -x "$d/bin/crictl" ] || [ ! -x "$d/bin/crane" ]; then
+		log "installing crictl $CRI_TOOLS_VERSION and crane $CRANE_VERSION into $d/bin"
+		GOBIN="$d/bin" GOFLAGS="-buildvcs=false -mod=mod" "$GO_BIN" install "sigs.k8s.io/cri-tools/cmd/crictl@$CRI_TOOLS_VERSION" >&2
+		GOBIN="$d/bin" GOFLAGS="-buildvcs=false -mod=mod" "$GO_BIN" install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION" >&2
+	fi
+	if [ ! -x "$d/bin/critest" ]; then
+		log "building critest $CRI_TOOLS_VERSION into $d/bin"
+		local mod
+		mod=$(cd "$d" && GOFLAGS= "$GO_BIN" mod download -json "sigs.k8s.io/cri-tools@$CRI_TOOLS_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+		(cd "$mod" && GOFLAGS="-buildvcs=false -mod=mod" "$GO_BIN" test -c -o "$d/bin/critest" ./cmd/critest >&2)
+	fi
+	if [ ! -x "$d/busybox/bin/busybox" ]; then
+		log "unpacking Debian's dynamic busybox into $d/busybox"
+		local tmp
+		tmp=$(mktemp -d)
+		(cd "$tmp" && apt-get download busybox >&2 2>/dev/null) || { apt-get update -qq >&2 && (cd "$tmp" && apt-get download busybox >&2); }
+		mkdir -p "$d/busybox"
+		dpkg-deb -x "$tmp"/busybox_*.deb "$d/busybox"
+		rm -rf "$tmp"
+	fi
 }
 
 # install_conformance installs, into $CONFORMANCE_DIR, the OCI runtime-tools
@@ -110,8 +143,11 @@ install_conformance() {
 RUNTIME_TOOLS_VERSION=${RUNTIME_TOOLS_VERSION:-v0.9.1-0.20251205004911-5e639034dcdc}
 RUNC_VERSION=${RUNC_VERSION:-v1.5.2}
 CONTAINERD2_VERSION=${CONTAINERD2_VERSION:-v2.2.1}
+CRI_TOOLS_VERSION=${CRI_TOOLS_VERSION:-v1.34.0}
+CRANE_VERSION=${CRANE_VERSION:-v0.22.1}
 install_packages
 GO_BIN=$(go_ok) || { install_go; GO_BIN=$(go_ok); }
 install_containerd2
 install_conformance
+install_cri
 echo "$GO_BIN"

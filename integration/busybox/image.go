@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -27,7 +28,7 @@ func WriteImage(path string) error {
 	if err := MakeRootfs(root); err != nil {
 		return err
 	}
-	layerTar, err := tarDir(root)
+	layerTar, err := TarDir(root)
 	if err != nil {
 		return err
 	}
@@ -119,10 +120,13 @@ func descriptor(mediaType string, data []byte, annotations map[string]string) ma
 	return d
 }
 
-// tarDir archives a directory tree (files, directories, symlinks).
-func tarDir(root string) ([]byte, error) {
+// TarDir archives a directory tree (files, hard links, directories,
+// symlinks) as a layer: every entry owned by root, modes (setuid too)
+// kept, times zeroed.
+func TarDir(root string) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
+	firstPath := map[uint64]string{} // inode of a multiply linked file -> its first name
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -151,6 +155,13 @@ func tarDir(root string) ([]byte, error) {
 		}
 		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
 		hdr.ModTime = time.Unix(0, 0)
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && info.Mode().IsRegular() && st.Nlink > 1 {
+			if first, seen := firstPath[st.Ino]; seen {
+				hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+				return tw.WriteHeader(hdr)
+			}
+			firstPath[st.Ino] = rel
+		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}

@@ -1,0 +1,335 @@
+// Package crienv runs the environment of the Kubernetes CRI lane (make
+// test-cri) and of the CRI bench: a local registry serving the images of
+// cri-tools' validation suite, containerd 2.x with its CRI plugin, CNI
+// (bridge, host-local, portmap) in private directories, and the cleanup
+// that puts the host's network state back as it was.
+package crienv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Handlers are the CRI runtime handlers the lane's containerd offers.
+const (
+	// HandlerRunc is containerd's runc shim with runc v1.5.2.
+	HandlerRunc = "runc"
+	// HandlerBerth is berth's shim as runtime_path of the runc runtime
+	// type: containerd 2.x then sends runc's options and reads berth's
+	// features (user namespaces, recursive read-only mounts).
+	HandlerBerth = "berth"
+	// HandlerBerthNative is berth's own runtime type, io.containerd.berth.v2.
+	HandlerBerthNative = "berth-native"
+)
+
+// Config says what the environment runs.
+type Config struct {
+	// Dir is a private directory for containerd's root, state, socket,
+	// configuration and logs.
+	Dir string
+	// Containerd is a containerd 2.x binary; ShimDir holds its
+	// containerd-shim-runc-v2 and is put first in its PATH.
+	Containerd, ShimDir string
+	// Runc is the runc the runc handler runs.
+	Runc string
+	// BerthShim is containerd-shim-berth-v2.
+	BerthShim string
+	// Crane serves the registry; CNIBinDir holds the CNI plugins.
+	Crane, CNIBinDir string
+	// GoBin builds the images' programs; BusyboxRoot is Debian's dynamic
+	// busybox package unpacked.
+	GoBin, BusyboxRoot string
+}
+
+// Env is a running environment.
+type Env struct {
+	cfg        Config
+	registry   *exec.Cmd
+	containerd *exec.Cmd
+	// Socket is containerd's (CRI's) socket.
+	Socket string
+	// hostState is what Close restores.
+	ipForward []byte
+	iptables  map[string][]byte
+}
+
+// bridgeName is the CNI bridge of the lane; network is its CNI network.
+const (
+	bridgeName = "berthcri0"
+	network    = "berth-cri"
+	subnet     = "10.88.77.0/24"
+)
+
+// Start builds and serves the images, writes the configuration and starts
+// containerd. Close it even when Start fails.
+func Start(ctx context.Context, cfg Config) (*Env, error) {
+	e := &Env{cfg: cfg, Socket: filepath.Join(cfg.Dir, "containerd.sock")}
+	if err := e.saveHostState(); err != nil {
+		return e, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return e, err
+	}
+	if err := e.startRegistry(ctx, addr); err != nil {
+		return e, err
+	}
+	if err := BuildImages(ctx, cfg.GoBin, cfg.Crane, cfg.BusyboxRoot, filepath.Join(cfg.Dir, "images"), addr); err != nil {
+		return e, fmt.Errorf("build images: %w", err)
+	}
+	if err := e.writeConfig(addr); err != nil {
+		return e, err
+	}
+	return e, e.startContainerd(ctx)
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func (e *Env) startRegistry(ctx context.Context, addr string) error {
+	logf, err := os.Create(filepath.Join(e.cfg.Dir, "registry.log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	e.registry = exec.Command(e.cfg.Crane, "registry", "serve", "--address", addr)
+	e.registry.Stdout, e.registry.Stderr = logf, logf
+	if err := e.registry.Start(); err != nil {
+		return fmt.Errorf("start registry: %w", err)
+	}
+	return waitFor(ctx, 20*time.Second, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, "registry on "+addr)
+}
+
+// writeConfig writes containerd's configuration, the registry mirrors and
+// the CNI network.
+func (e *Env) writeConfig(addr string) error {
+	d := e.cfg.Dir
+	for _, host := range []string{"registry.k8s.io", "gcr.io", "docker.io"} {
+		hosts := fmt.Sprintf("server = %q\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n",
+			"http://"+addr, "http://"+addr)
+		dir := filepath.Join(d, "certs.d", host)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "hosts.toml"), []byte(hosts), 0o644); err != nil {
+			return err
+		}
+	}
+	cni := fmt.Sprintf(`{
+  "cniVersion": "1.0.0",
+  "name": %q,
+  "plugins": [
+    {"type": "bridge", "bridge": %q, "isGateway": true, "ipMasq": true, "hairpinMode": true,
+     "ipam": {"type": "host-local", "ranges": [[{"subnet": %q}]], "routes": [{"dst": "0.0.0.0/0"}],
+              "dataDir": %q}},
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+`, network, bridgeName, subnet, filepath.Join(d, "cni-ipam"))
+	if err := os.MkdirAll(filepath.Join(d, "cni"), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(d, "cni", "10-berth-cri.conflist"), []byte(cni), 0o644); err != nil {
+		return err
+	}
+	config := fmt.Sprintf(`version = 3
+root = "%[1]s/root"
+state = "%[1]s/state"
+
+[grpc]
+  address = %[2]q
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "%[1]s/opt"
+
+[plugins."io.containerd.transfer.v1.local"]
+  config_path = "%[1]s/certs.d"
+
+[plugins."io.containerd.cri.v1.images"]
+  snapshotter = "overlayfs"
+  [plugins."io.containerd.cri.v1.images".pinned_images]
+    sandbox = %[3]q
+  [plugins."io.containerd.cri.v1.images".registry]
+    config_path = "%[1]s/certs.d"
+
+[plugins."io.containerd.cri.v1.runtime"]
+  # This VM's root lacks CAP_SYS_RESOURCE: without this, every sandbox
+  # fails, under any runtime.
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.cri.v1.runtime".cni]
+    bin_dirs = [%[4]q]
+    conf_dir = "%[1]s/cni"
+  [plugins."io.containerd.cri.v1.runtime".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+        BinaryName = %[5]q
+        SystemdCgroup = false
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.berth]
+      runtime_type = "io.containerd.runc.v2"
+      runtime_path = %[6]q
+      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.berth.options]
+        SystemdCgroup = false
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.berth-native]
+      runtime_type = "io.containerd.berth.v2"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+`, d, e.Socket, SandboxImage, e.cfg.CNIBinDir, e.cfg.Runc, e.cfg.BerthShim)
+	return os.WriteFile(filepath.Join(d, "config.toml"), []byte(config), 0o644)
+}
+
+func (e *Env) startContainerd(ctx context.Context) error {
+	logf, err := os.Create(filepath.Join(e.cfg.Dir, "containerd.log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	e.containerd = exec.Command(e.cfg.Containerd, "--config", filepath.Join(e.cfg.Dir, "config.toml"))
+	// Shims are found in PATH: containerd's runc shim and berth's.
+	e.containerd.Env = append(os.Environ(), "PATH="+e.cfg.ShimDir+":"+filepath.Dir(e.cfg.BerthShim)+":"+os.Getenv("PATH"))
+	e.containerd.Stdout, e.containerd.Stderr = logf, logf
+	if err := e.containerd.Start(); err != nil {
+		return fmt.Errorf("start containerd: %w", err)
+	}
+	return waitFor(ctx, 30*time.Second, func() bool {
+		c, err := net.Dial("unix", e.Socket)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, "containerd on "+e.Socket)
+}
+
+// Endpoint is the CRI endpoint for crictl and critest.
+func (e *Env) Endpoint() string { return "unix://" + e.Socket }
+
+// Log returns the tail of containerd's log.
+func (e *Env) Log() string {
+	data, _ := os.ReadFile(filepath.Join(e.cfg.Dir, "containerd.log"))
+	if len(data) > 8000 {
+		data = data[len(data)-8000:]
+	}
+	return string(data)
+}
+
+func waitFor(ctx context.Context, timeout time.Duration, ok func() bool, what string) error {
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: not up after %s", what, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// stop ends a process started by the environment and waits for it.
+func stop(cmd *exec.Cmd, sig syscall.Signal, grace time.Duration) {
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Signal(sig)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// RemoveAllPods stops and removes every pod (and so every container) the
+// CRI knows, so that no shim outlives the environment.
+func (e *Env) RemoveAllPods(ctx context.Context, crictl string) error {
+	out, err := exec.CommandContext(ctx, crictl, "--runtime-endpoint", e.Endpoint(), "--image-endpoint", e.Endpoint(),
+		"rmp", "--all", "--force").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("crictl rmp --all: %v: %s", err, out)
+	}
+	return nil
+}
+
+// Close stops containerd and the registry, and puts back the host's
+// network state: the bridge, the iptables rules and chains the CNI
+// plugins added, CNI's cached results for the lane's network, and
+// net.ipv4.ip_forward.
+func (e *Env) Close() error {
+	stop(e.containerd, syscall.SIGTERM, 10*time.Second)
+	stop(e.registry, syscall.SIGTERM, 5*time.Second)
+	var errs []error
+	cached, _ := filepath.Glob("/var/lib/cni/results/" + network + "-*")
+	for _, f := range cached {
+		errs = append(errs, os.Remove(f))
+	}
+	if _, err := net.InterfaceByName(bridgeName); err == nil {
+		if out, err := exec.Command("ip", "link", "delete", bridgeName).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("delete bridge %s: %v: %s", bridgeName, err, out))
+		}
+	}
+	errs = append(errs, e.restoreHostState())
+	return errors.Join(errs...)
+}
+
+// The iptables tables the bridge and portmap plugins change.
+var iptablesTables = []string{"filter", "nat", "mangle"}
+
+func (e *Env) saveHostState() error {
+	var err error
+	if e.ipForward, err = os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err != nil {
+		return err
+	}
+	e.iptables = map[string][]byte{}
+	for _, t := range iptablesTables {
+		out, err := exec.Command("iptables-save", "-t", t).Output()
+		if err != nil {
+			return fmt.Errorf("iptables-save -t %s: %w", t, err)
+		}
+		e.iptables[t] = out
+	}
+	return nil
+}
+
+func (e *Env) restoreHostState() error {
+	var errs []error
+	for t, saved := range e.iptables {
+		cmd := exec.Command("iptables-restore", "-T", t)
+		cmd.Stdin = strings.NewReader(string(saved))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("iptables-restore -T %s: %v: %s", t, err, out))
+		}
+	}
+	if e.ipForward != nil {
+		if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", e.ipForward, 0o644); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
