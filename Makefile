@@ -71,12 +71,13 @@ conformance: build
 	$(GO) run ./integration/cmd/conformance -validation $(CONFORMANCE_DIR)/validation \
 		-work $(CONFORMANCE_DIR)/work -berth bin/berth -runc $(CONFORMANCE_DIR)/runc/runc
 
-# Kubernetes' CRI validation suite (critest v1.34.0) against containerd
-# 2.2.1's CRI plugin with containerd's runc shim (runc v1.5.2) and with
-# berth, side by side; fails where a test passes with the runc shim and not
-# with berth (as runtime_path of the runc runtime type).
+# Kubernetes' CRI validation suite (critest v1.34.0) against the CRI plugin
+# of containerd 2.2.1 and 1.6.20, with containerd's runc shim (runc v1.5.2)
+# and with berth, side by side; fails where a test passes with the runc
+# shim and not with berth (as runtime_path of the runc runtime type).
 test-cri: build
-	CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CONTAINERD_SHIM_RUNC=$(CONTAINERD2_DIR)/containerd-shim-runc-v2 \
+	CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CONTAINERD_22_SHIM_RUNC=$(CONTAINERD2_DIR)/containerd-shim-runc-v2 \
+	CONTAINERD_16=/usr/bin/containerd CONTAINERD_16_SHIM_RUNC=/usr/bin/containerd-shim-runc-v2 \
 	RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc BERTH_SHIM=$(CURDIR)/bin/containerd-shim-berth-v2 \
 	CRANE=$(CRI_DIR)/bin/crane CRICTL=$(CRI_DIR)/bin/crictl CRITEST=$(CRI_DIR)/bin/critest \
 	CNI_BIN_DIR=/usr/lib/cni BUSYBOX_DYNAMIC_ROOT=$(CRI_DIR)/busybox BERTH_GO=$(GO) \

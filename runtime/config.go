@@ -28,14 +28,21 @@ type configOpts struct {
 // resolved against the bundle, never against the working directory.
 func (r *Runtime) toConfig(id, bundle string, s *specs.Spec, o configOpts) (*configs.Config, error) {
 	resolved := withAbsolutePaths(s, bundle)
-	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
-		CgroupName:       id,
-		UseSystemdCgroup: r.systemdCgroup,
-		NoPivotRoot:      o.noPivotRoot,
-		NoNewKeyring:     o.noNewKeyring,
-		Spec:             resolved,
-		RootlessEUID:     os.Geteuid() != 0,
-		RootlessCgroups:  os.Geteuid() != 0,
+	var cfg *configs.Config
+	// specconv spawns, and waits for, a child holding a user namespace
+	// when mounts are idmapped: the reaper must not take its exit.
+	err := spawning(func() error {
+		var err error
+		cfg, err = specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
+			CgroupName:       id,
+			UseSystemdCgroup: r.systemdCgroup,
+			NoPivotRoot:      o.noPivotRoot,
+			NoNewKeyring:     o.noNewKeyring,
+			Spec:             resolved,
+			RootlessEUID:     os.Geteuid() != 0,
+			RootlessCgroups:  os.Geteuid() != 0,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, withKind(ErrInvalid, fmt.Errorf("convert spec: %w", err))

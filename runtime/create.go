@@ -98,7 +98,14 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start sta
 		return nil, err
 	}
 	proc.Init = true
-	lc, err := libcontainer.Create(r.root, id, cfg)
+	// Create validates the config, which may spawn and wait for a child
+	// reading a joined user namespace's mappings.
+	var lc *libcontainer.Container
+	err = spawning(func() error {
+		var err error
+		lc, err = libcontainer.Create(r.root, id, cfg)
+		return err
+	})
 	if err != nil {
 		return nil, classify(err)
 	}

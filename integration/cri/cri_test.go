@@ -103,23 +103,50 @@ func runCritest(t *testing.T, critest, endpoint, handler, dir string) results {
 	return out
 }
 
-// TestCRI runs critest with containerd's runc shim, with berth as the
-// runc runtime type's runtime_path (the configuration the README gives
-// for containerd 2.x) and with berth's own runtime type, and fails where
-// the runc shim passes a test and berth (runtime_path) does not.
+// containerdVersion is one containerd the lane runs the suite under.
+type containerdVersion struct {
+	name          string
+	binary        string // env var naming containerd
+	shimRunc      string // env var naming its containerd-shim-runc-v2
+	configVersion int
+	handlers      []string
+}
+
+var containerdVersions = []containerdVersion{
+	{"2.2", "CONTAINERD_22", "CONTAINERD_22_SHIM_RUNC", 3,
+		[]string{crienv.HandlerRunc, crienv.HandlerBerth, crienv.HandlerBerthNative}},
+	// containerd 1.x reads no runtime features: berth's own runtime type
+	// and runtime_path behave alike, so the lane runs one of them.
+	{"1.6", "CONTAINERD_16", "CONTAINERD_16_SHIM_RUNC", 2,
+		[]string{crienv.HandlerRunc, crienv.HandlerBerth}},
+}
+
+// TestCRI runs critest under each containerd version with containerd's
+// runc shim, with berth as the runc runtime type's runtime_path (the
+// configuration the README gives) and, on containerd 2.x, with berth's own
+// runtime type, and fails where the runc shim passes a test and berth
+// (runtime_path) does not. The versions run one after the other: they
+// share the suite's host ports.
 func TestCRI(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: runs containerd and pods")
 	}
+	for _, v := range containerdVersions {
+		t.Run("containerd-"+v.name, func(t *testing.T) { testCRI(t, v) })
+	}
+}
+
+func testCRI(t *testing.T, v containerdVersion) {
 	cfg := crienv.Config{
-		Containerd:  env(t, "CONTAINERD_22"),
-		ShimDir:     filepath.Dir(env(t, "CONTAINERD_SHIM_RUNC")),
-		Runc:        env(t, "RUNC_BINARY"),
-		BerthShim:   env(t, "BERTH_SHIM"),
-		Crane:       env(t, "CRANE"),
-		CNIBinDir:   env(t, "CNI_BIN_DIR"),
-		GoBin:       env(t, "BERTH_GO"),
-		BusyboxRoot: env(t, "BUSYBOX_DYNAMIC_ROOT"),
+		Containerd:    env(t, v.binary),
+		ShimDir:       filepath.Dir(env(t, v.shimRunc)),
+		ConfigVersion: v.configVersion,
+		Runc:          env(t, "RUNC_BINARY"),
+		BerthShim:     env(t, "BERTH_SHIM"),
+		Crane:         env(t, "CRANE"),
+		CNIBinDir:     env(t, "CNI_BIN_DIR"),
+		GoBin:         env(t, "BERTH_GO"),
+		BusyboxRoot:   env(t, "BUSYBOX_DYNAMIC_ROOT"),
 	}
 	crictl, critest := env(t, "CRICTL"), env(t, "CRITEST")
 	dir, err := os.MkdirTemp("", "berth-cri")
@@ -152,19 +179,19 @@ func TestCRI(t *testing.T) {
 		t.Fatalf("CRI environment: %v\ncontainerd log:\n%s", err, e.Log())
 	}
 	byHandler := map[string]results{}
-	for _, h := range []string{crienv.HandlerRunc, crienv.HandlerBerth, crienv.HandlerBerthNative} {
+	for _, h := range v.handlers {
 		byHandler[h] = runCritest(t, critest, e.Endpoint(), h, dir)
 		if err := e.RemoveAllPods(ctx, crictl); err != nil {
 			t.Errorf("remove pods after %s: %v", h, err)
 		}
 	}
 	runc := byHandler[crienv.HandlerRunc]
-	fmt.Println("critest v1.34.0 on containerd 2.2.1, per runtime handler:")
-	for _, h := range []string{crienv.HandlerRunc, crienv.HandlerBerth, crienv.HandlerBerthNative} {
+	fmt.Printf("critest v1.34.0 on containerd %s, per runtime handler:\n", v.name)
+	for _, h := range v.handlers {
 		r := byHandler[h]
 		fmt.Printf("  %-13s %3d passed, %3d failed, %3d skipped\n", h, r.count("passed"), r.count("failed"), r.count("skipped"))
 	}
-	for _, h := range []string{crienv.HandlerBerth, crienv.HandlerBerthNative} {
+	for _, h := range v.handlers[1:] {
 		var worse, better []string
 		for name, state := range runc {
 			got := byHandler[h][name]
@@ -187,9 +214,14 @@ func TestCRI(t *testing.T) {
 			t.Errorf("%d tests pass with the runc shim and not with berth (runtime_path); logs in %s", len(worse), dir)
 		}
 	}
+	var runcFailed []string
 	for name, state := range runc {
 		if state == "failed" {
-			fmt.Printf("  fails with the runc shim too: %s\n", name)
+			runcFailed = append(runcFailed, name)
 		}
+	}
+	sort.Strings(runcFailed)
+	for _, name := range runcFailed {
+		fmt.Printf("  fails with the runc shim too: %s\n", name)
 	}
 }

@@ -35,9 +35,12 @@ type Config struct {
 	// Dir is a private directory for containerd's root, state, socket,
 	// configuration and logs.
 	Dir string
-	// Containerd is a containerd 2.x binary; ShimDir holds its
+	// Containerd is a containerd binary, 1.6 or later; ShimDir holds its
 	// containerd-shim-runc-v2 and is put first in its PATH.
 	Containerd, ShimDir string
+	// ConfigVersion is the version of containerd's configuration: 2 for
+	// containerd 1.x, 3 for 2.x.
+	ConfigVersion int
 	// Runc is the runc the runc handler runs.
 	Runc string
 	// BerthShim is containerd-shim-berth-v2.
@@ -152,52 +155,11 @@ func (e *Env) writeConfig(addr string) error {
 	if err := os.WriteFile(filepath.Join(d, "cni", "10-berth-cri.conflist"), []byte(cni), 0o644); err != nil {
 		return err
 	}
-	config := fmt.Sprintf(`version = 3
-root = "%[1]s/root"
-state = "%[1]s/state"
-
-[grpc]
-  address = %[2]q
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "%[1]s/opt"
-
-[plugins."io.containerd.transfer.v1.local"]
-  config_path = "%[1]s/certs.d"
-
-[plugins."io.containerd.cri.v1.images"]
-  snapshotter = "overlayfs"
-  [plugins."io.containerd.cri.v1.images".pinned_images]
-    sandbox = %[3]q
-  [plugins."io.containerd.cri.v1.images".registry]
-    config_path = "%[1]s/certs.d"
-
-[plugins."io.containerd.cri.v1.runtime"]
-  # This VM's root lacks CAP_SYS_RESOURCE: without this, every sandbox
-  # fails, under any runtime.
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.cri.v1.runtime".cni]
-    bin_dirs = [%[4]q]
-    conf_dir = "%[1]s/cni"
-  [plugins."io.containerd.cri.v1.runtime".containerd]
-    default_runtime_name = "runc"
-    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
-        BinaryName = %[5]q
-        SystemdCgroup = false
-    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.berth]
-      runtime_type = "io.containerd.runc.v2"
-      runtime_path = %[6]q
-      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.berth.options]
-        SystemdCgroup = false
-    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.berth-native]
-      runtime_type = "io.containerd.berth.v2"
-
-[plugins."io.containerd.grpc.v1.cri"]
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-`, d, e.Socket, SandboxImage, e.cfg.CNIBinDir, e.cfg.Runc, e.cfg.BerthShim)
+	tmpl := configV3
+	if e.cfg.ConfigVersion == 2 {
+		tmpl = configV2
+	}
+	config := fmt.Sprintf(tmpl, d, e.Socket, SandboxImage, e.cfg.CNIBinDir, e.cfg.Runc, e.cfg.BerthShim)
 	return os.WriteFile(filepath.Join(d, "config.toml"), []byte(config), 0o644)
 }
 
@@ -333,3 +295,92 @@ func (e *Env) restoreHostState() error {
 	}
 	return errors.Join(errs...)
 }
+
+// configV3 is containerd 2.x's configuration; its arguments are the
+// directory, the socket, the sandbox image, the CNI plugins' directory,
+// runc and berth's shim.
+const configV3 = `version = 3
+root = "%[1]s/root"
+state = "%[1]s/state"
+
+[grpc]
+  address = %[2]q
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "%[1]s/opt"
+
+[plugins."io.containerd.transfer.v1.local"]
+  config_path = "%[1]s/certs.d"
+
+[plugins."io.containerd.cri.v1.images"]
+  snapshotter = "overlayfs"
+  [plugins."io.containerd.cri.v1.images".pinned_images]
+    sandbox = %[3]q
+  [plugins."io.containerd.cri.v1.images".registry]
+    config_path = "%[1]s/certs.d"
+
+[plugins."io.containerd.cri.v1.runtime"]
+  # This VM's root lacks CAP_SYS_RESOURCE: without this, every sandbox
+  # fails, under any runtime.
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.cri.v1.runtime".cni]
+    bin_dirs = [%[4]q]
+    conf_dir = "%[1]s/cni"
+  [plugins."io.containerd.cri.v1.runtime".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+        BinaryName = %[5]q
+        SystemdCgroup = false
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.berth]
+      runtime_type = "io.containerd.runc.v2"
+      runtime_path = %[6]q
+      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.berth.options]
+        SystemdCgroup = false
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.berth-native]
+      runtime_type = "io.containerd.berth.v2"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+`
+
+// configV2 is containerd 1.6 and 1.7's, with the same arguments.
+const configV2 = `version = 2
+root = "%[1]s/root"
+state = "%[1]s/state"
+
+[grpc]
+  address = %[2]q
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "%[1]s/opt"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = %[3]q
+  # This VM's root lacks CAP_SYS_RESOURCE (see configV3).
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "%[1]s/certs.d"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = %[4]q
+    conf_dir = "%[1]s/cni"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        BinaryName = %[5]q
+        SystemdCgroup = false
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth]
+      runtime_type = "io.containerd.runc.v2"
+      runtime_path = %[6]q
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth.options]
+        SystemdCgroup = false
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth-native]
+      runtime_type = "io.containerd.berth.v2"
+`

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +36,16 @@ func TestMain(m *testing.M) {
 		}
 		rootfs = dir
 		if err := busybox.MakeRootfs(rootfs); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		// Reachable by user-namespaced containers, with a mount point for
+		// their volume.
+		if err := os.Chmod(rootfs, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := os.Mkdir(rootfs+"/vol", 0o755); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -169,5 +180,67 @@ func TestReaperCollectsOrphans(t *testing.T) {
 	// Deleting with the orphan already reaped works.
 	if err := c.Delete(ctx, false); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReaperJoinedUserNamespace creates containers that join a running
+// container's user namespace by path (as a pod's containers join its
+// sandbox's) and have an idmapped volume, in parallel: converting such a
+// spec, libcontainer spawns and waits for children that read the
+// namespace's mappings or hold the mount's namespace, and the reaper must
+// not take their exits ("waitid: no child processes", seen once in two
+// runs of critest's user namespace tests). The window is narrow (between
+// the mapping reader's pidfd_open and its waitid): this test runs the path
+// under the reaper, but did not hit the race without the fix in 3 runs.
+func TestReaperJoinedUserNamespace(t *testing.T) {
+	rt, _ := setup(t)
+	vol := t.TempDir()
+	for _, d := range []string{filepath.Dir(vol), vol} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mapping := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	ctx := context.Background()
+	sandbox, err := rt.Run(ctx, "userns-sandbox", berth.CreateOpts{Bundle: t.TempDir(), Spec: spec.New(
+		spec.WithRootPath(rootfs), spec.WithArgs("sleep", "600"), func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings, s.Linux.GIDMappings = mapping, mapping
+		})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sandbox.Delete(ctx, true)
+	pid, err := sandbox.Pid()
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace,
+			Path: fmt.Sprintf("/proc/%d/ns/user", pid)})
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/vol", Type: "bind", Source: vol,
+			Options: []string{"rbind"}, UIDMappings: mapping, GIDMappings: mapping})
+	}
+	const rounds, n = 3, 8
+	for round := range rounds {
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := fmt.Sprintf("joined-%d-%d", round, i)
+				s := spec.New(spec.WithRootPath(rootfs), spec.WithArgs("stat", "-c", "%u", "/vol"), joined)
+				c, err := rt.Run(ctx, id, berth.CreateOpts{Bundle: t.TempDir(), Spec: s})
+				if err != nil {
+					t.Errorf("%s: %v", id, err)
+					return
+				}
+				defer c.Delete(ctx, true)
+				if es, err := c.Wait(ctx); err != nil || es.Code != 0 {
+					t.Errorf("%s: exit %+v, %v", id, es, err)
+				}
+			}()
+		}
+		wg.Wait()
 	}
 }
