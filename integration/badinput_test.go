@@ -61,11 +61,6 @@ func TestBadInput(t *testing.T) {
 			want: "root.path: ",
 		},
 		{
-			name:   "unsupported ociVersion",
-			bundle: withConfig(`{"ociVersion": "2.0.0", "root": {"path": "rootfs"}}`),
-			want:   `ociVersion: "2.0.0" is not supported`,
-		},
-		{
 			name:   "empty args",
 			bundle: withSpec(spec.WithArgs()),
 			want:   "process.args: must not be empty",

@@ -98,6 +98,18 @@ func TestParityKillAllStopped(t *testing.T) {
 	})
 }
 
+// TestParityOCIVersion: a spec of another runtime-spec version, or of
+// none, runs: runc checks no version.
+func TestParityOCIVersion(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"2.0.0", "", "not-a-version"} {
+		eachRuntime(t, "exit 0", func(t *testing.T, c *cli) string {
+			bundle := newBundle(t, spec.WithArgs("true"), func(s *specs.Spec) { s.Version = v })
+			return outcome(c.run(nil, "run", "--bundle", bundle, uniqueID(t)))
+		})
+	}
+}
+
 // TestParityListRoot: list with a --root that does not exist is an error;
 // without --root, a missing default root is an empty list.
 func TestParityListRoot(t *testing.T) {

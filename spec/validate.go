@@ -4,24 +4,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// Supported OCI runtime-spec versions: 1.0.x to 1.3.x.
-const (
-	minSupportedMinor = 0
-	maxSupportedMinor = 3
-)
-
 // Validate checks a spec for a container whose bundle is the absolute path
-// bundle. The first problem found is returned as a *FieldError.
+// bundle. The first problem found is returned as a *FieldError. ociVersion
+// is not checked: runc runs a spec of any version, or of none.
 func Validate(s *specs.Spec, bundle string) error {
-	if err := validateVersion(s.Version); err != nil {
-		return err
-	}
 	if err := validateRoot(s, bundle); err != nil {
 		return err
 	}
@@ -43,29 +34,6 @@ func Validate(s *specs.Spec, bundle string) error {
 		return err
 	}
 	return validateResources(s.Linux.Resources)
-}
-
-func validateVersion(v string) error {
-	if v == "" {
-		return fieldErr("ociVersion", "must be set (supported: 1.0.x to 1.3.x)")
-	}
-	core, _, _ := strings.Cut(v, "-")
-	parts := strings.Split(core, ".")
-	if len(parts) != 3 {
-		return fieldErr("ociVersion", "%q is not a version of the form MAJOR.MINOR.PATCH", v)
-	}
-	nums := make([]int, 3)
-	for i, p := range parts {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 {
-			return fieldErr("ociVersion", "%q is not a version of the form MAJOR.MINOR.PATCH", v)
-		}
-		nums[i] = n
-	}
-	if nums[0] != 1 || nums[1] < minSupportedMinor || nums[1] > maxSupportedMinor {
-		return fieldErr("ociVersion", "%q is not supported (supported: 1.0.x to 1.3.x)", v)
-	}
-	return nil
 }
 
 func validateRoot(s *specs.Spec, bundle string) error {
