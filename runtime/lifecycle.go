@@ -25,7 +25,7 @@ func (c *Container) Start(ctx context.Context) error {
 	if err != nil {
 		return opError("start", c.ID(), err)
 	}
-	if err := requireStatus("start", s, Created); err != nil {
+	if err := requireStatus("start", s, startStatuses...); err != nil {
 		return opError("start", c.ID(), err)
 	}
 	if err := c.lc.Exec(); err != nil {
@@ -44,8 +44,8 @@ func (c *Container) Signal(sig syscall.Signal, all bool) error {
 	var err error
 	if all {
 		err = c.signalAll(sig)
-		if errors.Is(err, libcontainer.ErrNotRunning) {
-			err = nil
+		if errors.Is(err, ErrWrongState) {
+			err = nil // a stopped container has no process to signal
 		}
 	} else {
 		err = c.lc.Signal(sig)
@@ -68,14 +68,14 @@ func signalName(sig syscall.Signal) string {
 // signalAll signals every process of the container's cgroup, frozen so
 // that none can fork away meanwhile.
 func (c *Container) signalAll(sig syscall.Signal) error {
-	s, err := c.lc.Status()
+	s, err := c.status()
 	if err != nil {
 		return err
 	}
-	switch s {
-	case libcontainer.Stopped:
-		return libcontainer.ErrNotRunning
-	case libcontainer.Running:
+	if err := requireStatus("signal all", s, signalAllStatuses...); err != nil {
+		return err
+	}
+	if s == Running {
 		if err := c.lc.Pause(); err == nil {
 			defer func() { _ = c.lc.Resume() }()
 		}
@@ -89,7 +89,7 @@ func (c *Container) signalAll(sig syscall.Signal) error {
 			return fmt.Errorf("kill %d: %w", pid, err)
 		}
 	}
-	if sig == unix.SIGKILL && s == libcontainer.Paused {
+	if sig == unix.SIGKILL && s == Paused {
 		// A frozen process on cgroup v1 dies only once thawed.
 		return c.lc.Resume()
 	}
@@ -116,10 +116,7 @@ func (c *Container) delete(ctx context.Context, force bool) error {
 	if err != nil {
 		return err
 	}
-	switch s {
-	case Stopped, Created:
-		// Destroy kills a created container's init itself.
-	default:
+	if err := requireStatus("delete", s, deleteStatuses...); err != nil {
 		if !force {
 			return errorf(ErrWrongState, "container is %s: stop it first, or delete with force", s)
 		}

@@ -13,11 +13,10 @@ type Status string
 
 // The statuses a container can be in.
 const (
-	Creating Status = "creating"
-	Created  Status = "created"
-	Running  Status = "running"
-	Paused   Status = "paused"
-	Stopped  Status = "stopped"
+	Created Status = "created"
+	Running Status = "running"
+	Paused  Status = "paused"
+	Stopped Status = "stopped"
 )
 
 func statusOf(s libcontainer.Status) Status {

@@ -27,6 +27,23 @@ type ExitStatus struct {
 // UnknownExitCode is ExitStatus.Code when the status could not be collected.
 const UnknownExitCode = -1
 
+// unknownStatus is what a process whose status is unknown reports to a
+// caller that takes a byte (runc's exit code, containerd's status): 255,
+// never a wrapped -1.
+const unknownStatus = 255
+
+// ExitCode is the status as a process's exit code: Code, or 255 when the
+// status is unknown. It is what `berth run` and `berth exec` exit with.
+func (es ExitStatus) ExitCode() int {
+	if es.Code < 0 {
+		return unknownStatus
+	}
+	return es.Code
+}
+
+// ContainerdStatus is the status as containerd's task API carries it.
+func (es ExitStatus) ContainerdStatus() uint32 { return uint32(es.ExitCode()) }
+
 func exitStatusOf(ps *os.ProcessState) ExitStatus {
 	if ps != nil {
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok {

@@ -8,16 +8,15 @@ import (
 
 // flags are the command-line flags containerd passes to a shim binary.
 type flags struct {
-	namespace     string
-	address       string // containerd's gRPC socket
-	publishBinary string
-	id            string
-	bundle        string
-	socket        string // set by start for the daemon it spawns
-	debug         bool
-	info          bool
-	version       bool
-	action        string // "start", "delete", or "" for the daemon
+	namespace string
+	address   string // containerd's gRPC socket
+	id        string
+	bundle    string
+	socket    string // set by start for the daemon it spawns
+	debug     bool
+	info      bool
+	version   bool
+	action    string // "start", "delete", or "" for the daemon
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
@@ -26,7 +25,8 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.namespace, "namespace", "", "namespace that owns the shim")
 	fs.StringVar(&f.address, "address", "", "grpc address back to main containerd")
-	fs.StringVar(&f.publishBinary, "publish-binary", "", "path to publish binary (unused: events go over TTRPC_ADDRESS)")
+	// Accepted as containerd passes it; events go over TTRPC_ADDRESS.
+	fs.String("publish-binary", "", "path to publish binary (unused: events go over TTRPC_ADDRESS)")
 	fs.StringVar(&f.id, "id", "", "id of the task")
 	fs.StringVar(&f.bundle, "bundle", "", "path to the bundle if not workdir")
 	fs.StringVar(&f.socket, "socket", "", "address the daemon serves on (set by start)")

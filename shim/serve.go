@@ -3,6 +3,7 @@ package shim
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -121,17 +122,13 @@ func setupLogging(debugOn bool) {
 	}
 	f, err := os.OpenFile("log", os.O_WRONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
-		logrus.SetOutput(discard{})
+		logrus.SetOutput(io.Discard)
 		return
 	}
 	logrus.SetOutput(f)
 	// A crash (the Go runtime writes to fd 2) lands in containerd's log too.
 	_ = unix.Dup2(int(f.Fd()), 2)
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // recoverPanics turns a panic in one request into an error for that
 // request, so one bug does not take down every container of the shim.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -27,7 +26,6 @@ import (
 	"github.com/berth-oci/berth/cgroups"
 	"github.com/berth-oci/berth/cgroups/metrics"
 	berth "github.com/berth-oci/berth/runtime"
-	"github.com/berth-oci/berth/spec"
 )
 
 // service is the task service: each request becomes one call on berth's
@@ -109,7 +107,8 @@ func (s *service) taskProcess(id, execID string) (*task, *process, error) {
 	return t, p, nil
 }
 
-// Create creates a container from the bundle containerd prepared.
+// Create creates a container from the bundle containerd prepared (see
+// newTask).
 func (s *service) Create(ctx context.Context, req *taskv3.CreateTaskRequest) (_ *taskv3.CreateTaskResponse, retErr error) {
 	s.mu.Lock()
 	if _, ok := s.tasks[req.ID]; ok {
@@ -122,71 +121,11 @@ func (s *service) Create(ctx context.Context, req *taskv3.CreateTaskRequest) (_ 
 			s.unpin(req.ID)
 		}
 	}()
-	opts, err := decodeOptions(req.Options)
-	if err != nil {
-		return nil, toGRPC(fmt.Errorf("task options: %w", errdefs.ErrInvalidArgument))
-	}
-	if err := opts.check(); err != nil {
-		return nil, toGRPC(fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument))
-	}
-	rootfs := filepath.Join(req.Bundle, "rootfs")
-	if err := mountRootfs(req.Rootfs, rootfs); err != nil {
-		return nil, toGRPC(err)
-	}
-	defer func() {
-		if retErr != nil && len(req.Rootfs) > 0 {
-			_ = unmountRootfs(rootfs)
-		}
-	}()
-	if err := writeOptions(req.Bundle, opts); err != nil {
-		return nil, toGRPC(err)
-	}
-	sp, err := spec.Load(req.Bundle)
+	t, err := s.newTask(ctx, req)
 	if err != nil {
 		return nil, toGRPC(err)
 	}
-	rt, err := s.runtimeFor(stateRoot(req.Bundle, s.namespace), opts.SystemdCgroup)
-	if err != nil {
-		return nil, toGRPC(err)
-	}
-	stdio, err := newStdio(req.ID, s.namespace, req.Stdin, req.Stdout, req.Stderr, req.Terminal, opts.ioOwner())
-	if err != nil {
-		return nil, toGRPC(err)
-	}
-	t := &task{id: req.ID, bundle: req.Bundle, execs: map[string]*process{}, hostPidNS: !hasNamespace(sp, specs.PIDNamespace),
-		ioOwner: opts.ioOwner()}
-	p := newProcess("")
-	p.terminal, p.stdio = req.Terminal, stdio
-	t.init = p
-	c, err := rt.Create(ctx, req.ID, berth.CreateOpts{
-		Bundle:       req.Bundle,
-		Spec:         sp,
-		IO:           stdio.io,
-		NoPivotRoot:  opts.NoPivotRoot,
-		NoNewKeyring: opts.NoNewKeyring,
-		OnExit:       func(es berth.ExitStatus) { go s.handleExit(t, p, es) },
-	})
-	stdio.closeContainerSide()
-	if err != nil {
-		stdio.close()
-		return nil, toGRPC(err)
-	}
-	t.c = c
-	if p.terminal {
-		if err := stdio.terminal.attach(req.Stdin, req.Stdout); err != nil {
-			_ = c.Delete(ctx, true)
-			stdio.close()
-			return nil, toGRPC(err)
-		}
-	}
-	pid, err := c.Pid()
-	if err != nil {
-		_ = c.Delete(ctx, true)
-		stdio.close()
-		return nil, toGRPC(err)
-	}
-	p.pid = pid
-	_ = writeFileAtomic(filepath.Join(req.Bundle, initPidFile), []byte(strconv.Itoa(pid)))
+	defer t.mu.Unlock()
 	s.mu.Lock()
 	s.tasks[req.ID] = t
 	delete(s.pins, req.ID)
@@ -197,45 +136,10 @@ func (s *service) Create(ctx context.Context, req *taskv3.CreateTaskRequest) (_ 
 		Rootfs:      req.Rootfs,
 		IO:          &eventstypes.TaskIO{Stdin: req.Stdin, Stdout: req.Stdout, Stderr: req.Stderr, Terminal: req.Terminal},
 		Checkpoint:  req.Checkpoint,
-		Pid:         uint32(pid),
+		Pid:         uint32(t.init.pid),
 	})
 	s.watchOOM(t)
-	return &taskv3.CreateTaskResponse{Pid: uint32(pid)}, nil
-}
-
-func hasNamespace(s *specs.Spec, typ specs.LinuxNamespaceType) bool {
-	if s.Linux == nil {
-		return false
-	}
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == typ {
-			return true
-		}
-	}
-	return false
-}
-
-// watchOOM publishes TaskOOM for each OOM kill in the container. It starts
-// right after create: init already sits in its cgroup.
-func (s *service) watchOOM(t *task) {
-	ch, err := t.c.OOM()
-	if err != nil {
-		logrus.WithError(err).Warnf("no OOM notifications for %s", t.id)
-		return
-	}
-	// Notifications can miss a kill on cgroup v2 (the exit overtakes them);
-	// the cgroup's count settles the difference when they end.
-	seen, _ := t.c.OOMKillCount()
-	go func() {
-		for range ch {
-			seen++
-			s.events.publish(topicTaskOOM, &eventstypes.TaskOOM{ContainerID: t.id})
-		}
-		n, err := t.c.OOMKillCount()
-		for ; err == nil && seen < n; seen++ {
-			s.events.publish(topicTaskOOM, &eventstypes.TaskOOM{ContainerID: t.id})
-		}
-	}()
+	return &taskv3.CreateTaskResponse{Pid: uint32(t.init.pid)}, nil
 }
 
 // Start starts the container's init, or a created exec.
@@ -245,26 +149,30 @@ func (s *service) Start(ctx context.Context, req *taskv3.StartRequest) (*taskv3.
 		return nil, err
 	}
 	defer t.mu.Unlock()
-	if p.started {
-		return nil, toGRPC(fmt.Errorf("process %s already started: %w", processName(t, p), errdefs.ErrFailedPrecondition))
+	if err := p.canStart(); err != nil {
+		return nil, toGRPC(err)
 	}
-	if p == t.init {
+	if p.isInit() {
 		// TaskStart is queued before t.mu is released, so the exit handler
 		// (which takes t.mu) can never publish TaskExit first.
 		if err := t.c.Start(ctx); err != nil {
 			return nil, toGRPC(err)
 		}
-		p.started = true
+		if err := p.transition(stateRunning); err != nil {
+			return nil, toGRPC(err)
+		}
 		s.events.publish(topicTaskStart, &eventstypes.TaskStart{ContainerID: t.id, Pid: uint32(p.pid)})
 		return &taskv3.StartResponse{Pid: uint32(p.pid)}, nil
 	}
-	if t.init.exit != nil {
-		return nil, toGRPC(fmt.Errorf("container %s has exited: %w", t.id, errdefs.ErrFailedPrecondition))
+	if err := t.init.canHostExecs(); err != nil {
+		return nil, toGRPC(err)
 	}
 	stdio, err := newStdio(t.id, s.namespace, p.stdio.paths.stdin, p.stdio.paths.stdout, p.stdio.paths.stderr, p.terminal, t.ioOwner)
 	if err != nil {
 		return nil, toGRPC(err)
 	}
+	// The exec may exit before Exec returns: its exit handler waits for
+	// t.mu, which is held until p has its real stdio and is running.
 	rp, err := t.c.Exec(ctx, p.spec, berth.ExecOpts{
 		IO:     stdio.io,
 		OnExit: func(es berth.ExitStatus) { go s.handleExit(t, p, es) },
@@ -274,7 +182,10 @@ func (s *service) Start(ctx context.Context, req *taskv3.StartRequest) (*taskv3.
 		stdio.close()
 		return nil, toGRPC(err)
 	}
-	p.stdio, p.rp, p.pid, p.started = stdio, rp, rp.Pid(), true
+	p.stdio, p.rp, p.pid = stdio, rp, rp.Pid()
+	if err := p.transition(stateRunning); err != nil {
+		return nil, toGRPC(err)
+	}
 	if p.terminal {
 		if err := stdio.terminal.attach(stdio.paths.stdin, stdio.paths.stdout); err != nil {
 			_ = rp.Signal(syscall.SIGKILL)
@@ -285,57 +196,6 @@ func (s *service) Start(ctx context.Context, req *taskv3.StartRequest) (*taskv3.
 	return &taskv3.StartResponse{Pid: uint32(p.pid)}, nil
 }
 
-func processName(t *task, p *process) string {
-	if p.id == "" {
-		return t.id
-	}
-	return t.id + "/" + p.id
-}
-
-// handleExit records a process's exit and publishes TaskExit, holding back
-// init's until every running exec has exited.
-func (s *service) handleExit(t *task, p *process, es berth.ExitStatus) {
-	if p.stdio != nil {
-		p.stdio.exited() // output drains to the client, which then sees EOF
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if p == t.init {
-		if t.hostPidNS && t.c != nil {
-			// Without a pid namespace, init's death kills nothing else.
-			_ = t.c.Signal(syscall.SIGKILL, true)
-		}
-		if t.runningExecs() > 0 {
-			t.initExitHeld = &es
-			return
-		}
-		s.publishExit(t, p, es)
-		return
-	}
-	s.publishExit(t, p, es)
-	if t.initExitHeld != nil && t.runningExecs() == 0 {
-		held := *t.initExitHeld
-		t.initExitHeld = nil
-		s.publishExit(t, t.init, held)
-	}
-}
-
-func (s *service) publishExit(t *task, p *process, es berth.ExitStatus) {
-	p.exit = &es
-	id := p.id
-	if id == "" {
-		id = t.id
-	}
-	s.events.publish(topicTaskExit, &eventstypes.TaskExit{
-		ContainerID: t.id,
-		ID:          id,
-		Pid:         uint32(p.pid),
-		ExitStatus:  uint32(es.Code),
-		ExitedAt:    timestamppb.New(es.ExitedAt),
-	})
-	close(p.exited)
-}
-
 // Delete deletes a stopped (or never started) process.
 func (s *service) Delete(ctx context.Context, req *taskv3.DeleteRequest) (*taskv3.DeleteResponse, error) {
 	t, p, err := s.taskProcess(req.ID, req.ExecID)
@@ -343,24 +203,24 @@ func (s *service) Delete(ctx context.Context, req *taskv3.DeleteRequest) (*taskv
 		return nil, err
 	}
 	defer t.mu.Unlock()
-	if p.running() || (p == t.init && t.initExitHeld != nil) {
-		return nil, toGRPC(fmt.Errorf("cannot delete running process %s: %w", processName(t, p), errdefs.ErrFailedPrecondition))
+	if err := p.canDelete(); err != nil {
+		return nil, toGRPC(err)
 	}
 	var es berth.ExitStatus
 	if p.exit != nil {
 		es = *p.exit
 	}
-	if p != t.init {
+	if !p.isInit() {
 		delete(t.execs, p.id)
-		if p.stdio != nil {
-			p.stdio.close()
-		}
+		p.stdio.close()
+		_ = p.transition(stateDeleted)
 		return deleteResponse(p, es), nil
 	}
 	if err := t.c.Delete(ctx, true); err != nil && !errors.Is(err, berth.ErrNotFound) {
 		return nil, toGRPC(err)
 	}
 	p.stdio.close()
+	_ = p.transition(stateDeleted)
 	if err := unmountRootfs(filepath.Join(t.bundle, "rootfs")); err != nil {
 		logrus.WithError(err).Warnf("unmount rootfs of %s", t.id)
 	}
@@ -371,14 +231,14 @@ func (s *service) Delete(ctx context.Context, req *taskv3.DeleteRequest) (*taskv
 		ContainerID: t.id,
 		ID:          t.id,
 		Pid:         uint32(p.pid),
-		ExitStatus:  uint32(es.Code),
+		ExitStatus:  es.ContainerdStatus(),
 		ExitedAt:    timestamppb.New(es.ExitedAt),
 	})
 	return deleteResponse(p, es), nil
 }
 
 func deleteResponse(p *process, es berth.ExitStatus) *taskv3.DeleteResponse {
-	return &taskv3.DeleteResponse{Pid: uint32(p.pid), ExitStatus: uint32(es.Code), ExitedAt: timestamppb.New(es.ExitedAt)}
+	return &taskv3.DeleteResponse{Pid: uint32(p.pid), ExitStatus: es.ContainerdStatus(), ExitedAt: timestamppb.New(es.ExitedAt)}
 }
 
 // Exec records a process to exec; Start runs it.
@@ -395,14 +255,14 @@ func (s *service) Exec(ctx context.Context, req *taskv3.ExecProcessRequest) (*em
 	if _, ok := t.execs[req.ExecID]; ok {
 		return nil, toGRPC(fmt.Errorf("exec %s in task %s: %w", req.ExecID, t.id, errdefs.ErrAlreadyExists))
 	}
-	if t.init.exit != nil {
-		return nil, toGRPC(fmt.Errorf("container %s has exited: %w", t.id, errdefs.ErrFailedPrecondition))
+	if err := t.init.canHostExecs(); err != nil {
+		return nil, toGRPC(err)
 	}
 	var ps specs.Process
 	if req.Spec == nil || json.Unmarshal(req.Spec.GetValue(), &ps) != nil {
 		return nil, toGRPC(fmt.Errorf("exec %s: spec is not an OCI process in JSON: %w", req.ExecID, errdefs.ErrInvalidArgument))
 	}
-	p := newProcess(req.ExecID)
+	p := newProcess(t.id, req.ExecID)
 	p.spec, p.terminal = &ps, req.Terminal
 	p.stdio = &stdio{}
 	p.stdio.paths.stdin, p.stdio.paths.stdout, p.stdio.paths.stderr = req.Stdin, req.Stdout, req.Stderr
@@ -427,29 +287,29 @@ func (s *service) State(ctx context.Context, req *taskv3.StateRequest) (*taskv3.
 		Stderr:   p.stdio.paths.stderr,
 		Terminal: p.terminal,
 		ExecID:   req.ExecID,
-		ExitedAt: timestamppb.New(zeroTime),
+		// A process that has not exited shows the zero time.
+		ExitedAt: timestamppb.New(time.Time{}),
 	}
-	switch {
-	case p.exit != nil:
+	switch p.state {
+	case stateStopped, stateDeleted:
 		resp.Status = tasktypes.Status_STOPPED
-		resp.ExitStatus = uint32(p.exit.Code)
+		resp.ExitStatus = p.exit.ContainerdStatus()
 		resp.ExitedAt = timestamppb.New(p.exit.ExitedAt)
-	case p != t.init && !p.started:
+	case stateCreated:
 		resp.Status = tasktypes.Status_CREATED
-	case p != t.init:
+	case stateExitHeld:
+		// Its exit is published once its execs' are.
 		resp.Status = tasktypes.Status_RUNNING
-	default:
-		st, err := t.c.State()
-		if err != nil {
-			return nil, toGRPC(err)
-		}
-		switch st.Status {
-		case berth.Created:
-			resp.Status = tasktypes.Status_CREATED
-		case berth.Paused:
-			resp.Status = tasktypes.Status_PAUSED
-		default: // running, or stopped with the exit still being handled
-			resp.Status = tasktypes.Status_RUNNING
+	case stateRunning:
+		resp.Status = tasktypes.Status_RUNNING
+		if p.isInit() {
+			st, err := t.c.State()
+			if err != nil {
+				return nil, toGRPC(err)
+			}
+			if st.Status == berth.Paused {
+				resp.Status = tasktypes.Status_PAUSED
+			}
 		}
 	}
 	return resp, nil
@@ -467,7 +327,10 @@ func (s *service) Wait(ctx context.Context, req *taskv3.WaitRequest) (*taskv3.Wa
 	case <-ctx.Done():
 		return nil, toGRPC(ctx.Err())
 	}
-	return &taskv3.WaitResponse{ExitStatus: uint32(p.exit.Code), ExitedAt: timestamppb.New(p.exit.ExitedAt)}, nil
+	t.mu.Lock()
+	es := *p.exit
+	t.mu.Unlock()
+	return &taskv3.WaitResponse{ExitStatus: es.ContainerdStatus(), ExitedAt: timestamppb.New(es.ExitedAt)}, nil
 }
 
 // Kill signals init (or all processes), or an exec.
@@ -477,14 +340,11 @@ func (s *service) Kill(ctx context.Context, req *taskv3.KillRequest) (*emptypb.E
 		return nil, err
 	}
 	defer t.mu.Unlock()
-	if p.exit != nil || (p == t.init && t.initExitHeld != nil) {
-		return nil, toGRPC(fmt.Errorf("process %s already finished: %w", processName(t, p), errdefs.ErrNotFound))
+	if err := p.canSignal(); err != nil {
+		return nil, toGRPC(err)
 	}
 	sig := syscall.Signal(req.Signal)
-	if p != t.init {
-		if !p.started {
-			return nil, toGRPC(fmt.Errorf("process %s not started: %w", processName(t, p), errdefs.ErrFailedPrecondition))
-		}
+	if !p.isInit() {
 		return &emptypb.Empty{}, toGRPC(p.rp.Signal(sig))
 	}
 	if err := t.c.Signal(sig, req.All); err != nil {
@@ -510,7 +370,7 @@ func (s *service) Pids(ctx context.Context, req *taskv3.PidsRequest) (*taskv3.Pi
 	}
 	byPid := map[int]string{}
 	for id, p := range t.execs {
-		if p.running() {
+		if p.state == stateRunning {
 			byPid[p.pid] = id
 		}
 	}
@@ -570,10 +430,10 @@ func (s *service) ResizePty(ctx context.Context, req *taskv3.ResizePtyRequest) (
 		return nil, err
 	}
 	defer t.mu.Unlock()
-	if p.exit != nil {
-		return nil, toGRPC(fmt.Errorf("cannot resize a stopped process: %w", errdefs.ErrFailedPrecondition))
+	if err := p.canResize(); err != nil {
+		return nil, toGRPC(err)
 	}
-	if p.stdio == nil || p.stdio.terminal == nil {
+	if p.stdio.terminal == nil {
 		return &emptypb.Empty{}, nil
 	}
 	return &emptypb.Empty{}, toGRPC(p.stdio.terminal.resize(req.Width, req.Height))
@@ -586,7 +446,7 @@ func (s *service) CloseIO(ctx context.Context, req *taskv3.CloseIORequest) (*emp
 		return nil, err
 	}
 	defer t.mu.Unlock()
-	if req.Stdin && p.stdio != nil {
+	if req.Stdin {
 		p.stdio.closeStdin()
 	}
 	return &emptypb.Empty{}, nil

@@ -2,7 +2,6 @@ package shim
 
 import (
 	"sync"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -10,24 +9,39 @@ import (
 )
 
 // process is a task's init (id "") or one of its exec'd processes, as the
-// shim tracks it for containerd.
+// shim tracks it for containerd. Every field is read and written under the
+// task's lock.
 type process struct {
+	taskID   string
 	id       string
+	state    processState
 	spec     *specs.Process // exec only
 	terminal bool
-	stdio    *stdio
-	rp       *berth.Process // exec only, once started
-	pid      int
-	started  bool
-	exit     *berth.ExitStatus // set once the exit is handled
-	exited   chan struct{}     // closed then
+	// stdio is the process's stdio; for an exec not yet started, only
+	// its paths. The exit handler reads it under the lock, so it sees the
+	// real one: Start holds the lock until it is set.
+	stdio *stdio
+	rp    *berth.Process // exec only, once started
+	pid   int
+	// exit is how the process ended, set once its exit is handled (held
+	// or published).
+	exit   *berth.ExitStatus
+	exited chan struct{} // closed once the exit is published
 }
 
-func newProcess(id string) *process {
-	return &process{id: id, exited: make(chan struct{})}
+func newProcess(taskID, id string) *process {
+	return &process{taskID: taskID, id: id, exited: make(chan struct{})}
 }
 
-func (p *process) running() bool { return p.started && p.exit == nil }
+func (p *process) isInit() bool { return p.id == "" }
+
+// name is the task id, with /<exec id> for an exec.
+func (p *process) name() string {
+	if p.isInit() {
+		return p.taskID
+	}
+	return p.taskID + "/" + p.id
+}
 
 // task is one container served by this shim.
 type task struct {
@@ -40,9 +54,6 @@ type task struct {
 	hostPidNS bool
 	// ioOwner owns the stdio ends of the task's processes, execs too.
 	ioOwner ioOwner
-	// initExitHeld is set while init has exited but execs have not: its
-	// TaskExit waits for theirs, as containerd's own shim does.
-	initExitHeld *berth.ExitStatus
 }
 
 func (t *task) process(execID string) (*process, bool) {
@@ -53,15 +64,13 @@ func (t *task) process(execID string) (*process, bool) {
 	return p, ok
 }
 
+// runningExecs counts the execs that have started and not exited.
 func (t *task) runningExecs() int {
 	n := 0
 	for _, p := range t.execs {
-		if p.running() {
+		if p.state == stateRunning {
 			n++
 		}
 	}
 	return n
 }
-
-// zeroTime is what containerd shows as the exit time of a running process.
-var zeroTime = time.Time{}

@@ -114,7 +114,7 @@ func startContainer(c *cli.Context, action startAction) (int, error) {
 			return -1, err
 		}
 	}
-	return exitCode(status), nil
+	return status.ExitCode(), nil
 }
 
 // exitIfForeground exits with the container's code after a foreground run

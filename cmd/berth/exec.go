@@ -114,7 +114,7 @@ func execProcess(c *cli.Context) (int, error) {
 		return 0, nil
 	}
 	status := stdio.forward(ctx, proc)
-	return exitCode(status), nil
+	return status.ExitCode(), nil
 }
 
 // execSpec builds the process to exec: --process, or the bundle's process

@@ -153,14 +153,6 @@ func (s *stdioSetup) afterStart(pid int, pidFile string) error {
 	return nil
 }
 
-// exitCode turns an exit status into berth's own exit code.
-func exitCode(es berth.ExitStatus) int {
-	if es.Code == berth.UnknownExitCode {
-		return 255
-	}
-	return es.Code
-}
-
 // dialSocket connects to the unix socket at path, given by --flag, and
 // returns it as a file to hand to the container's process.
 func dialSocket(flag, path string) (*os.File, error) {

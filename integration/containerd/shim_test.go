@@ -42,6 +42,7 @@ func TestShim(t *testing.T) {
 		{"UserNamespaceIOOwner", testUserNamespaceIO},
 		{"NativeSnapshotterBind", testNativeSnapshotter},
 		{"Exec", testExec},
+		{"ExecSyncChurn", testExecSyncChurn},
 		{"ExecTerminal", testExecTerminal},
 		{"KillAndKillAll", testKill},
 		{"PauseResume", testPauseResume},
@@ -264,6 +265,42 @@ func testNativeSnapshotter(t *testing.T, d *daemon) {
 		"sh", "-c", "touch /written && echo rootfs-ok")
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "rootfs-ok" {
 		t.Fatalf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// testExecSyncChurn runs many short execs as Kubernetes' exec probes do
+// (ctr task exec: Wait, Start, then drain the output until EOF), 4 at a
+// time, each with a deadline: a lost exit or an output FIFO left open
+// hangs one (the ExecSync hang of issue 11).
+func testExecSyncChurn(t *testing.T, d *daemon) {
+	d.runDetached("execchurn", "sleep", "600")
+	const workers, perWorker = 4, 250
+	var failures []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWorker {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				out, err := exec.CommandContext(ctx, d.v.ctr, "-a", d.sock, "-n", d.namespace, "task", "exec",
+					"--exec-id", fmt.Sprintf("probe-%d-%d", w, i), "execchurn", "sh", "-c", "echo ok").Output()
+				timedOut := ctx.Err() != nil
+				cancel()
+				if err != nil || strings.TrimSpace(string(out)) != "ok" {
+					mu.Lock()
+					failures = append(failures, fmt.Sprintf("exec %d/%d: %q, %v (timed out: %v)", w, i, out, err, timedOut))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d execs in %s, %d failed", workers*perWorker, time.Since(start).Round(time.Millisecond), len(failures))
+	if len(failures) > 0 {
+		t.Fatalf("%d of %d execs failed; first: %s", len(failures), workers*perWorker, failures[0])
 	}
 }
 

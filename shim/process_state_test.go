@@ -1,0 +1,253 @@
+package shim
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	eventstypes "github.com/containerd/containerd/api/events"
+	taskv3 "github.com/containerd/containerd/api/runtime/task/v3"
+	tasktypes "github.com/containerd/containerd/api/types/task"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
+	"github.com/containerd/typeurl/v2"
+
+	berth "github.com/berth-oci/berth/runtime"
+)
+
+var allStates = []processState{stateCreated, stateRunning, stateExitHeld, stateStopped, stateDeleted}
+
+// TestTransitions: exactly the moves in the table are allowed.
+func TestTransitions(t *testing.T) {
+	allowed := map[[2]processState]bool{
+		{stateCreated, stateRunning}: true, {stateCreated, stateStopped}: true, {stateCreated, stateDeleted}: true,
+		{stateRunning, stateExitHeld}: true, {stateRunning, stateStopped}: true,
+		{stateExitHeld, stateStopped}: true,
+		{stateStopped, stateDeleted}:  true,
+	}
+	for _, from := range allStates {
+		for _, to := range allStates {
+			p := &process{taskID: "t", state: from}
+			err := p.transition(to)
+			if allowed[[2]processState{from, to}] {
+				if err != nil || p.state != to {
+					t.Errorf("%s -> %s: %v, state %s", from, to, err, p.state)
+				}
+			} else if !errors.Is(err, errdefs.ErrFailedPrecondition) || p.state != from {
+				t.Errorf("%s -> %s: %v, state %s; want refused", from, to, err, p.state)
+			}
+		}
+	}
+}
+
+// TestRules: which request each state takes, for init and for an exec.
+func TestRules(t *testing.T) {
+	ok, pre, gone := error(nil), errdefs.ErrFailedPrecondition, errdefs.ErrNotFound
+	type want struct{ start, signal, delete, resize, hostExecs error }
+	tests := []struct {
+		state      processState
+		init, exec want
+	}{
+		{stateCreated, want{ok, ok, ok, ok, ok}, want{ok, pre, ok, ok, ok}},
+		{stateRunning, want{pre, ok, pre, ok, ok}, want{pre, ok, pre, ok, ok}},
+		{stateExitHeld, want{pre, gone, pre, pre, pre}, want{pre, gone, pre, pre, pre}},
+		{stateStopped, want{pre, gone, ok, pre, pre}, want{pre, gone, ok, pre, pre}},
+		{stateDeleted, want{pre, gone, pre, pre, pre}, want{pre, gone, pre, pre, pre}},
+	}
+	check := func(t *testing.T, name string, got, want error) {
+		t.Helper()
+		if want == nil && got != nil || want != nil && !errors.Is(got, want) {
+			t.Errorf("%s: %v, want %v", name, got, want)
+		}
+	}
+	for _, tc := range tests {
+		for _, kind := range []string{"init", "exec"} {
+			t.Run(tc.state.String()+"/"+kind, func(t *testing.T) {
+				p := &process{taskID: "t", state: tc.state}
+				w := tc.init
+				if kind == "exec" {
+					p.id, w = "e1", tc.exec
+				}
+				check(t, "start", p.canStart(), w.start)
+				check(t, "signal", p.canSignal(), w.signal)
+				check(t, "delete", p.canDelete(), w.delete)
+				check(t, "resize", p.canResize(), w.resize)
+				check(t, "host execs", p.canHostExecs(), w.hostExecs)
+			})
+		}
+	}
+}
+
+// testService is a service whose events are kept, not sent.
+func testService() *service {
+	pub := &publisher{drained: make(chan struct{})}
+	pub.cond = sync.NewCond(&pub.mu)
+	return newService("ns", pub, func() {})
+}
+
+func (s *service) topics() []string {
+	s.events.mu.Lock()
+	defer s.events.mu.Unlock()
+	var out []string
+	for _, e := range s.events.queue {
+		out = append(out, e.Topic)
+	}
+	return out
+}
+
+// taskWithExec registers task "t" (init running, no container) with exec
+// "e1" in state st.
+func taskWithExec(s *service, st processState) (*task, *process) {
+	t := &task{id: "t", execs: map[string]*process{}}
+	t.init = newProcess("t", "")
+	t.init.state, t.init.stdio = stateRunning, &stdio{}
+	p := newProcess("t", "e1")
+	p.state, p.stdio = st, &stdio{}
+	if st == stateStopped || st == stateExitHeld || st == stateDeleted {
+		p.exit = &berth.ExitStatus{Code: 3, ExitedAt: time.Now()}
+	}
+	t.execs["e1"] = p
+	s.tasks["t"] = t
+	return t, p
+}
+
+// TestExecRequestsInEveryState drives the requests that touch only the
+// shim's own state (no container is needed) against an exec in each state.
+func TestExecRequestsInEveryState(t *testing.T) {
+	ctx := context.Background()
+	type want struct {
+		status         tasktypes.Status
+		delete, resize error
+		kill           error // only where no process is signalled
+	}
+	pre, gone := errdefs.ErrFailedPrecondition, errdefs.ErrNotFound
+	tests := []struct {
+		state processState
+		want  want
+	}{
+		{stateCreated, want{tasktypes.Status_CREATED, nil, nil, pre}},
+		{stateRunning, want{tasktypes.Status_RUNNING, pre, nil, nil}},
+		{stateStopped, want{tasktypes.Status_STOPPED, nil, pre, gone}},
+	}
+	is := func(got, want error) bool {
+		return want == nil && got == nil || want != nil && errors.Is(errgrpc.ToNative(got), want)
+	}
+	for _, tc := range tests {
+		t.Run(tc.state.String(), func(t *testing.T) {
+			s := testService()
+			_, p := taskWithExec(s, tc.state)
+			st, err := s.State(ctx, &taskv3.StateRequest{ID: "t", ExecID: "e1"})
+			if err != nil || st.Status != tc.want.status {
+				t.Errorf("state: %v %v, want %v", st.GetStatus(), err, tc.want.status)
+			}
+			if _, err := s.ResizePty(ctx, &taskv3.ResizePtyRequest{ID: "t", ExecID: "e1", Width: 80, Height: 24}); !is(err, tc.want.resize) {
+				t.Errorf("resize: %v, want %v", err, tc.want.resize)
+			}
+			if _, err := s.CloseIO(ctx, &taskv3.CloseIORequest{ID: "t", ExecID: "e1", Stdin: true}); err != nil {
+				t.Errorf("close io: %v", err)
+			}
+			if tc.state != stateRunning {
+				if _, err := s.Kill(ctx, &taskv3.KillRequest{ID: "t", ExecID: "e1", Signal: 15}); !is(err, tc.want.kill) {
+					t.Errorf("kill: %v, want %v", err, tc.want.kill)
+				}
+			}
+			if tc.state != stateCreated { // starting one needs a container
+				if _, err := s.Start(ctx, &taskv3.StartRequest{ID: "t", ExecID: "e1"}); !is(err, pre) {
+					t.Errorf("start: %v, want failed precondition", err)
+				}
+			}
+			if _, err := s.Delete(ctx, &taskv3.DeleteRequest{ID: "t", ExecID: "e1"}); !is(err, tc.want.delete) {
+				t.Errorf("delete: %v, want %v", err, tc.want.delete)
+			}
+			if tc.want.delete == nil && p.state != stateDeleted {
+				t.Errorf("deleted exec is %s", p.state)
+			}
+		})
+	}
+}
+
+// TestInitExitHeldForExecs: init's exit waits for its running execs', and
+// the two are published exec first.
+func TestInitExitHeldForExecs(t *testing.T) {
+	s := testService()
+	tk, e := taskWithExec(s, stateRunning)
+	s.handleExit(tk, tk.init, berth.ExitStatus{Code: 137})
+	if tk.init.state != stateExitHeld || slices.Contains(s.topics(), topicTaskExit) {
+		t.Fatalf("init %s, events %v: its exit must wait for the exec", tk.init.state, s.topics())
+	}
+	if _, err := s.Kill(context.Background(), &taskv3.KillRequest{ID: "t", Signal: 9}); !errors.Is(errgrpc.ToNative(err), errdefs.ErrNotFound) {
+		t.Errorf("kill of held init: %v, want not found", err)
+	}
+	s.handleExit(tk, e, berth.ExitStatus{Code: 0})
+	if tk.init.state != stateStopped || e.state != stateStopped {
+		t.Fatalf("init %s, exec %s after the exec's exit", tk.init.state, e.state)
+	}
+	var ids []string
+	s.events.mu.Lock()
+	for _, env := range s.events.queue {
+		if env.Topic == topicTaskExit {
+			var ev eventstypes.TaskExit
+			if err := typeurl.UnmarshalTo(env.Event, &ev); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, ev.ID)
+		}
+	}
+	s.events.mu.Unlock()
+	if !slices.Equal(ids, []string{"e1", "t"}) {
+		t.Fatalf("exits published for %v, want the exec's then init's", ids)
+	}
+	select {
+	case <-tk.init.exited:
+	default:
+		t.Error("init's Wait not released")
+	}
+}
+
+// TestExitBeforeStartReturns: an exec that exits before Start has given it
+// its real stdio (Start holds the task's lock meanwhile) must still have
+// that stdio drained and closed, or the client never sees EOF (the ExecSync
+// hang of issue 11).
+func TestExitBeforeStartReturns(t *testing.T) {
+	s := testService()
+	tk, p := taskWithExec(s, stateCreated)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	real := &stdio{outHolders: []*os.File{w}}
+
+	tk.mu.Lock() // Start holds it from before the exec runs
+	done := make(chan struct{})
+	go func() {
+		s.handleExit(tk, p, berth.ExitStatus{Code: 0}) // the exit, at once
+		close(done)
+	}()
+	time.Sleep(50 * time.Millisecond) // let the handler run as far as it can
+	p.stdio = real
+	if err := p.transition(stateRunning); err != nil {
+		t.Fatal(err)
+	}
+	tk.mu.Unlock()
+
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("exit not handled")
+	}
+	// The real holder was closed: the reader sees EOF at once.
+	if err := r.SetReadDeadline(time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.Read(make([]byte, 1)); n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read %d, %v: the real stdio was not closed", n, err)
+	}
+	if p.state != stateStopped {
+		t.Errorf("exec is %s", p.state)
+	}
+}

@@ -1,0 +1,108 @@
+package shim
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	taskv3 "github.com/containerd/containerd/api/runtime/task/v3"
+	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	berth "github.com/berth-oci/berth/runtime"
+	"github.com/berth-oci/berth/spec"
+)
+
+// newTask sets up a task from containerd's create request: the rootfs, the
+// options, the stdio and the container, its init created. It returns the
+// task locked, so that an exit handler cannot see it before it is whole;
+// the caller registers it and unlocks it. On error nothing is left behind.
+func (s *service) newTask(ctx context.Context, req *taskv3.CreateTaskRequest) (_ *task, retErr error) {
+	opts, err := decodeOptions(req.Options)
+	if err != nil {
+		return nil, fmt.Errorf("task options: %w", errdefs.ErrInvalidArgument)
+	}
+	if err := opts.check(); err != nil {
+		return nil, fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
+	}
+	rootfs := filepath.Join(req.Bundle, "rootfs")
+	if err := mountRootfs(req.Rootfs, rootfs); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil && len(req.Rootfs) > 0 {
+			_ = unmountRootfs(rootfs)
+		}
+	}()
+	if err := writeOptions(req.Bundle, opts); err != nil {
+		return nil, err
+	}
+	sp, err := spec.Load(req.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := s.runtimeFor(stateRoot(req.Bundle, s.namespace), opts.SystemdCgroup)
+	if err != nil {
+		return nil, err
+	}
+	stdio, err := newStdio(req.ID, s.namespace, req.Stdin, req.Stdout, req.Stderr, req.Terminal, opts.ioOwner())
+	if err != nil {
+		return nil, err
+	}
+	t := &task{id: req.ID, bundle: req.Bundle, execs: map[string]*process{}, hostPidNS: !hasNamespace(sp, specs.PIDNamespace),
+		ioOwner: opts.ioOwner()}
+	p := newProcess(req.ID, "")
+	p.terminal, p.stdio = req.Terminal, stdio
+	t.init = p
+	t.mu.Lock()
+	defer func() {
+		if retErr != nil {
+			// An exit handler already waiting finds the init deleted.
+			p.state = stateDeleted
+			t.mu.Unlock()
+		}
+	}()
+	c, err := rt.Create(ctx, req.ID, berth.CreateOpts{
+		Bundle:       req.Bundle,
+		Spec:         sp,
+		IO:           stdio.io,
+		NoPivotRoot:  opts.NoPivotRoot,
+		NoNewKeyring: opts.NoNewKeyring,
+		OnExit:       func(es berth.ExitStatus) { go s.handleExit(t, p, es) },
+	})
+	stdio.closeContainerSide()
+	if err != nil {
+		stdio.close()
+		return nil, err
+	}
+	t.c = c
+	if p.terminal {
+		if err := stdio.terminal.attach(req.Stdin, req.Stdout); err != nil {
+			_ = c.Delete(ctx, true)
+			stdio.close()
+			return nil, err
+		}
+	}
+	pid, err := c.Pid()
+	if err != nil {
+		_ = c.Delete(ctx, true)
+		stdio.close()
+		return nil, err
+	}
+	p.pid = pid
+	_ = writeFileAtomic(filepath.Join(req.Bundle, initPidFile), []byte(strconv.Itoa(pid)))
+	return t, nil
+}
+
+func hasNamespace(s *specs.Spec, typ specs.LinuxNamespaceType) bool {
+	if s.Linux == nil {
+		return false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == typ {
+			return true
+		}
+	}
+	return false
+}
