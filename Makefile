@@ -25,7 +25,7 @@ CRI_DIR := $(CURDIR)/.cache/cri
 DEMO_DIR  ?= /tmp/berth-demo
 TEST_ARGS ?=
 
-.PHONY: all setup build demo test unit integration conformance test-vm test-podman test-cri bench vet clean
+.PHONY: all setup build demo test unit integration conformance test-vm test-podman test-cri fuzz bench vet clean
 
 all: build
 
@@ -71,6 +71,17 @@ conformance: build
 	$(GO) run ./integration/cmd/conformance -validation $(CONFORMANCE_DIR)/validation \
 		-work $(CONFORMANCE_DIR)/work -berth bin/berth -runc $(CONFORMANCE_DIR)/runc/runc
 
+# Native Go fuzz targets, each for FUZZTIME (their seeds also run in make
+# unit): spec loading and validation, seccomp profiles (OCI and Docker
+# format), the shim's runtime options, container ids, update resources.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := ./spec:FuzzDecodeValidate ./seccomp:FuzzValidate ./seccomp:FuzzLoadDockerProfile \
+	./shim:FuzzDecodeOptions ./runtime:FuzzValidateID ./runtime:FuzzMergeResources
+fuzz: setup
+	@set -o pipefail; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+		echo "fuzz $$name: $$(echo "$$out" | grep -o 'execs: [0-9]*' | tail -1) in $(FUZZTIME), no failure"; done
+
 # Kubernetes' CRI validation suite (critest v1.34.0) against the CRI plugin
 # of containerd 2.2.1 and 1.6.20, with containerd's runc shim (runc v1.5.2)
 # and with berth, side by side; fails where a test passes with the runc
@@ -108,7 +119,7 @@ bench: build
 	@echo; echo "6. Go microbenchmarks of the library (go test -bench, benchtime $(BENCH_TIME))"
 	$(GO) test -count=1 -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) ./integration/librarybench/
 
-test: vet unit integration conformance test-vm test-podman test-cri
+test: vet unit fuzz integration conformance test-vm test-podman test-cri
 
 clean:
 	rm -rf bin .cache

@@ -3,9 +3,8 @@ package integration
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
+	"github.com/berth-oci/berth/internal/testutil"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -30,49 +29,15 @@ func init() {
 // binary returns the berth CLI under test (BERTH_BINARY, set by make).
 func binary(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: runs real containers")
-	}
-	bin := os.Getenv("BERTH_BINARY")
-	if bin == "" {
-		bin = "../bin/berth"
-	}
-	abs, err := filepath.Abs(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(abs); err != nil {
-		t.Fatalf("berth binary %s: %v (run make build, or set BERTH_BINARY)", abs, err)
-	}
-	return abs
+	testutil.RequireRoot(t, "runs real containers")
+	return testutil.Binary(t, "BERTH_BINARY", "../bin/berth")
 }
 
 // uniqueID returns a container id unique to this test run.
-func uniqueID(t *testing.T) string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	name := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-			return r
-		}
-		return '-'
-	}, t.Name())
-	if len(name) > 40 {
-		name = name[len(name)-40:]
-	}
-	return strings.Trim(name, "-") + "-" + hex.EncodeToString(b)
-}
+func uniqueID(t *testing.T) string { return testutil.UniqueID(t) }
 
 // newBundle makes a busybox bundle in a temporary directory.
-func newBundle(t *testing.T, opts ...spec.Option) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := busybox.MakeBundle(dir, opts...); err != nil {
-		t.Fatalf("make bundle: %v", err)
-	}
-	return dir
-}
+func newBundle(t *testing.T, opts ...spec.Option) string { return busybox.NewTestBundle(t, opts...) }
 
 // cli runs the berth CLI with a state root.
 type cli struct {

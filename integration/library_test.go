@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berth-oci/berth/internal/testutil"
 	"io"
 	"os"
 	"slices"
@@ -22,9 +23,7 @@ import (
 // that force-deletes whatever the test left in it.
 func newRuntime(t *testing.T) *berth.Runtime {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: runs real containers")
-	}
+	testutil.RequireRoot(t, "runs real containers")
 	rt, err := berth.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-oci/berth/internal/testutil"
 	"github.com/berth-oci/berth/spec"
 )
 
@@ -28,18 +29,7 @@ import (
 // runcBinary returns the reference runc (RUNC_BINARY).
 func runcBinary(t *testing.T) string {
 	t.Helper()
-	bin := os.Getenv("RUNC_BINARY")
-	if bin == "" {
-		bin = "../.cache/conformance/runc/runc"
-	}
-	abs, err := filepath.Abs(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(abs); err != nil {
-		t.Fatalf("runc binary %s: %v (run make setup, or set RUNC_BINARY)", abs, err)
-	}
-	return abs
+	return testutil.Binary(t, "RUNC_BINARY", "../.cache/conformance/runc/runc")
 }
 
 // sideBySide returns a berth and a runc CLI, each with its own root.
@@ -399,15 +389,7 @@ func TestParityTerminalNewlines(t *testing.T) {
 // returns what the terminal showed.
 func runOnPty(t *testing.T, c *cli, bundle string) string {
 	t.Helper()
-	master, slavePath, err := console.NewPty()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer master.Close()
-	slave, err := os.OpenFile(slavePath, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	master, slave := testutil.Pty(t)
 	// Any "\r" must come from the container's terminal, not the test's.
 	if err := console.ClearONLCR(slave.Fd()); err != nil {
 		t.Fatal(err)

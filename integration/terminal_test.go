@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"github.com/berth-oci/berth/internal/testutil"
 	"net"
 	"os"
 	"os/exec"
@@ -10,8 +11,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/containerd/console"
 
 	berth "github.com/berth-oci/berth/runtime"
 	"github.com/berth-oci/berth/spec"
@@ -69,15 +68,7 @@ func TestForegroundTerminal(t *testing.T) {
 	c := newCLI(t)
 	bundle := newBundle(t, spec.WithTerminal(true),
 		spec.WithArgs("sh", "-c", `tty; echo prompt; read line; echo "got:$line"; exit 5`))
-	master, slavePath, err := console.NewPty()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer master.Close()
-	slave, err := os.OpenFile(slavePath, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	master, slave := testutil.Pty(t)
 	id := uniqueID(t)
 	cmd := exec.Command(c.bin, "--root", c.root, "run", "--bundle", bundle, id)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-oci/berth/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,9 +86,7 @@ func runProbe(t *testing.T, p *specs.LinuxSeccomp) string {
 // profiles through as runc does. podman's default profile allows setns in
 // its big allow rule and lists it again under an EPERM rule.
 func TestNameUnderTwoRules(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: installing a filter without no_new_privs takes CAP_SYS_ADMIN")
-	}
+	testutil.RequireRoot(t, "installing a filter without no_new_privs takes CAP_SYS_ADMIN")
 	eperm := uint(unix.EPERM)
 	rules := func(first, second specs.LinuxSeccompAction) *specs.LinuxSeccomp {
 		return &specs.LinuxSeccomp{

@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"github.com/berth-oci/berth/internal/testutil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,9 +15,7 @@ import (
 // stdio (FIFO inodes, pipes) belong to them; a file:// log stays root's
 // and is reached through a pipe; the default (root) changes nothing.
 func TestStdioOwner(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: gives files to another user")
-	}
+	testutil.RequireRoot(t, "gives files to another user")
 	owner := ioOwner{uid: 100000, gid: 100001}
 	fifos := func(t *testing.T) (string, string, string) {
 		dir := t.TempDir()
@@ -77,9 +76,7 @@ func TestStdioOwner(t *testing.T) {
 // TestStdioOwnerLogCopy: a file:// log behind a pipe gets all that the
 // container wrote once it exits.
 func TestStdioOwnerLogCopy(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: gives files to another user")
-	}
+	testutil.RequireRoot(t, "gives files to another user")
 	path := filepath.Join(t.TempDir(), "log")
 	uri := (&url.URL{Scheme: "file", Path: path}).String()
 	s, err := newStdio("id", "ns", "", uri, uri, false, ioOwner{uid: 100000, gid: 100000})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/berth-oci/berth/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,9 +15,7 @@ import (
 // TestExampleRun builds this example as its own program and runs a busybox
 // bundle with it, so the library's public API stays usable from outside.
 func TestExampleRun(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: runs a real container")
-	}
+	testutil.RequireRoot(t, "runs a real container")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "run")
 	// berth needs libseccomp (-tags seccomp): containers get a seccomp profile.

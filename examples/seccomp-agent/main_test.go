@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"github.com/berth-oci/berth/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,9 +22,7 @@ import (
 // on a read-only rootfs a real mkdir fails, so success proves the agent
 // answered.
 func TestSeccompAgent(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: runs a real container")
-	}
+	testutil.RequireRoot(t, "runs a real container")
 	berthBin := os.Getenv("BERTH_BINARY")
 	if berthBin == "" {
 		t.Fatal("BERTH_BINARY is not set (run make test)")

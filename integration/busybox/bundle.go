@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 
 	"github.com/berth-oci/berth/spec"
 )
@@ -97,4 +98,14 @@ func WriteSpec(dir string, opts ...spec.Option) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, spec.ConfigName), data, 0o644)
+}
+
+// NewTestBundle makes a bundle in a temporary directory of the test.
+func NewTestBundle(tb testing.TB, opts ...spec.Option) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	if err := MakeBundle(dir, opts...); err != nil {
+		tb.Fatalf("make bundle: %v", err)
+	}
+	return dir
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/berth-oci/berth/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,9 +36,7 @@ type version struct {
 
 func versions(t *testing.T) []version {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: runs containerd and containers")
-	}
+	testutil.RequireRoot(t, "runs containerd and containers")
 	vs := []version{
 		{"1.6", envOr("CONTAINERD_16", "/usr/bin/containerd"), envOr("CTR_16", "/usr/bin/ctr"), 2},
 		{"2.2", os.Getenv("CONTAINERD_22"), os.Getenv("CTR_22"), 3},

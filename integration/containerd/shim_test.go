@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"github.com/berth-oci/berth/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +18,6 @@ import (
 	"time"
 
 	"github.com/berth-oci/berth/integration/hoststate"
-	"github.com/containerd/console"
 	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"google.golang.org/grpc"
@@ -118,15 +118,7 @@ func testStdin10MB(t *testing.T, d *daemon) {
 // printed and its exit code.
 func onPty(t *testing.T, d *daemon, input string, args ...string) (string, int) {
 	t.Helper()
-	master, slavePath, err := console.NewPty()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer master.Close()
-	slave, err := os.OpenFile(slavePath, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	master, slave := testutil.Pty(t)
 	cmd := exec.Command(d.v.ctr, append([]string{"-a", d.sock, "-n", d.namespace}, args...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}

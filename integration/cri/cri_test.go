@@ -7,7 +7,9 @@ package cri
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"github.com/berth-oci/berth/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,23 +20,13 @@ import (
 
 	"github.com/berth-oci/berth/integration/crienv"
 	"github.com/berth-oci/berth/integration/hoststate"
+	berth "github.com/berth-oci/berth/runtime"
 )
 
 // env reads a required path from the environment (make test-cri sets them).
 func env(t *testing.T, name string) string {
 	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		t.Fatalf("%s is not set (run make test-cri)", name)
-	}
-	abs, err := filepath.Abs(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(abs); err != nil {
-		t.Fatalf("%s: %v (run make test-cri)", name, err)
-	}
-	return abs
+	return testutil.Binary(t, name, "")
 }
 
 // specReport is the part of ginkgo's JSON report the lane reads.
@@ -71,8 +63,13 @@ func runCritest(t *testing.T, critest, endpoint, handler, dir string) results {
 	defer logf.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, critest, "--runtime-endpoint", endpoint, "--image-endpoint", endpoint,
-		"--runtime-handler", handler, "--ginkgo.no-color", "--ginkgo.json-report", report)
+	args := []string{"--runtime-endpoint", endpoint, "--image-endpoint", endpoint,
+		"--runtime-handler", handler, "--ginkgo.no-color", "--ginkgo.json-report", report}
+	if focus := os.Getenv("CRITEST_FOCUS"); focus != "" {
+		// For a quicker run by hand: make test-cri CRITEST_FOCUS=regexp.
+		args = append(args, "--ginkgo.focus", focus)
+	}
+	cmd := exec.CommandContext(ctx, critest, args...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	start := time.Now()
@@ -110,15 +107,18 @@ type containerdVersion struct {
 	shimRunc      string // env var naming its containerd-shim-runc-v2
 	configVersion int
 	handlers      []string
+	// gate is the berth handler that must pass what the runc shim passes.
+	gate string
 }
 
 var containerdVersions = []containerdVersion{
 	{"2.2", "CONTAINERD_22", "CONTAINERD_22_SHIM_RUNC", 3,
-		[]string{crienv.HandlerRunc, crienv.HandlerBerth, crienv.HandlerBerthNative}},
-	// containerd 1.x reads no runtime features: berth's own runtime type
-	// and runtime_path behave alike, so the lane runs one of them.
+		[]string{crienv.HandlerRunc, crienv.HandlerBerth, crienv.HandlerBerthNative}, crienv.HandlerBerth},
+	// containerd 1.6.20's CRI ignores runtime_path (its pods run under the
+	// runc shim: checked below), and 1.x reads no runtime features, so
+	// berth's own runtime type is the one to use there.
 	{"1.6", "CONTAINERD_16", "CONTAINERD_16_SHIM_RUNC", 2,
-		[]string{crienv.HandlerRunc, crienv.HandlerBerth}},
+		[]string{crienv.HandlerRunc, crienv.HandlerBerthNative}, crienv.HandlerBerthNative},
 }
 
 // TestCRI runs critest under each containerd version with containerd's
@@ -128,9 +128,7 @@ var containerdVersions = []containerdVersion{
 // (runtime_path) does not. The versions run one after the other: they
 // share the suite's host ports.
 func TestCRI(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: runs containerd and pods")
-	}
+	testutil.RequireRoot(t, "runs containerd and pods")
 	for _, v := range containerdVersions {
 		t.Run("containerd-"+v.name, func(t *testing.T) { testCRI(t, v) })
 	}
@@ -178,12 +176,24 @@ func testCRI(t *testing.T, v containerdVersion) {
 	if err != nil {
 		t.Fatalf("CRI environment: %v\ncontainerd log:\n%s", err, e.Log())
 	}
+	for _, h := range v.handlers {
+		want := "containerd-shim-berth-v2"
+		if h == crienv.HandlerRunc {
+			want = "containerd-shim-runc-v2"
+		}
+		if got := shimOfPod(t, crictl, e, dir, h); !strings.Contains(got, want) {
+			t.Fatalf("a pod of handler %s is served by %q, not %s: the lane would compare the wrong runtimes", h, got, want)
+		}
+	}
 	byHandler := map[string]results{}
 	for _, h := range v.handlers {
 		byHandler[h] = runCritest(t, critest, e.Endpoint(), h, dir)
 		if err := e.RemoveAllPods(ctx, crictl); err != nil {
 			t.Errorf("remove pods after %s: %v", h, err)
 		}
+	}
+	if v.gate == crienv.HandlerBerth {
+		checkSystemdCgroupRefused(t, crictl, e, dir)
 	}
 	runc := byHandler[crienv.HandlerRunc]
 	fmt.Printf("critest v1.34.0 on containerd %s, per runtime handler:\n", v.name)
@@ -210,8 +220,8 @@ func testCRI(t *testing.T, v containerdVersion) {
 		for _, n := range better {
 			fmt.Printf("  passes with %s, not with runc: %s\n", h, n)
 		}
-		if h == crienv.HandlerBerth && len(worse) > 0 {
-			t.Errorf("%d tests pass with the runc shim and not with berth (runtime_path); logs in %s", len(worse), dir)
+		if h == v.gate && len(worse) > 0 {
+			t.Errorf("%d tests pass with the runc shim and not with %s; logs in %s", len(worse), h, dir)
 		}
 	}
 	var runcFailed []string
@@ -223,5 +233,85 @@ func testCRI(t *testing.T, v containerdVersion) {
 	sort.Strings(runcFailed)
 	for _, name := range runcFailed {
 		fmt.Printf("  fails with the runc shim too: %s\n", name)
+	}
+}
+
+// crictl runs crictl against the environment's containerd and returns its
+// standard output; an error carries its standard error.
+func crictl(ctx context.Context, bin string, e *crienv.Env, args ...string) ([]byte, error) {
+	out, err := exec.CommandContext(ctx, bin, append(e.CrictlArgs(), args...)...).Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		err = fmt.Errorf("%w: %s", err, ee.Stderr)
+	}
+	return out, err
+}
+
+// shimOfPod runs a pod with the handler and returns the command line of
+// the process that serves it (the parent of its pause process), then
+// removes the pod.
+func shimOfPod(t *testing.T, crictlBin string, e *crienv.Env, dir, handler string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pod := filepath.Join(dir, "probe-"+handler+".json")
+	config := fmt.Sprintf(`{"metadata": {"name": "probe-%s", "namespace": "default", "uid": "probe-%s"}, "linux": {}}`, handler, handler)
+	if err := os.WriteFile(pod, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := crictl(ctx, crictlBin, e, "runp", "--runtime", handler, pod)
+	if err != nil {
+		t.Fatalf("run a pod with %s: %v: %s", handler, err, out)
+	}
+	id := strings.TrimSpace(string(out))
+	defer func() {
+		_, _ = crictl(ctx, crictlBin, e, "stopp", id)
+		_, _ = crictl(ctx, crictlBin, e, "rmp", id)
+	}()
+	info, err := crictl(ctx, crictlBin, e, "inspectp", "-o", "json", id)
+	if err != nil {
+		t.Fatalf("inspectp %s: %v: %s", id, err, info)
+	}
+	var st struct{ Info struct{ Pid int } }
+	if err := json.Unmarshal(info[strings.IndexByte(string(info), '{'):], &st); err != nil || st.Info.Pid == 0 {
+		t.Fatalf("inspectp %s: no pid (%v): %s", id, err, info)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.Info.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ppid int
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
+			_, _ = fmt.Sscan(strings.TrimSpace(v), &ppid)
+		}
+	}
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", ppid))
+	return strings.ReplaceAll(string(cmdline), "\x00", " ")
+}
+
+// checkSystemdCgroupRefused: a pod of a runtime handler whose options ask
+// for the systemd cgroup driver fails, on a host without systemd, with an
+// error naming the option, and leaves no pod behind.
+func checkSystemdCgroupRefused(t *testing.T, crictlBin string, e *crienv.Env, dir string) {
+	t.Helper()
+	if berth.SystemdAvailable() {
+		t.Log("systemd runs this host: SystemdCgroup = true is honoured, not refused")
+		return
+	}
+	pod := filepath.Join(dir, "systemd-pod.json")
+	config := `{"metadata": {"name": "systemd-cgroup", "namespace": "default", "uid": "systemd-cgroup-uid"}, "linux": {}}`
+	if err := os.WriteFile(pod, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := crictl(ctx, crictlBin, e, "runp", "--runtime", crienv.HandlerBerthSystemd, pod)
+	if err == nil || !strings.Contains(err.Error(), "SystemdCgroup") {
+		t.Errorf("pod with SystemdCgroup = true on a host without systemd: %v: %s; want an error naming SystemdCgroup", err, out)
+	}
+	pods, err := crictl(ctx, crictlBin, e, "pods", "-q")
+	if err != nil || strings.TrimSpace(string(pods)) != "" {
+		t.Errorf("pods left after the refused one: %q, %v", pods, err)
 	}
 }

@@ -14,8 +14,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/berth-oci/berth/integration/hoststate"
 )
 
 // Handlers are the CRI runtime handlers the lane's containerd offers.
@@ -28,6 +29,9 @@ const (
 	HandlerBerth = "berth"
 	// HandlerBerthNative is berth's own runtime type, io.containerd.berth.v2.
 	HandlerBerthNative = "berth-native"
+	// HandlerBerthSystemd is HandlerBerth with SystemdCgroup = true, which
+	// a host without systemd must refuse.
+	HandlerBerthSystemd = "berth-systemd"
 )
 
 // Config says what the environment runs.
@@ -155,11 +159,15 @@ func (e *Env) writeConfig(addr string) error {
 	if err := os.WriteFile(filepath.Join(d, "cni", "10-berth-cri.conflist"), []byte(cni), 0o644); err != nil {
 		return err
 	}
-	tmpl := configV3
-	if e.cfg.ConfigVersion == 2 {
-		tmpl = configV2
+	crictl := fmt.Sprintf("runtime-endpoint: %s\nimage-endpoint: %s\ntimeout: 60\n", e.Endpoint(), e.Endpoint())
+	if err := os.WriteFile(filepath.Join(d, "crictl.yaml"), []byte(crictl), 0o644); err != nil {
+		return err
 	}
-	config := fmt.Sprintf(tmpl, d, e.Socket, SandboxImage, e.cfg.CNIBinDir, e.cfg.Runc, e.cfg.BerthShim)
+	tmpl, section := configV3, `plugins."io.containerd.cri.v1.runtime".containerd`
+	if e.cfg.ConfigVersion == 2 {
+		tmpl, section = configV2, `plugins."io.containerd.grpc.v1.cri".containerd`
+	}
+	config := fmt.Sprintf(tmpl, d, e.Socket, SandboxImage, e.cfg.CNIBinDir, runtimes(section, e.cfg.Runc, e.cfg.BerthShim))
 	return os.WriteFile(filepath.Join(d, "config.toml"), []byte(config), 0o644)
 }
 
@@ -188,6 +196,12 @@ func (e *Env) startContainerd(ctx context.Context) error {
 // Endpoint is the CRI endpoint for crictl and critest.
 func (e *Env) Endpoint() string { return "unix://" + e.Socket }
 
+// CrictlArgs are the global arguments that point crictl at the
+// environment's containerd, through a configuration file of its own.
+func (e *Env) CrictlArgs() []string {
+	return []string{"--config", filepath.Join(e.cfg.Dir, "crictl.yaml")}
+}
+
 // Log returns the tail of containerd's log.
 func (e *Env) Log() string {
 	data, _ := os.ReadFile(filepath.Join(e.cfg.Dir, "containerd.log"))
@@ -212,27 +226,10 @@ func waitFor(ctx context.Context, timeout time.Duration, ok func() bool, what st
 	return nil
 }
 
-// stop ends a process started by the environment and waits for it.
-func stop(cmd *exec.Cmd, sig syscall.Signal, grace time.Duration) {
-	if cmd == nil || cmd.Process == nil {
-		return
-	}
-	_ = cmd.Process.Signal(sig)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(grace):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
-
 // RemoveAllPods stops and removes every pod (and so every container) the
 // CRI knows, so that no shim outlives the environment.
 func (e *Env) RemoveAllPods(ctx context.Context, crictl string) error {
-	out, err := exec.CommandContext(ctx, crictl, "--runtime-endpoint", e.Endpoint(), "--image-endpoint", e.Endpoint(),
-		"rmp", "--all", "--force").CombinedOutput()
+	out, err := exec.CommandContext(ctx, crictl, append(e.CrictlArgs(), "rmp", "--all", "--force")...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("crictl rmp --all: %v: %s", err, out)
 	}
@@ -244,8 +241,8 @@ func (e *Env) RemoveAllPods(ctx context.Context, crictl string) error {
 // plugins added, CNI's cached results for the lane's network, and
 // net.ipv4.ip_forward.
 func (e *Env) Close() error {
-	stop(e.containerd, syscall.SIGTERM, 10*time.Second)
-	stop(e.registry, syscall.SIGTERM, 5*time.Second)
+	hoststate.Terminate(e.containerd, 10*time.Second)
+	hoststate.Terminate(e.registry, 5*time.Second)
 	var errs []error
 	cached, _ := filepath.Glob("/var/lib/cni/results/" + network + "-*")
 	for _, f := range cached {
@@ -296,9 +293,32 @@ func (e *Env) restoreHostState() error {
 	return errors.Join(errs...)
 }
 
+// runtimes is the runtimes table of containerd's CRI configuration under
+// section: the handlers of the lane.
+func runtimes(section, runc, berthShim string) string {
+	return fmt.Sprintf(`    default_runtime_name = %[2]q
+    [%[1]s.runtimes.%[2]s]
+      runtime_type = "io.containerd.runc.v2"
+      [%[1]s.runtimes.%[2]s.options]
+        BinaryName = %[5]q
+        SystemdCgroup = false
+    [%[1]s.runtimes.%[3]s]
+      runtime_type = "io.containerd.runc.v2"
+      runtime_path = %[6]q
+      [%[1]s.runtimes.%[3]s.options]
+        SystemdCgroup = false
+    [%[1]s.runtimes.%[4]s]
+      runtime_type = "io.containerd.berth.v2"
+    [%[1]s.runtimes.%[7]s]
+      runtime_type = "io.containerd.runc.v2"
+      runtime_path = %[6]q
+      [%[1]s.runtimes.%[7]s.options]
+        SystemdCgroup = true`, section, HandlerRunc, HandlerBerth, HandlerBerthNative, runc, berthShim, HandlerBerthSystemd)
+}
+
 // configV3 is containerd 2.x's configuration; its arguments are the
-// directory, the socket, the sandbox image, the CNI plugins' directory,
-// runc and berth's shim.
+// directory, the socket, the sandbox image, the CNI plugins' directory and
+// the runtimes table.
 const configV3 = `version = 3
 root = "%[1]s/root"
 state = "%[1]s/state"
@@ -327,19 +347,7 @@ state = "%[1]s/state"
     bin_dirs = [%[4]q]
     conf_dir = "%[1]s/cni"
   [plugins."io.containerd.cri.v1.runtime".containerd]
-    default_runtime_name = "runc"
-    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
-        BinaryName = %[5]q
-        SystemdCgroup = false
-    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.berth]
-      runtime_type = "io.containerd.runc.v2"
-      runtime_path = %[6]q
-      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.berth.options]
-        SystemdCgroup = false
-    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.berth-native]
-      runtime_type = "io.containerd.berth.v2"
+%[5]s
 
 [plugins."io.containerd.grpc.v1.cri"]
   stream_server_address = "127.0.0.1"
@@ -370,17 +378,4 @@ state = "%[1]s/state"
     conf_dir = "%[1]s/cni"
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        BinaryName = %[5]q
-        SystemdCgroup = false
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth]
-      runtime_type = "io.containerd.runc.v2"
-      runtime_path = %[6]q
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth.options]
-        SystemdCgroup = false
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth-native]
-      runtime_type = "io.containerd.berth.v2"
-`
+%[5]s`

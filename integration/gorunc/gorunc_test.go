@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/berth-oci/berth/internal/testutil"
 	"io"
 	"os"
 	"path/filepath"
@@ -26,13 +27,8 @@ import (
 // client returns a go-runc client for bin/berth with a private root.
 func client(t *testing.T) *runc.Runc {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: runs real containers")
-	}
-	bin := os.Getenv("BERTH_BINARY")
-	if bin == "" {
-		t.Fatal("BERTH_BINARY is not set (run make test)")
-	}
+	testutil.RequireRoot(t, "runs real containers")
+	bin := testutil.Binary(t, "BERTH_BINARY", "")
 	dir := t.TempDir()
 	r := &runc.Runc{
 		Command:   bin,
@@ -56,14 +52,7 @@ func uniqueID(prefix string) string {
 	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), time.Now().UnixNano()%1e9)
 }
 
-func bundle(t *testing.T, opts ...spec.Option) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := busybox.MakeBundle(dir, opts...); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+func bundle(t *testing.T, opts ...spec.Option) string { return busybox.NewTestBundle(t, opts...) }
 
 // pipeIO gives the container pipes, as containerd does, and collects stdout.
 type pipeIO struct {

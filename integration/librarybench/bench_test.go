@@ -6,6 +6,7 @@ package librarybench
 import (
 	"context"
 	"fmt"
+	"github.com/berth-oci/berth/internal/testutil"
 	"os"
 	"path/filepath"
 	"testing"
@@ -66,9 +67,7 @@ func BenchmarkSpecValidate(b *testing.B) {
 // start) under a fresh root, deleted when the benchmark ends.
 func created(b *testing.B, n int) *berth.Runtime {
 	b.Helper()
-	if os.Geteuid() != 0 {
-		b.Skip("needs root: creates containers")
-	}
+	testutil.RequireRoot(b, "creates containers")
 	rt, err := berth.New(b.TempDir())
 	if err != nil {
 		b.Fatal(err)

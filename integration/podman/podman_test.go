@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/berth-oci/berth/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -195,21 +196,8 @@ var checks = []check{
 
 // runtimes are the runtimes of the lane: runc first, the reference.
 func runtimes(t *testing.T) []string {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: podman runs rootful containers")
-	}
-	var out []string
-	for _, env := range []string{"RUNC_BINARY", "BERTH_BINARY"} {
-		bin := os.Getenv(env)
-		if bin == "" {
-			t.Fatalf("%s is not set (run make test-podman)", env)
-		}
-		abs, err := filepath.Abs(bin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, abs)
-	}
+	testutil.RequireRoot(t, "podman runs rootful containers")
+	out := []string{testutil.Binary(t, "RUNC_BINARY", ""), testutil.Binary(t, "BERTH_BINARY", "")}
 	if _, err := exec.LookPath("podman"); err != nil {
 		t.Fatalf("podman: %v (make test-podman installs it)", err)
 	}

@@ -5,6 +5,7 @@ package reaper
 import (
 	"context"
 	"fmt"
+	"github.com/berth-oci/berth/internal/testutil"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -61,9 +62,7 @@ func TestMain(m *testing.M) {
 
 func setup(t *testing.T, opts ...spec.Option) (*berth.Runtime, string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: runs real containers")
-	}
+	testutil.RequireRoot(t, "runs real containers")
 	rt, err := berth.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
