@@ -84,13 +84,20 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start sta
 	if err := checkHost(ctx, s); err != nil {
 		return nil, err
 	}
+	cfg, err := r.toConfig(id, bundle, s, configOpts{noPivotRoot: o.NoPivotRoot, noNewKeyring: o.NoNewKeyring})
+	if err != nil {
+		return nil, err
+	}
+	// The intent is on disk before anything is made on the host, and
+	// until the create has finished or cleaned up after itself.
+	in, err := r.recordIntent(id, cfg.Cgroups)
+	if err != nil {
+		return nil, err
+	}
+	defer in.release()
 	if _, err := os.Lstat(r.stateDir(id)); err == nil {
 		return nil, errorf(ErrExists, "container %q already exists in %s", id, r.root)
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	cfg, err := r.toConfig(id, bundle, s, configOpts{noPivotRoot: o.NoPivotRoot, noNewKeyring: o.NoNewKeyring})
-	if err != nil {
 		return nil, err
 	}
 	proc, err := newProcess(s.Process, o.IO, o.ExtraFiles)

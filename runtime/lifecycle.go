@@ -161,11 +161,25 @@ func (c *Container) reap(ctx context.Context) {
 }
 
 // Delete removes the container with the given id (see Container.Delete).
-// A state directory left without a readable state, for example by a crash
-// during create, is removed too. With force, deleting an id that does not
+// What a create that died left (its cgroups and their processes, a state
+// directory without a readable state) is removed too. With force, deleting
+// an id that does not
 // exist succeeds, as runc's delete --force does, so a cleanup can be
 // repeated; without it, the error is ErrNotFound.
 func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
+	if err := ValidateID(id); err != nil {
+		return opError("delete", id, err)
+	}
+	// A create that died left a record of what it made: clear that first.
+	cleared := false
+	if dead, err := r.deadCreate(id); err != nil {
+		return opError("delete", id, err)
+	} else if dead {
+		if err := r.clearDeadCreate(id); err != nil {
+			return opError("delete", id, err)
+		}
+		cleared = true
+	}
 	c, err := r.Load(id)
 	if errors.Is(err, ErrNotFound) {
 		dir := r.stateDir(id)
@@ -177,7 +191,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 		} else if !errors.Is(serr, fs.ErrNotExist) {
 			return opError("delete", id, serr)
 		}
-		if force {
+		if force || cleared {
 			return nil
 		}
 	}

@@ -13,7 +13,8 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// List returns the state of every container under the root, sorted by id.
+// List returns the state of every container under the root, sorted by id,
+// with the creates that have not finished (or died) as "creating".
 // A missing root holds no containers. Entries that cannot be read (for
 // example a container being deleted meanwhile) are skipped with a warning.
 func (r *Runtime) List() ([]State, error) {
@@ -26,7 +27,7 @@ func (r *Runtime) List() ([]State, error) {
 	}
 	var out []State
 	for _, e := range entries {
-		if !e.IsDir() {
+		if !e.IsDir() || e.Name() == intentDir {
 			continue
 		}
 		c, err := r.Load(e.Name())
@@ -44,6 +45,7 @@ func (r *Runtime) List() ([]State, error) {
 		st.Owner = ownerOf(e)
 		out = append(out, st)
 	}
+	out = append(out, r.creatingStates()...)
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
 }

@@ -13,10 +13,13 @@ type Status string
 
 // The statuses a container can be in.
 const (
-	Created Status = "created"
-	Running Status = "running"
-	Paused  Status = "paused"
-	Stopped Status = "stopped"
+	// Creating: a create recorded its intent and has not finished; it
+	// may have died (Runtime.Delete cleans up after it).
+	Creating Status = "creating"
+	Created  Status = "created"
+	Running  Status = "running"
+	Paused   Status = "paused"
+	Stopped  Status = "stopped"
 )
 
 func statusOf(s libcontainer.Status) Status {
