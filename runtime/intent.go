@@ -78,12 +78,11 @@ func (r *Runtime) recordIntent(id string, cg *cgroups.Cgroup) (*intent, error) {
 		in.release()
 		return nil, errorf(ErrExists, "container %q is being created", id)
 	}
+	// No fsync: the record guards against a killed process, whose writes
+	// the page cache keeps; a machine that crashes loses the cgroups too.
 	data, err := json.Marshal(createIntent{ID: id, Cgroup: cg, Started: time.Now()})
 	if err == nil {
 		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
 	}
 	if err != nil {
 		in.release()
