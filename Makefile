@@ -25,7 +25,7 @@ CRI_DIR := $(CURDIR)/.cache/cri
 DEMO_DIR  ?= /tmp/berth-demo
 TEST_ARGS ?=
 
-.PHONY: all setup build demo test unit integration conformance test-vm test-podman test-cri fuzz bench vet clean
+.PHONY: all setup build demo test unit integration conformance test-vm test-podman test-cri test-reliability fuzz bench vet clean
 
 all: build
 
@@ -56,7 +56,7 @@ integration: build
 	CONTAINERD_16=/usr/bin/containerd CTR_16=/usr/bin/ctr \
 	CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CTR_22=$(CONTAINERD2_DIR)/ctr \
 	RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc BERTH_GO=$(GO) $(GO) test -count=1 -timeout 20m $(TEST_ARGS) \
-		$$($(GO) list ./integration/... ./examples/... | grep -v -e /integration/podman -e /integration/cri$$)
+		$$($(GO) list ./integration/... ./examples/... | grep -v -e /integration/podman -e /integration/cri$$ -e /integration/reliability)
 
 # Debian's podman 4.3 and conmon drive bin/berth and runc v1.5.2 side by
 # side (podman's default seccomp profile, no network); fails where a check
@@ -70,6 +70,28 @@ test-podman: build
 conformance: build
 	$(GO) run ./integration/cmd/conformance -validation $(CONFORMANCE_DIR)/validation \
 		-work $(CONFORMANCE_DIR)/work -berth bin/berth -runc $(CONFORMANCE_DIR)/runc/runc
+
+# Reliability: 1,000 `berth run` and 500 `ctr run --rm` (plus execs)
+# through one shim daemon with nothing left or grown, then the shim's and
+# the library's tests with every binary built with the race detector (a
+# report ends the process, so it fails the tests). The OOM tests are left
+# out of the race run: a race-built container init needs more than their
+# 16 MiB limit before the workload starts.
+CONTAINERD_ENV = BERTH_BINARY=$(CURDIR)/$(1)/berth BERTH_SHIM=$(CURDIR)/$(1)/containerd-shim-berth-v2 \
+	CONTAINERD_16=/usr/bin/containerd CTR_16=/usr/bin/ctr \
+	CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CTR_22=$(CONTAINERD2_DIR)/ctr
+test-reliability: build
+	BERTH_BINARY=$(CURDIR)/bin/berth BERTH_CLI_CHURN=1000 \
+		$(GO) test -count=1 -v -run TestChurnCLI ./integration/reliability/
+	$(call CONTAINERD_ENV,bin) BERTH_SHIM_CHURN=500 \
+		$(GO) test -count=1 -v -run 'TestShim/containerd-1.6/DaemonSteadyUnderChurn' ./integration/containerd/
+	@mkdir -p bin/race
+	$(GO) build -race -o bin/race/berth ./cmd/berth
+	$(GO) build -race -o bin/race/containerd-shim-berth-v2 ./cmd/containerd-shim-berth-v2
+	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) \
+		$(GO) test -race -count=1 -timeout 20m -skip '.*/.*/OOMAndEventOrder' ./integration/containerd/
+	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc \
+		$(GO) test -race -count=1 -timeout 20m -skip 'TestLibraryOOM' ./integration/reaper/ ./integration/ ./shim/ ./runtime/
 
 # Native Go fuzz targets, each for FUZZTIME (their seeds also run in make
 # unit): spec loading and validation, seccomp profiles (OCI and Docker
@@ -119,7 +141,7 @@ bench: build
 	@echo; echo "6. Go microbenchmarks of the library (go test -bench, benchtime $(BENCH_TIME))"
 	$(GO) test -count=1 -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) ./integration/librarybench/
 
-test: vet unit fuzz integration conformance test-vm test-podman test-cri
+test: vet unit fuzz integration conformance test-vm test-podman test-cri test-reliability
 
 clean:
 	rm -rf bin .cache

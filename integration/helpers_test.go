@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/berth-oci/berth/internal/testutil"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/berth-oci/berth/integration/busybox"
 	"github.com/berth-oci/berth/integration/hoststate"
+	"github.com/berth-oci/berth/internal/testutil"
 	berth "github.com/berth-oci/berth/runtime"
 	"github.com/berth-oci/berth/spec"
 )

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/berth-oci/berth/internal/testutil"
 	"io"
 	"os"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-oci/berth/internal/testutil"
 	berth "github.com/berth-oci/berth/runtime"
 	"github.com/berth-oci/berth/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"github.com/berth-oci/berth/internal/testutil"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-oci/berth/internal/testutil"
 	berth "github.com/berth-oci/berth/runtime"
 	"github.com/berth-oci/berth/spec"
 )

@@ -6,9 +6,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/berth-oci/berth/seccomp"
 	"github.com/berth-oci/berth/spec"
+	devices "github.com/opencontainers/cgroups/devices/config"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -32,7 +34,19 @@ func (r *Runtime) toConfig(id, bundle string, s *specs.Spec, o configOpts) (*con
 	// specconv spawns, and waits for, a child holding a user namespace
 	// when mounts are idmapped: the reaper must not take its exit.
 	err := spawning(func() error {
+		// specconv is not safe for concurrent use: the default devices of
+		// every config are the same package-level structs, and a user
+		// namespace's conversion writes its root uid and gid into them
+		// (found by the race detector in the shim's tests). Conversions
+		// take turns, and each config gets devices of its own.
+		specconvMu.Lock()
+		defer specconvMu.Unlock()
 		var err error
+		defer func() {
+			if cfg != nil {
+				cfg.Devices = ownDevices(cfg.Devices)
+			}
+		}()
 		cfg, err = specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
 			CgroupName:       id,
 			UseSystemdCgroup: r.systemdCgroup,
@@ -54,6 +68,20 @@ func (r *Runtime) toConfig(id, bundle string, s *specs.Spec, o configOpts) (*con
 	cfg.Labels = slices.DeleteFunc(cfg.Labels, func(l string) bool { return strings.HasPrefix(l, bundleLabel) })
 	cfg.Labels = append(cfg.Labels, bundleLabel+bundle)
 	return cfg, nil
+}
+
+// specconvMu serializes libcontainer's spec conversion (see toConfig).
+var specconvMu sync.Mutex
+
+// ownDevices returns copies of the devices, so that no other config
+// shares them.
+func ownDevices(devs []*devices.Device) []*devices.Device {
+	out := make([]*devices.Device, len(devs))
+	for i, d := range devs {
+		c := *d
+		out[i] = &c
+	}
+	return out
 }
 
 // withAbsolutePaths returns a shallow copy of s whose root.path and bind

@@ -48,3 +48,36 @@ func TestToConfigIgnoresCwd(t *testing.T) {
 		t.Error("toConfig modified the caller's spec")
 	}
 }
+
+// TestToConfigOwnDevices: each config has devices of its own. specconv
+// shares its default devices between configs and writes a user
+// namespace's root ids into them, so without copies a second conversion
+// would change the first container's device owners.
+func TestToConfigOwnDevices(t *testing.T) {
+	r, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	withUserns := func(host uint32) spec.Option {
+		return func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: host, Size: 65536}}
+			s.Linux.UIDMappings, s.Linux.GIDMappings = m, m
+		}
+	}
+	first, err := r.toConfig("c1", t.TempDir(), spec.New(withUserns(100000)), configOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.toConfig("c2", t.TempDir(), spec.New(withUserns(200000)), configOpts{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Devices) == 0 {
+		t.Fatal("no devices")
+	}
+	for _, d := range first.Devices {
+		if d.Uid != 100000 || d.Gid != 100000 {
+			t.Fatalf("device %s of the first container is owned by %d:%d after a second conversion, want 100000", d.Path, d.Uid, d.Gid)
+		}
+	}
+}

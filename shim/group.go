@@ -2,9 +2,12 @@ package shim
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	goruntime "runtime"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -26,6 +29,9 @@ const (
 	// groupService and pinMethod are the ttrpc method start calls.
 	groupService = "berth.shim.v1.Group"
 	pinMethod    = "Pin"
+	// statsMethod answers the daemon's own figures (see daemonStats),
+	// for tests that watch a long-lived daemon for leaks.
+	statsMethod = "Stats"
 	// pinTTL bounds a pin whose Create never comes (containerd failed in
 	// between); the daemon then retires if it holds nothing else.
 	pinTTL = 30 * time.Second
@@ -89,8 +95,35 @@ func registerGroup(server *ttrpc.Server, s *service) {
 				}
 				return &emptypb.Empty{}, nil
 			},
+			statsMethod: func(ctx context.Context, unmarshal func(any) error) (any, error) {
+				var req emptypb.Empty
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				data, err := json.Marshal(s.stats())
+				if err != nil {
+					return nil, err
+				}
+				return &wrapperspb.StringValue{Value: string(data)}, nil
+			},
 		},
 	})
+}
+
+// daemonStats are a daemon's own figures.
+type daemonStats struct {
+	Pid        int `json:"pid"`
+	Goroutines int `json:"goroutines"`
+	Fds        int `json:"fds"`
+	Tasks      int `json:"tasks"`
+}
+
+func (s *service) stats() daemonStats {
+	fds, _ := os.ReadDir("/proc/self/fd")
+	s.mu.Lock()
+	tasks := len(s.tasks)
+	s.mu.Unlock()
+	return daemonStats{Pid: os.Getpid(), Goroutines: goruntime.NumGoroutine(), Fds: len(fds), Tasks: tasks}
 }
 
 // pinDaemon asks the daemon on path to keep serving until containerd

@@ -1,7 +1,6 @@
 package shim
 
 import (
-	"github.com/berth-oci/berth/internal/testutil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -9,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/internal/testutil"
 )
 
 // TestStdioOwner: with io_uid and io_gid, the container's ends of its

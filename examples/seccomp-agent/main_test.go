@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"github.com/berth-oci/berth/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-oci/berth/integration/busybox"
+	"github.com/berth-oci/berth/internal/testutil"
 	"github.com/berth-oci/berth/seccomp"
 	"github.com/berth-oci/berth/spec"
 )

@@ -6,7 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"github.com/berth-oci/berth/internal/testutil"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,12 +18,16 @@ import (
 	"time"
 
 	"github.com/berth-oci/berth/integration/hoststate"
+	"github.com/berth-oci/berth/internal/testutil"
 	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
+	"github.com/containerd/ttrpc"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // TestShim runs every shim test against each containerd version, the
@@ -52,6 +56,7 @@ func TestShim(t *testing.T) {
 		{"SandboxGrouping", testGrouping},
 		{"NamespaceSharedShim", testSharedShim},
 		{"SharedShimChurn", testSharedShimChurn},
+		{"DaemonSteadyUnderChurn", testDaemonSteadyUnderChurn},
 		{"ContainerdRestart", testContainerdRestart},
 		{"ShimKilled", testShimKilled},
 	}
@@ -644,5 +649,111 @@ func testSharedShimChurn(t *testing.T, d *daemon) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+// daemonStats asks the shim daemon serving container id for its own
+// figures (the Group service's Stats) and adds its RSS.
+type daemonStats struct {
+	Pid        int `json:"pid"`
+	Goroutines int `json:"goroutines"`
+	Fds        int `json:"fds"`
+	Tasks      int `json:"tasks"`
+	RSSKiB     int `json:"-"`
+}
+
+func (d *daemon) daemonStats(t *testing.T, id string) daemonStats {
+	t.Helper()
+	addr, err := os.ReadFile(filepath.Join(d.dir, "state", "io.containerd.runtime.v2.task", d.namespace, id, "address"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("unix", strings.TrimPrefix(strings.TrimSpace(string(addr)), "unix://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := ttrpc.NewClient(conn)
+	defer client.Close()
+	var resp wrapperspb.StringValue
+	if err := client.Call(context.Background(), "berth.shim.v1.Group", "Stats", &emptypb.Empty{}, &resp); err != nil {
+		t.Fatalf("daemon stats: %v", err)
+	}
+	var st daemonStats
+	if err := json.Unmarshal([]byte(resp.GetValue()), &st); err != nil {
+		t.Fatal(err)
+	}
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.Pid))
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			_, _ = fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &st.RSSKiB)
+		}
+	}
+	return st
+}
+
+// testDaemonSteadyUnderChurn keeps the namespace's daemon up with one
+// container while many others run through it (ctr run --rm, 4 at a time,
+// plus ctr task exec), and requires its fds and goroutines to come back to
+// what they were, and its RSS not to keep growing. BERTH_SHIM_CHURN sets
+// the number of runs (make test-reliability: 500).
+func testDaemonSteadyUnderChurn(t *testing.T, d *daemon) {
+	runs := 40
+	if n, err := strconv.Atoi(os.Getenv("BERTH_SHIM_CHURN")); err == nil && n > 0 {
+		runs = n
+	}
+	d.runDetached("steady-anchor", "sleep", "600")
+	churn := func(prefix string, n int) {
+		var wg sync.WaitGroup
+		errs := make(chan string, n)
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < n; i += 4 {
+					id := fmt.Sprintf("%s-%d", prefix, i)
+					out, err := exec.Command(d.v.ctr, "-a", d.sock, "-n", d.namespace, "run", "--rm", "--runtime", runtimeName, image, id, "true").CombinedOutput()
+					if err != nil {
+						errs <- fmt.Sprintf("%s: %v: %s", id, err, out)
+					}
+					if i%5 == 0 {
+						out, err := exec.Command(d.v.ctr, "-a", d.sock, "-n", d.namespace, "task", "exec", "--exec-id", id, "steady-anchor", "true").CombinedOutput()
+						if err != nil {
+							errs <- fmt.Sprintf("exec %s: %v: %s", id, err, out)
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Error(e)
+		}
+	}
+	churn("warmup", 20)
+	settle := func() daemonStats {
+		// Idle: goroutines of finished requests end, memory goes back.
+		var st daemonStats
+		for range 30 {
+			time.Sleep(200 * time.Millisecond)
+			st = d.daemonStats(t, "steady-anchor")
+			if st.Tasks == 1 {
+				break
+			}
+		}
+		time.Sleep(1500 * time.Millisecond) // past the idle scavenger
+		return d.daemonStats(t, "steady-anchor")
+	}
+	before := settle()
+	start := time.Now()
+	churn("steady", runs)
+	after := settle()
+	t.Logf("%d ctr run --rm and %d execs in %s through one daemon: fds %d -> %d, goroutines %d -> %d, RSS %d -> %d KiB",
+		runs, (runs+4)/5, time.Since(start).Round(time.Millisecond), before.Fds, after.Fds, before.Goroutines, after.Goroutines, before.RSSKiB, after.RSSKiB)
+	if after.Fds > before.Fds || after.Goroutines > before.Goroutines {
+		t.Errorf("the daemon grew: fds %d -> %d, goroutines %d -> %d", before.Fds, after.Fds, before.Goroutines, after.Goroutines)
+	}
+	if after.RSSKiB > before.RSSKiB+before.RSSKiB/5 {
+		t.Errorf("the daemon's RSS grew by more than 20%%: %d -> %d KiB", before.RSSKiB, after.RSSKiB)
 	}
 }

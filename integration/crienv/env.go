@@ -66,6 +66,8 @@ type Env struct {
 	// hostState is what Close restores.
 	ipForward []byte
 	iptables  map[string][]byte
+	// k8sCgroupExisted: the pods' parent cgroup was there before.
+	k8sCgroupExisted bool
 }
 
 // bridgeName is the CNI bridge of the lane; network is its CNI network.
@@ -253,6 +255,10 @@ func (e *Env) Close() error {
 			errs = append(errs, fmt.Errorf("delete bridge %s: %v: %s", bridgeName, err, out))
 		}
 	}
+	// containerd's CRI puts pods in /k8s.io/<id> and leaves /k8s.io.
+	if !e.k8sCgroupExisted {
+		errs = append(errs, hoststate.RemoveCgroup("k8s.io"))
+	}
 	errs = append(errs, e.restoreHostState())
 	return errors.Join(errs...)
 }
@@ -261,7 +267,8 @@ func (e *Env) Close() error {
 var iptablesTables = []string{"filter", "nat", "mangle"}
 
 func (e *Env) saveHostState() error {
-	var err error
+	_, err := os.Stat("/sys/fs/cgroup/pids/k8s.io")
+	e.k8sCgroupExisted = err == nil
 	if e.ipForward, err = os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err != nil {
 		return err
 	}

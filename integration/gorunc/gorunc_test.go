@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/berth-oci/berth/internal/testutil"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-oci/berth/integration/busybox"
+	"github.com/berth-oci/berth/internal/testutil"
 	"github.com/berth-oci/berth/spec"
 )
 

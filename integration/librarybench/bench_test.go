@@ -6,12 +6,12 @@ package librarybench
 import (
 	"context"
 	"fmt"
-	"github.com/berth-oci/berth/internal/testutil"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/berth-oci/berth/integration/busybox"
+	"github.com/berth-oci/berth/internal/testutil"
 	berth "github.com/berth-oci/berth/runtime"
 	"github.com/berth-oci/berth/spec"
 )

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/berth-oci/berth/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/berth-oci/berth/integration/busybox"
 	"github.com/berth-oci/berth/integration/hoststate"
+	"github.com/berth-oci/berth/internal/testutil"
 )
 
 const image = busybox.ImageName
@@ -237,6 +237,18 @@ func newPodman(t *testing.T, runtime string) *podman {
 // berth does not.
 func TestPodman(t *testing.T) {
 	rts := runtimes(t)
+	// podman's cgroupfs manager makes /libpod_parent (and conmon's cgroup
+	// below it) in every hierarchy and leaves them: remove them unless
+	// they were there before.
+	if _, err := os.Stat("/sys/fs/cgroup/pids/libpod_parent"); os.IsNotExist(err) {
+		t.Cleanup(func() {
+			for _, rel := range []string{"libpod_parent/conmon", "libpod_parent"} {
+				if err := hoststate.RemoveCgroup(rel); err != nil {
+					t.Errorf("remove podman's cgroups: %v", err)
+				}
+			}
+		})
+	}
 	got := make([][]string, len(rts))
 	var wg sync.WaitGroup
 	for i, rt := range rts {

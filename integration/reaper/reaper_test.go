@@ -5,7 +5,6 @@ package reaper
 import (
 	"context"
 	"fmt"
-	"github.com/berth-oci/berth/internal/testutil"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/berth-oci/berth/integration/busybox"
+	"github.com/berth-oci/berth/internal/testutil"
 	berth "github.com/berth-oci/berth/runtime"
 	"github.com/berth-oci/berth/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -201,7 +201,7 @@ func TestReaperJoinedUserNamespace(t *testing.T) {
 	}
 	mapping := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 	ctx := context.Background()
-	sandbox, err := rt.Run(ctx, "userns-sandbox", berth.CreateOpts{Bundle: t.TempDir(), Spec: spec.New(
+	sandbox, err := rt.Run(ctx, fmt.Sprintf("userns-sandbox-%d", os.Getpid()), berth.CreateOpts{Bundle: t.TempDir(), Spec: spec.New(
 		spec.WithRootPath(rootfs), spec.WithArgs("sleep", "600"), func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 			s.Linux.UIDMappings, s.Linux.GIDMappings = mapping, mapping
