@@ -157,3 +157,62 @@ func removeCgroups(dirs []string) {
 		}
 	}
 }
+
+// TestCorruptStateDeleteForce: a running container whose state.json is
+// truncated is reported clearly by state and list, and delete --force
+// still removes it: its processes, cgroups and state directory (the
+// cgroup record kept beside the state finds them). runc's outcome is
+// reported.
+func TestCorruptStateDeleteForce(t *testing.T) {
+	t.Parallel()
+	for name, c := range sideBySide(t) {
+		bundle := newBundle(t, spec.WithArgs("sleep", "600"))
+		id := uniqueID(t)
+		c.ok("run", "-d", "--bundle", bundle, id)
+		pid := c.state(id).Pid
+		if err := os.Truncate(filepath.Join(c.root, id, "state.json"), 100); err != nil {
+			t.Fatal(err)
+		}
+		st := c.run(nil, "state", id)
+		list := c.run(nil, "list")
+		del := c.run(nil, "delete", "--force", id)
+		if name == "runc" {
+			t.Logf("runc with a truncated state.json: state exit %d, list exit %d, delete --force exit %d (%s), %d cgroup dirs left",
+				st.code, list.code, del.code, strings.TrimSpace(del.stderr), len(cgroupDirs(id)))
+			removeCgroups(cgroupDirs(id))
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			_ = os.RemoveAll(filepath.Join(c.root, id))
+			continue
+		}
+		if st.code == 0 || !strings.Contains(st.stderr, id) {
+			t.Errorf("state of a corrupt container: exit %d, %q; want an error naming it", st.code, st.stderr)
+		}
+		if list.code != 0 || !strings.Contains(list.stderr, id) {
+			t.Errorf("list with a corrupt container: exit %d, %q; want a warning naming it", list.code, list.stderr)
+		}
+		if del.code != 0 {
+			t.Fatalf("delete --force of a corrupt container: exit %d: %s", del.code, del.stderr)
+		}
+		assertGone(t, c.root, id, bundle, 0)
+		if !processDeadOrZombie(pid) {
+			t.Errorf("init %d still runs", pid)
+		}
+	}
+}
+
+// processDeadOrZombie waits up to 5s for pid to be gone or a zombie (the
+// host's init reaps reparented processes late).
+func processDeadOrZombie(pid int) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return true
+		}
+		if f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:])); len(f) > 0 && f[0] == "Z" {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}

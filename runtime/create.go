@@ -131,5 +131,6 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start sta
 	if err != nil {
 		return nil, classify(err)
 	}
+	in.keep(r.stateDir(id))
 	return c, nil
 }

@@ -40,6 +40,7 @@ type createIntent struct {
 type intent struct {
 	path string
 	f    *os.File
+	kept bool
 }
 
 func (r *Runtime) intentPath(id string) string {
@@ -91,9 +92,29 @@ func (r *Runtime) recordIntent(id string, cg *cgroups.Cgroup) (*intent, error) {
 	return in, nil
 }
 
-// release removes the record: the create has finished, and what it made
-// is the container's (or was cleaned up).
+// keepRecord is the record's name once the create has succeeded: moved
+// into the container's state directory, it goes when the container does,
+// and lets Delete with force find the cgroups of a container whose
+// state.json is lost or corrupt.
+const keepRecord = "berth-create.json"
+
+// keep moves the record into the container's state directory: the create
+// succeeded.
+func (in *intent) keep(stateDir string) {
+	if err := os.Rename(in.path, filepath.Join(stateDir, keepRecord)); err != nil {
+		_ = os.Remove(in.path)
+	}
+	in.f.Close()
+	_ = os.Remove(filepath.Dir(in.path)) // only if it was the last record
+	in.kept = true
+}
+
+// release removes the record, unless kept: the create has finished, and
+// what it made is the container's (or was cleaned up).
 func (in *intent) release() {
+	if in.kept {
+		return
+	}
 	_ = os.Remove(in.path)
 	in.f.Close()
 	_ = os.Remove(filepath.Dir(in.path)) // only if it was the last record
@@ -201,4 +222,23 @@ func destroyCgroup(cg *cgroups.Cgroup) error {
 	}
 	_ = m.Freeze(cgroups.Thawed)
 	return m.Destroy()
+}
+
+// clearUnreadable removes a container whose state cannot be read (a
+// corrupt or truncated state.json): the processes and cgroups its kept
+// record names, then its state directory.
+func (r *Runtime) clearUnreadable(id string) error {
+	dir := r.stateDir(id)
+	data, err := os.ReadFile(filepath.Join(dir, keepRecord))
+	if err != nil {
+		return fmt.Errorf("its state cannot be read and it has no record of its cgroups: %w", err)
+	}
+	var rec createIntent
+	if err := json.Unmarshal(data, &rec); err != nil || rec.Cgroup == nil {
+		return fmt.Errorf("its state cannot be read and its record of its cgroups is corrupt too")
+	}
+	if err := destroyCgroup(rec.Cgroup); err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
 }

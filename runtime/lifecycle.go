@@ -195,6 +195,14 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 			return nil
 		}
 	}
+	if err != nil && force && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrInvalid) {
+		// A state that cannot be read (corrupt, truncated): the record
+		// kept beside it still finds the container's cgroups.
+		if cerr := r.clearUnreadable(id); cerr != nil {
+			return opError("delete", id, fmt.Errorf("%w; %w", err, cerr))
+		}
+		return nil
+	}
 	if err != nil {
 		return opError("delete", id, err)
 	}
