@@ -51,7 +51,7 @@ func (r *Runtime) intentPath(id string) string {
 // anything of the container exists. It fails with ErrExists while another
 // create of id runs, and clears the remains of one that died.
 func (r *Runtime) recordIntent(id string, cg *cgroups.Cgroup) (*intent, error) {
-	if err := r.clearDeadCreate(id); err != nil {
+	if _, err := r.clearDeadCreate(id); err != nil {
 		return nil, err
 	}
 	path := r.intentPath(id)
@@ -120,10 +120,14 @@ func (in *intent) release() {
 	_ = os.Remove(filepath.Dir(in.path)) // only if it was the last record
 }
 
-// deadCreate reports whether id has the record of a create that died: a
-// record nobody holds locked.
-func (r *Runtime) deadCreate(id string) (bool, error) {
-	f, err := os.Open(r.intentPath(id))
+// clearDeadCreate removes what a create of id that died made: the
+// processes and directories of its cgroups, and its state directory when
+// the container never got a state. Then it removes the record and reports
+// true. A missing record is nothing to do; a live create (its record
+// locked) is left alone, and the error is ErrExists.
+func (r *Runtime) clearDeadCreate(id string) (bool, error) {
+	path := r.intentPath(id)
+	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -131,28 +135,8 @@ func (r *Runtime) deadCreate(id string) (bool, error) {
 		return false, err
 	}
 	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
-		return false, nil // a live create holds it
-	}
-	return true, nil
-}
-
-// clearDeadCreate removes what a create of id that died made: the
-// processes and directories of its cgroups, and its state directory when
-// the container never got a state. Then it removes the record. A live
-// create is left alone, a missing record is nothing to do.
-func (r *Runtime) clearDeadCreate(id string) error {
-	path := r.intentPath(id)
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return errorf(ErrExists, "container %q is being created", id)
+		return false, errorf(ErrExists, "container %q is being created", id)
 	}
 	// A create that got as far as the container's state left a container:
 	// deleting it cleans up through that state. Otherwise, what the record
@@ -161,18 +145,18 @@ func (r *Runtime) clearDeadCreate(id string) error {
 		var rec createIntent
 		if data, err := os.ReadFile(path); err == nil && json.Unmarshal(data, &rec) == nil && rec.Cgroup != nil {
 			if err := destroyCgroup(rec.Cgroup); err != nil {
-				return fmt.Errorf("clean up the dead create of %s: %w", id, err)
+				return false, fmt.Errorf("clean up the dead create of %s: %w", id, err)
 			}
 		}
 		if err := os.RemoveAll(r.stateDir(id)); err != nil {
-			return fmt.Errorf("clean up the dead create of %s: %w", id, err)
+			return false, fmt.Errorf("clean up the dead create of %s: %w", id, err)
 		}
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+		return false, err
 	}
 	_ = os.Remove(filepath.Dir(path)) // only if it was the last record
-	return nil
+	return true, nil
 }
 
 // creatingStates returns, for List, the creates recorded under the root

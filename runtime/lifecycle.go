@@ -171,14 +171,10 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 		return opError("delete", id, err)
 	}
 	// A create that died left a record of what it made: clear that first.
-	cleared := false
-	if dead, err := r.deadCreate(id); err != nil {
+	// One still running is left to finish (ErrExists).
+	cleared, err := r.clearDeadCreate(id)
+	if err != nil && !errors.Is(err, ErrExists) {
 		return opError("delete", id, err)
-	} else if dead {
-		if err := r.clearDeadCreate(id); err != nil {
-			return opError("delete", id, err)
-		}
-		cleared = true
 	}
 	c, err := r.Load(id)
 	if errors.Is(err, ErrNotFound) {
