@@ -9,11 +9,11 @@ GO_MIN_MINOR=25
 # qemu, Debian's kernel, apparmor (apparmor_parser) and cpio are for the VM
 # lane (make test-vm), which boots a kernel with AppArmor and cgroup v2;
 # crun is a peer in make bench; podman and conmon are the podman lane
-# (make test-podman); the CNI plugins and iptables are the CRI lane's
+# (make test-podman); the CNI plugins, iptables and iproute2 (ip) are the CRI lane's
 # (make test-cri).
 PACKAGES=(busybox-static libseccomp-dev pkg-config gcc make file ca-certificates curl unzip containerd
 	qemu-system-x86 linux-image-amd64 apparmor cpio gzip crun podman conmon
-	containernetworking-plugins iptables util-linux)
+	containernetworking-plugins iptables iproute2 util-linux)
 
 log() { echo "setup: $*" >&2; }
 

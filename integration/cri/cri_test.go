@@ -7,7 +7,6 @@ package cri
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -236,15 +235,16 @@ func testCRI(t *testing.T, v containerdVersion) {
 	}
 }
 
-// crictl runs crictl against the environment's containerd and returns its
-// standard output; an error carries its standard error.
-func crictl(ctx context.Context, bin string, e *crienv.Env, args ...string) ([]byte, error) {
-	out, err := exec.CommandContext(ctx, bin, append(e.CrictlArgs(), args...)...).Output()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		err = fmt.Errorf("%w: %s", err, ee.Stderr)
+// podConfig writes a minimal pod sandbox configuration named name into dir
+// and returns its path.
+func podConfig(t *testing.T, dir, name string) string {
+	t.Helper()
+	path := filepath.Join(dir, name+"-pod.json")
+	config := fmt.Sprintf(`{"metadata": {"name": %q, "namespace": "default", "uid": "%s-uid"}, "linux": {}}`, name, name)
+	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	return out, err
+	return path
 }
 
 // shimOfPod runs a pod with the handler and returns the command line of
@@ -254,21 +254,16 @@ func shimOfPod(t *testing.T, crictlBin string, e *crienv.Env, dir, handler strin
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	pod := filepath.Join(dir, "probe-"+handler+".json")
-	config := fmt.Sprintf(`{"metadata": {"name": "probe-%s", "namespace": "default", "uid": "probe-%s"}, "linux": {}}`, handler, handler)
-	if err := os.WriteFile(pod, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := crictl(ctx, crictlBin, e, "runp", "--runtime", handler, pod)
+	out, err := e.Crictl(ctx, crictlBin, "runp", "--runtime", handler, podConfig(t, dir, "probe-"+handler))
 	if err != nil {
 		t.Fatalf("run a pod with %s: %v: %s", handler, err, out)
 	}
 	id := strings.TrimSpace(string(out))
 	defer func() {
-		_, _ = crictl(ctx, crictlBin, e, "stopp", id)
-		_, _ = crictl(ctx, crictlBin, e, "rmp", id)
+		_, _ = e.Crictl(ctx, crictlBin, "stopp", id)
+		_, _ = e.Crictl(ctx, crictlBin, "rmp", id)
 	}()
-	info, err := crictl(ctx, crictlBin, e, "inspectp", "-o", "json", id)
+	info, err := e.Crictl(ctx, crictlBin, "inspectp", "-o", "json", id)
 	if err != nil {
 		t.Fatalf("inspectp %s: %v: %s", id, err, info)
 	}
@@ -299,18 +294,13 @@ func checkSystemdCgroupRefused(t *testing.T, crictlBin string, e *crienv.Env, di
 		t.Log("systemd runs this host: SystemdCgroup = true is honoured, not refused")
 		return
 	}
-	pod := filepath.Join(dir, "systemd-pod.json")
-	config := `{"metadata": {"name": "systemd-cgroup", "namespace": "default", "uid": "systemd-cgroup-uid"}, "linux": {}}`
-	if err := os.WriteFile(pod, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out, err := crictl(ctx, crictlBin, e, "runp", "--runtime", crienv.HandlerBerthSystemd, pod)
+	out, err := e.Crictl(ctx, crictlBin, "runp", "--runtime", crienv.HandlerBerthSystemd, podConfig(t, dir, "systemd-cgroup"))
 	if err == nil || !strings.Contains(err.Error(), "SystemdCgroup") {
 		t.Errorf("pod with SystemdCgroup = true on a host without systemd: %v: %s; want an error naming SystemdCgroup", err, out)
 	}
-	pods, err := crictl(ctx, crictlBin, e, "pods", "-q")
+	pods, err := e.Crictl(ctx, crictlBin, "pods", "-q")
 	if err != nil || strings.TrimSpace(string(pods)) != "" {
 		t.Errorf("pods left after the refused one: %q, %v", pods, err)
 	}

@@ -228,14 +228,23 @@ func waitFor(ctx context.Context, timeout time.Duration, ok func() bool, what st
 	return nil
 }
 
+// Crictl runs crictl (the binary crictl) against the environment's
+// containerd and returns its standard output; an error carries its
+// standard error.
+func (e *Env) Crictl(ctx context.Context, crictl string, args ...string) ([]byte, error) {
+	out, err := exec.CommandContext(ctx, crictl, append(e.CrictlArgs(), args...)...).Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		err = fmt.Errorf("crictl %s: %w: %s", strings.Join(args, " "), err, ee.Stderr)
+	}
+	return out, err
+}
+
 // RemoveAllPods stops and removes every pod (and so every container) the
 // CRI knows, so that no shim outlives the environment.
 func (e *Env) RemoveAllPods(ctx context.Context, crictl string) error {
-	out, err := exec.CommandContext(ctx, crictl, append(e.CrictlArgs(), "rmp", "--all", "--force")...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("crictl rmp --all: %v: %s", err, out)
-	}
-	return nil
+	_, err := e.Crictl(ctx, crictl, "rmp", "--all", "--force")
+	return err
 }
 
 // Close stops containerd and the registry, and puts back the host's
@@ -323,11 +332,9 @@ func runtimes(section, runc, berthShim string) string {
         SystemdCgroup = true`, section, HandlerRunc, HandlerBerth, HandlerBerthNative, runc, berthShim, HandlerBerthSystemd)
 }
 
-// configV3 is containerd 2.x's configuration; its arguments are the
-// directory, the socket, the sandbox image, the CNI plugins' directory and
-// the runtimes table.
-const configV3 = `version = 3
-root = "%[1]s/root"
+// daemonConfig is the part of containerd's configuration that every
+// version shares: the private root, state, socket and opt directory.
+const daemonConfig = `root = "%[1]s/root"
 state = "%[1]s/state"
 
 [grpc]
@@ -335,7 +342,12 @@ state = "%[1]s/state"
 
 [plugins."io.containerd.internal.v1.opt"]
   path = "%[1]s/opt"
+`
 
+// configV3 is containerd 2.x's configuration; its arguments are the
+// directory, the socket, the sandbox image, the CNI plugins' directory and
+// the runtimes table.
+const configV3 = "version = 3\n" + daemonConfig + `
 [plugins."io.containerd.transfer.v1.local"]
   config_path = "%[1]s/certs.d"
 
@@ -362,16 +374,7 @@ state = "%[1]s/state"
 `
 
 // configV2 is containerd 1.6 and 1.7's, with the same arguments.
-const configV2 = `version = 2
-root = "%[1]s/root"
-state = "%[1]s/state"
-
-[grpc]
-  address = %[2]q
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "%[1]s/opt"
-
+const configV2 = "version = 2\n" + daemonConfig + `
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = %[3]q
   # This VM's root lacks CAP_SYS_RESOURCE (see configV3).
