@@ -18,7 +18,8 @@ import (
 type CreateOpts struct {
 	// Bundle is the absolute path of the OCI bundle.
 	Bundle string
-	// Spec, when set, is used instead of reading <Bundle>/config.json.
+	// Spec, when set, is used instead of reading <Bundle>/config.json, and
+	// is validated the same way.
 	Spec *specs.Spec
 	// IO is the init process's stdio or console socket.
 	IO IO
@@ -76,7 +77,7 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start sta
 			return nil, err
 		}
 	} else if err := spec.Validate(s, bundle); err != nil {
-		return nil, fmt.Errorf("spec: %w", err)
+		return nil, fmt.Errorf("%s: %w", filepath.Join(bundle, spec.ConfigName), err)
 	}
 	if err := o.IO.validate(s.Process.Terminal, "process"); err != nil {
 		return nil, err

@@ -38,7 +38,8 @@ func (s *service) newTask(ctx context.Context, req *taskv3.CreateTaskRequest) (_
 	if err := writeOptions(req.Bundle, opts); err != nil {
 		return nil, err
 	}
-	sp, err := spec.Load(req.Bundle)
+	// Read, not Load: Create validates the spec, once.
+	sp, err := spec.Read(req.Bundle)
 	if err != nil {
 		return nil, err
 	}

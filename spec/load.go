@@ -18,6 +18,20 @@ const ConfigName = "config.json"
 // Load reads and validates <bundle>/config.json. The bundle path must be
 // absolute: the library never resolves paths against the working directory.
 func Load(bundle string) (*specs.Spec, error) {
+	s, err := Read(bundle)
+	if err != nil {
+		return nil, err
+	}
+	if err := Validate(s, bundle); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(bundle, ConfigName), err)
+	}
+	return s, nil
+}
+
+// Read reads and decodes <bundle>/config.json without validating it, for a
+// caller that hands the spec to runtime.Create, which validates it. Use
+// only the spec's nil-safe parts before then.
+func Read(bundle string) (*specs.Spec, error) {
 	if !filepath.IsAbs(bundle) {
 		return nil, Invalidf("bundle %q: path must be absolute", bundle)
 	}
@@ -41,9 +55,6 @@ func Load(bundle string) (*specs.Spec, error) {
 	}
 	s, err := Decode(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if err := Validate(s, bundle); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return s, nil

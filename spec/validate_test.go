@@ -93,14 +93,16 @@ func TestLoad(t *testing.T) {
 		bundle  func(t *testing.T) string
 		content string
 		want    string // substring of the error; "" means success
+		// readOK: Read, which does not validate, accepts it.
+		readOK bool
 	}{
-		{name: "valid", content: "default"},
+		{name: "valid", content: "default", readOK: true},
 		{name: "relative bundle", bundle: func(*testing.T) string { return "rel/bundle" }, want: "path must be absolute"},
 		{name: "missing bundle", bundle: func(t *testing.T) string { return filepath.Join(t.TempDir(), "x") }, want: "directory does not exist"},
 		{name: "missing config", want: "config.json: file does not exist"},
 		{name: "syntax error", content: "{\n\"ociVersion\": \"1.0.0\",\n}", want: "not valid JSON at line 3, column 1"},
 		{name: "wrong type", content: `{"ociVersion": "1.0.0", "process": {"cwd": 7}}`, want: "process.cwd: expected string, got JSON number"},
-		{name: "invalid field", content: `{"ociVersion": "1.0.0", "root": {"path": "rootfs"}}`, want: "process: must be present"},
+		{name: "invalid field", content: `{"ociVersion": "1.0.0", "root": {"path": "rootfs"}}`, want: "process: must be present", readOK: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,6 +119,9 @@ func TestLoad(t *testing.T) {
 				if err := os.WriteFile(filepath.Join(dir, ConfigName), []byte(content), 0o644); err != nil {
 					t.Fatal(err)
 				}
+			}
+			if _, err := Read(dir); (err == nil) != tc.readOK {
+				t.Fatalf("Read: %v, want success %v", err, tc.readOK)
 			}
 			s, err := Load(dir)
 			if tc.want == "" {

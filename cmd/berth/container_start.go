@@ -41,7 +41,8 @@ func startContainer(c *cli.Context, action startAction) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	s, err := spec.Load(bundle)
+	// Read, not Load: Create validates the spec, once.
+	s, err := spec.Read(bundle)
 	if err != nil {
 		return -1, err
 	}
@@ -58,7 +59,7 @@ func startContainer(c *cli.Context, action startAction) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	stdio, err := setupStdio(stdioFlagsOf(c, s.Process.Terminal, detach))
+	stdio, err := setupStdio(stdioFlagsOf(c, s.Process != nil && s.Process.Terminal, detach))
 	if err != nil {
 		return -1, err
 	}
