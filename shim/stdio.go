@@ -1,7 +1,6 @@
 package shim
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/containerd/console"
-	"golang.org/x/sys/unix"
 
 	berth "github.com/berth-oci/berth/runtime"
 )
@@ -291,13 +289,13 @@ func (s *stdio) close() {
 	}
 }
 
-// consoleCopy relays between a process's pseudo-terminal and its FIFOs.
+// consoleCopy relays between a process's pseudo-terminal and its FIFOs,
+// through the runtime's TerminalRelay; it owns the FIFOs' handles.
 type consoleCopy struct {
 	pair    *berth.ConsolePair
-	master  console.Console
+	relay   *berth.TerminalRelay
 	stdin   *os.File
 	out     *os.File
-	copied  chan struct{}
 	closeMu sync.Mutex
 }
 
@@ -306,51 +304,46 @@ func newConsoleCopy() (*consoleCopy, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &consoleCopy{pair: pair, copied: make(chan struct{})}, nil
+	return &consoleCopy{pair: pair}, nil
 }
 
 // attach receives the master from the container's init and starts the
 // copies: stdin FIFO to the terminal, the terminal to the stdout FIFO.
-func (c *consoleCopy) attach(stdinPath, stdoutPath string) error {
-	f, err := c.pair.Receive()
+// containerd's clients set their own terminal raw, so ONLCR stays on, as
+// under containerd's runc shim.
+func (c *consoleCopy) attach(stdinPath, stdoutPath string) (err error) {
+	relay, err := berth.ReceiveTerminal(c.pair, false)
 	if err != nil {
 		return err
 	}
-	master, err := console.ConsoleFromFile(f)
-	if err != nil {
-		f.Close()
-		return err
-	}
-	c.master = master
+	c.relay = relay
 	if stdinPath != "" {
 		if c.stdin, err = os.OpenFile(stdinPath, os.O_RDWR, 0); err != nil {
 			return fmt.Errorf("open stdin %s: %w", stdinPath, err)
 		}
-		go func() { _, _ = io.Copy(master, c.stdin) }()
 	}
-	if stdoutPath == "" {
-		close(c.copied)
-		return nil
-	}
-	if c.out, err = os.OpenFile(stripFifo(stdoutPath), os.O_RDWR, 0); err != nil {
-		return fmt.Errorf("open stdout %s: %w", stdoutPath, err)
-	}
-	go func() {
-		defer close(c.copied)
-		// Ends with EIO once every holder of the terminal's slave is gone.
-		_, err := io.Copy(c.out, master)
-		if err != nil && !errors.Is(err, unix.EIO) && !errors.Is(err, os.ErrClosed) {
-			return
+	if stdoutPath != "" {
+		if c.out, err = os.OpenFile(stripFifo(stdoutPath), os.O_RDWR, 0); err != nil {
+			return fmt.Errorf("open stdout %s: %w", stdoutPath, err)
 		}
-	}()
+	}
+	var in io.Reader
+	if c.stdin != nil {
+		in = c.stdin
+	}
+	var out io.Writer
+	if c.out != nil {
+		out = c.out
+	}
+	relay.Start(in, out)
 	return nil
 }
 
 func (c *consoleCopy) resize(width, height uint32) error {
-	if c.master == nil {
+	if c.relay == nil {
 		return nil
 	}
-	return c.master.Resize(console.WinSize{Width: uint16(width), Height: uint16(height)})
+	return c.relay.Resize(console.WinSize{Width: uint16(width), Height: uint16(height)})
 }
 
 func (c *consoleCopy) closeStdin() {
@@ -362,14 +355,13 @@ func (c *consoleCopy) closeStdin() {
 	}
 }
 
+// wait waits up to timeout for the terminal's output to drain, then
+// closes the stdout FIFO.
 func (c *consoleCopy) wait(timeout time.Duration) {
-	if c.master == nil {
+	if c.relay == nil {
 		return
 	}
-	select {
-	case <-c.copied:
-	case <-time.After(timeout):
-	}
+	c.relay.WaitOutput(timeout)
 	c.closeMu.Lock()
 	defer c.closeMu.Unlock()
 	if c.out != nil {
@@ -380,8 +372,8 @@ func (c *consoleCopy) wait(timeout time.Duration) {
 
 func (c *consoleCopy) close() {
 	c.closeStdin()
-	if c.master != nil {
-		c.master.Close()
+	if c.relay != nil {
+		c.relay.Close()
 	}
 	c.pair.Close()
 }

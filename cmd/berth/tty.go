@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 
@@ -18,14 +16,13 @@ import (
 type foregroundTTY struct {
 	pair *berth.ConsolePair
 	host console.Console
-	// received gets the outcome of receive; master is set before it.
+	// received gets the outcome of receive; relay is set before it.
 	received chan error
-	master   console.Console
+	relay    *berth.TerminalRelay
 	// waitOnce guards waitConsole, whose outcome is recvErr.
 	waitOnce sync.Once
 	recvErr  error
 	attached bool
-	copied   sync.WaitGroup
 	once     sync.Once
 }
 
@@ -47,24 +44,9 @@ func newForegroundTTY() (*foregroundTTY, error) {
 // turns ONLCR off at once, as runc does, so the container's "\n" is not
 // written out as "\r\n".
 func (t *foregroundTTY) receive() {
-	f, err := t.pair.Receive()
-	if err != nil {
-		t.received <- err
-		return
-	}
-	master, err := console.ConsoleFromFile(f)
-	if err != nil {
-		f.Close()
-		t.received <- fmt.Errorf("container terminal: %w", err)
-		return
-	}
-	if err := console.ClearONLCR(master.Fd()); err != nil {
-		master.Close()
-		t.received <- fmt.Errorf("container terminal: %w", err)
-		return
-	}
-	t.master = master
-	t.received <- nil
+	relay, err := berth.ReceiveTerminal(t.pair, true)
+	t.relay = relay
+	t.received <- err
 }
 
 // waitConsole waits until the container's terminal has been received and
@@ -105,20 +87,11 @@ func (t *foregroundTTY) attach() error {
 	if err := t.waitConsole(); err != nil {
 		return err
 	}
-	master := t.master
 	t.attached = true
 	if err := t.host.SetRaw(); err != nil {
 		return fmt.Errorf("set host terminal raw: %w", err)
 	}
-	go func() { _, _ = io.Copy(master, os.Stdin) }()
-	t.copied.Add(1)
-	go func() {
-		defer t.copied.Done()
-		// Ends with EIO once the container side of the pty is closed.
-		if _, err := io.Copy(os.Stdout, master); err != nil && !errors.Is(err, os.ErrClosed) {
-			return
-		}
-	}()
+	t.relay.Start(os.Stdin, os.Stdout)
 	return nil
 }
 
@@ -126,7 +99,7 @@ func (t *foregroundTTY) resize() {
 	if t == nil || !t.attached {
 		return
 	}
-	_ = t.master.ResizeFrom(t.host)
+	_ = t.relay.ResizeFrom(t.host)
 }
 
 // Close waits for the container's output to drain and restores the host
@@ -137,8 +110,8 @@ func (t *foregroundTTY) Close() {
 	}
 	t.once.Do(func() {
 		if t.attached {
-			t.copied.Wait()
-			t.master.Close()
+			t.relay.WaitOutput(0)
+			t.relay.Close()
 		}
 		t.pair.Close()
 		_ = t.host.Reset()
