@@ -246,7 +246,8 @@ func TestLibraryUpdate(t *testing.T) {
 }
 
 // TestLibraryOOM runs a memory hog under a 16 MiB limit and expects an
-// OOM notification and a SIGKILL exit.
+// OOM event (runtime.OOMWatch, as the shim and berth events use) and a
+// SIGKILL exit.
 func TestLibraryOOM(t *testing.T) {
 	t.Parallel()
 	rt := newRuntime(t)
@@ -257,25 +258,26 @@ func TestLibraryOOM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oom, err := c.OOM()
+	oom, err := c.WatchOOM()
 	if err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-oom:
+	case <-oom.C:
 	case <-time.After(30 * time.Second):
-		t.Fatal("no OOM notification within 30s")
+		t.Fatal("no OOM event within 30s")
 	}
-	go func() {
-		for range oom { // drain until the cgroup goes
-		}
-	}()
 	es, err := c.Wait(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if es.Signal != syscall.SIGKILL || es.Code != 137 {
 		t.Fatalf("exit %+v, want SIGKILL/137", es)
+	}
+	// The one kill was reported once: the watch ends without another.
+	oom.Finish(time.Second)
+	for range oom.C {
+		t.Fatal("a second OOM event for one kill")
 	}
 	if err := c.Delete(ctx, false); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -417,4 +418,27 @@ func runOnPty(t *testing.T, c *cli, bundle string) string {
 		t.Fatal("terminal output did not end")
 		return ""
 	}
+}
+
+// TestParityEventsOOM: `events` of a container whose memory hog the OOM
+// killer stops reports one oom event. (runc's stream goes on after the
+// container stops; berth's ends, so the test reads for a fixed time.)
+func TestParityEventsOOM(t *testing.T) {
+	t.Parallel()
+	eachRuntime(t, "1 oom event", func(t *testing.T, c *cli) string {
+		id := detachedSleeper(t, c, spec.WithMemoryLimit(16<<20),
+			spec.WithArgs("sh", "-c", `sleep 1; x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done`))
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		defer cancel()
+		out, _ := exec.CommandContext(ctx, c.bin, "--root", c.root, "events", "--interval", "1s", id).Output()
+		ooms := 0
+		for _, line := range strings.Split(string(out), "\n") {
+			var e struct{ Type string }
+			if json.Unmarshal([]byte(line), &e) == nil && e.Type == "oom" {
+				ooms++
+			}
+		}
+		c.ok("delete", "-f", id)
+		return fmt.Sprintf("%d oom event", ooms)
+	})
 }

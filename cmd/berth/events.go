@@ -61,48 +61,38 @@ information is displayed once every 5 seconds.`,
 			}
 			return enc.Encode(e)
 		}
-		oom, err := ctr.OOM()
+		oom, err := ctr.WatchOOM()
 		if err != nil {
 			return err
 		}
-		// The notifications can miss a kill (see Container.OOMKillCount);
-		// the count settles the difference when the stream ends.
-		kills, _ := ctr.OOMKillCount()
 		reportOOM := func() error {
-			kills++
 			return enc.Encode(&types.Event{Type: "oom", ID: ctr.ID()})
-		}
-		missed := func() error {
-			n, err := ctr.OOMKillCount()
-			for ; err == nil && kills < n; kills++ {
-				if err := enc.Encode(&types.Event{Type: "oom", ID: ctr.ID()}); err != nil {
-					return err
-				}
-			}
-			return nil
 		}
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		// Until the container stops or its cgroup goes away.
 		for {
 			select {
-			case _, ok := <-oom:
+			case _, ok := <-oom.C:
 				if !ok {
-					return missed()
+					return nil
 				}
 				if err := reportOOM(); err != nil {
 					return err
 				}
 			case <-tick.C:
-				// The OOM channel closing is how the stream usually ends; a
-				// stopped or deleted container ends it too.
+				// The OOM watch ending is how the stream usually ends; a
+				// stopped or deleted container ends it too. An OOM kill
+				// stops the container, and on cgroup v2 its notification
+				// may trail the stop by a moment.
 				if st, err := ctr.State(); err != nil || st.Status == berth.Stopped {
-					// An OOM kill stops the container; on cgroup v2 its
-					// notification may trail the stop by a moment.
-					if err := drainOOM(oom, reportOOM); err != nil {
-						return err
+					oom.Finish(time.Second)
+					for range oom.C {
+						if err := reportOOM(); err != nil {
+							return err
+						}
 					}
-					return missed()
+					return nil
 				}
 				e, err := statsEvent()
 				if err != nil {
@@ -115,22 +105,4 @@ information is displayed once every 5 seconds.`,
 			}
 		}
 	},
-}
-
-// drainOOM reports OOM events still arriving after the container stopped,
-// until the channel closes or a second passes without one.
-func drainOOM(oom <-chan struct{}, report func() error) error {
-	for {
-		select {
-		case _, ok := <-oom:
-			if !ok {
-				return nil
-			}
-			if err := report(); err != nil {
-				return err
-			}
-		case <-time.After(time.Second):
-			return nil
-		}
-	}
 }
