@@ -72,9 +72,11 @@ conformance: build
 		-work $(CONFORMANCE_DIR)/work -berth bin/berth -runc $(CONFORMANCE_DIR)/runc/runc
 
 # Reliability: 1,000 `berth run` and 500 `ctr run --rm` (plus execs)
-# through one shim daemon with nothing left or grown, then the shim's and
-# the library's tests with every binary built with the race detector (a
-# report ends the process, so it fails the tests). The OOM tests are left
+# through one shim daemon with nothing left or grown; the CLI's fault cases
+# (state root full, bundle deleted; the containerd ones, TestShim/*/Fault*,
+# run in make integration and again here under the race detector); then
+# the shim's and the library's tests with every binary built with the race
+# detector (a report ends the process, so it fails the tests). The OOM tests are left
 # out of the race run: a race-built container init needs more than their
 # 16 MiB limit before the workload starts.
 CONTAINERD_ENV = BERTH_BINARY=$(CURDIR)/$(1)/berth BERTH_SHIM=$(CURDIR)/$(1)/containerd-shim-berth-v2 \
@@ -82,7 +84,7 @@ CONTAINERD_ENV = BERTH_BINARY=$(CURDIR)/$(1)/berth BERTH_SHIM=$(CURDIR)/$(1)/con
 	CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CTR_22=$(CONTAINERD2_DIR)/ctr
 test-reliability: build
 	BERTH_BINARY=$(CURDIR)/bin/berth BERTH_CLI_CHURN=1000 \
-		$(GO) test -count=1 -v -run TestChurnCLI ./integration/reliability/
+		$(GO) test -count=1 -v -run 'TestChurnCLI|TestFault' ./integration/reliability/
 	$(call CONTAINERD_ENV,bin) BERTH_SHIM_CHURN=500 \
 		$(GO) test -count=1 -v -run 'TestShim/containerd-1.6/DaemonSteadyUnderChurn' ./integration/containerd/
 	@mkdir -p bin/race
@@ -91,7 +93,7 @@ test-reliability: build
 	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) \
 		$(GO) test -race -count=1 -timeout 20m -skip '.*/.*/OOMAndEventOrder' ./integration/containerd/
 	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc \
-		$(GO) test -race -count=1 -timeout 20m -skip 'TestLibraryOOM' ./integration/reaper/ ./integration/ ./shim/ ./runtime/
+		$(GO) test -race -count=1 -timeout 20m -skip 'TestLibraryOOM|TestParityEventsOOM' ./integration/reaper/ ./integration/ ./shim/ ./runtime/
 
 # Native Go fuzz targets, each for FUZZTIME (their seeds also run in make
 # unit): spec loading and validation, seccomp profiles (OCI and Docker

@@ -52,19 +52,13 @@ func (s *service) pin(id string) error {
 	return nil
 }
 
-// unpin is called when containerd creates the container.
-func (s *service) unpin(id string) {
-	s.mu.Lock()
-	delete(s.pins, id)
-	s.mu.Unlock()
-}
-
-// maybeRetire retires the daemon if it holds no task and no live pin. The
+// maybeRetire retires the daemon if it holds no task, no create in
+// progress and no live pin. The
 // socket is gone before it returns, so a later start launches a new daemon.
 func (s *service) maybeRetire() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.retired || len(s.tasks) > 0 {
+	if s.retired || len(s.tasks) > 0 || len(s.creating) > 0 {
 		return
 	}
 	now := time.Now()

@@ -38,7 +38,17 @@ func TestPinAndRetire(t *testing.T) {
 	if svc.retired {
 		t.Fatal("retired while c1 is pinned")
 	}
+	// A create that outlives its pin holds the daemon.
 	svc.mu.Lock()
+	svc.pins["c1"] = time.Now().Add(-time.Second)
+	svc.creating["c1"] = make(chan struct{})
+	svc.mu.Unlock()
+	svc.maybeRetire()
+	if svc.retired {
+		t.Fatal("retired during a create whose pin expired")
+	}
+	svc.mu.Lock()
+	delete(svc.creating, "c1")
 	svc.tasks["c1"] = &task{id: "c1"}
 	delete(svc.pins, "c1") // what Create does
 	svc.mu.Unlock()
@@ -64,5 +74,38 @@ func TestPinAndRetire(t *testing.T) {
 	}
 	if _, err := pinDaemon(ctx, path, "c2"); err == nil {
 		t.Fatal("pinDaemon reached a closed listener")
+	}
+}
+
+// TestTaskWaitsForCreate: a request for a task whose Create is in progress
+// waits for it, then finds the task (or not, if the Create failed), and
+// gives up with its context.
+func TestTaskWaitsForCreate(t *testing.T) {
+	svc := newService("ns", nil, func() {})
+	created := make(chan struct{})
+	svc.creating["c1"] = created
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := svc.task(ctx, "c1"); err == nil {
+		t.Fatal("found a task still being created")
+	}
+	got := make(chan error, 1)
+	go func() {
+		_, err := svc.task(context.Background(), "c1")
+		got <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	svc.mu.Lock()
+	svc.tasks["c1"] = &task{id: "c1"}
+	delete(svc.creating, "c1")
+	svc.mu.Unlock()
+	close(created)
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("after its Create: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request did not end with the Create")
 	}
 }

@@ -44,6 +44,10 @@ type service struct {
 	tasks    map[string]*task
 	runtimes map[runtimeKey]*berth.Runtime
 	pins     map[string]time.Time // container id to pin expiry
+	// creating holds the Creates in progress, each closed when it ends:
+	// each holds the daemon, however long it takes (a slow hook outlives
+	// any pin), and requests for its task wait for it.
+	creating map[string]chan struct{}
 	retired  bool
 }
 
@@ -57,6 +61,7 @@ func newService(namespace string, events *publisher, shutdown func()) *service {
 		tasks:     map[string]*task{},
 		runtimes:  map[runtimeKey]*berth.Runtime{},
 		pins:      map[string]time.Time{},
+		creating:  map[string]chan struct{}{},
 	}
 }
 
@@ -82,10 +87,24 @@ type runtimeKey struct {
 	systemdCgroup bool
 }
 
-func (s *service) task(id string) (*task, error) {
+func (s *service) task(ctx context.Context, id string) (*task, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	created, inCreate := s.creating[id]
 	t := s.tasks[id]
+	s.mu.Unlock()
+	if inCreate {
+		// A request for a task in the middle of its Create waits for it:
+		// containerd restarted during the Create must find the task, not
+		// clean up around a create that then registers it after all.
+		select {
+		case <-created:
+		case <-ctx.Done():
+			return nil, toGRPC(fmt.Errorf("task %s is being created: %w", id, ctx.Err()))
+		}
+		s.mu.Lock()
+		t = s.tasks[id]
+		s.mu.Unlock()
+	}
 	if t == nil {
 		return nil, toGRPC(fmt.Errorf("task %s: %w", id, errdefs.ErrNotFound))
 	}
@@ -93,8 +112,8 @@ func (s *service) task(id string) (*task, error) {
 }
 
 // taskProcess returns a task and one of its processes, locked.
-func (s *service) taskProcess(id, execID string) (*task, *process, error) {
-	t, err := s.task(id)
+func (s *service) taskProcess(ctx context.Context, id, execID string) (*task, *process, error) {
+	t, err := s.task(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -111,15 +130,22 @@ func (s *service) taskProcess(id, execID string) (*task, *process, error) {
 // newTask).
 func (s *service) Create(ctx context.Context, req *taskv3.CreateTaskRequest) (_ *taskv3.CreateTaskResponse, retErr error) {
 	s.mu.Lock()
-	if _, ok := s.tasks[req.ID]; ok {
+	_, exists := s.tasks[req.ID]
+	if _, inCreate := s.creating[req.ID]; exists || inCreate {
 		s.mu.Unlock()
 		return nil, toGRPC(fmt.Errorf("task %s: %w", req.ID, errdefs.ErrAlreadyExists))
 	}
+	created := make(chan struct{})
+	s.creating[req.ID] = created
 	s.mu.Unlock()
 	defer func() {
+		s.mu.Lock()
+		delete(s.creating, req.ID)
 		if retErr != nil {
-			s.unpin(req.ID)
+			delete(s.pins, req.ID)
 		}
+		s.mu.Unlock()
+		close(created)
 	}()
 	t, err := s.newTask(ctx, req)
 	if err != nil {
@@ -144,7 +170,7 @@ func (s *service) Create(ctx context.Context, req *taskv3.CreateTaskRequest) (_ 
 
 // Start starts the container's init, or a created exec.
 func (s *service) Start(ctx context.Context, req *taskv3.StartRequest) (*taskv3.StartResponse, error) {
-	t, p, err := s.taskProcess(req.ID, req.ExecID)
+	t, p, err := s.taskProcess(ctx, req.ID, req.ExecID)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +224,7 @@ func (s *service) Start(ctx context.Context, req *taskv3.StartRequest) (*taskv3.
 
 // Delete deletes a stopped (or never started) process.
 func (s *service) Delete(ctx context.Context, req *taskv3.DeleteRequest) (*taskv3.DeleteResponse, error) {
-	t, p, err := s.taskProcess(req.ID, req.ExecID)
+	t, p, err := s.taskProcess(ctx, req.ID, req.ExecID)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +269,7 @@ func deleteResponse(p *process, es berth.ExitStatus) *taskv3.DeleteResponse {
 
 // Exec records a process to exec; Start runs it.
 func (s *service) Exec(ctx context.Context, req *taskv3.ExecProcessRequest) (*emptypb.Empty, error) {
-	t, err := s.task(req.ID)
+	t, err := s.task(ctx, req.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +299,7 @@ func (s *service) Exec(ctx context.Context, req *taskv3.ExecProcessRequest) (*em
 
 // State reports a process's status and stdio.
 func (s *service) State(ctx context.Context, req *taskv3.StateRequest) (*taskv3.StateResponse, error) {
-	t, p, err := s.taskProcess(req.ID, req.ExecID)
+	t, p, err := s.taskProcess(ctx, req.ID, req.ExecID)
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +343,7 @@ func (s *service) State(ctx context.Context, req *taskv3.StateRequest) (*taskv3.
 
 // Wait blocks until the process has exited and its exit was published.
 func (s *service) Wait(ctx context.Context, req *taskv3.WaitRequest) (*taskv3.WaitResponse, error) {
-	t, p, err := s.taskProcess(req.ID, req.ExecID)
+	t, p, err := s.taskProcess(ctx, req.ID, req.ExecID)
 	if err != nil {
 		return nil, err
 	}
@@ -335,7 +361,7 @@ func (s *service) Wait(ctx context.Context, req *taskv3.WaitRequest) (*taskv3.Wa
 
 // Kill signals init (or all processes), or an exec.
 func (s *service) Kill(ctx context.Context, req *taskv3.KillRequest) (*emptypb.Empty, error) {
-	t, p, err := s.taskProcess(req.ID, req.ExecID)
+	t, p, err := s.taskProcess(ctx, req.ID, req.ExecID)
 	if err != nil {
 		return nil, err
 	}
@@ -358,7 +384,7 @@ func (s *service) Kill(ctx context.Context, req *taskv3.KillRequest) (*emptypb.E
 
 // Pids lists the container's processes; exec'd ones carry their exec id.
 func (s *service) Pids(ctx context.Context, req *taskv3.PidsRequest) (*taskv3.PidsResponse, error) {
-	t, err := s.task(req.ID)
+	t, err := s.task(ctx, req.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -390,7 +416,7 @@ func (s *service) Pids(ctx context.Context, req *taskv3.PidsRequest) (*taskv3.Pi
 
 // Pause freezes the container.
 func (s *service) Pause(ctx context.Context, req *taskv3.PauseRequest) (*emptypb.Empty, error) {
-	t, err := s.task(req.ID)
+	t, err := s.task(ctx, req.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -405,7 +431,7 @@ func (s *service) Pause(ctx context.Context, req *taskv3.PauseRequest) (*emptypb
 
 // Resume thaws the container.
 func (s *service) Resume(ctx context.Context, req *taskv3.ResumeRequest) (*emptypb.Empty, error) {
-	t, err := s.task(req.ID)
+	t, err := s.task(ctx, req.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -425,7 +451,7 @@ func (s *service) Checkpoint(ctx context.Context, req *taskv3.CheckpointTaskRequ
 
 // ResizePty resizes a process's terminal.
 func (s *service) ResizePty(ctx context.Context, req *taskv3.ResizePtyRequest) (*emptypb.Empty, error) {
-	t, p, err := s.taskProcess(req.ID, req.ExecID)
+	t, p, err := s.taskProcess(ctx, req.ID, req.ExecID)
 	if err != nil {
 		return nil, err
 	}
@@ -441,7 +467,7 @@ func (s *service) ResizePty(ctx context.Context, req *taskv3.ResizePtyRequest) (
 
 // CloseIO closes the shim's end of a process's stdin.
 func (s *service) CloseIO(ctx context.Context, req *taskv3.CloseIORequest) (*emptypb.Empty, error) {
-	t, p, err := s.taskProcess(req.ID, req.ExecID)
+	t, p, err := s.taskProcess(ctx, req.ID, req.ExecID)
 	if err != nil {
 		return nil, err
 	}
@@ -454,7 +480,7 @@ func (s *service) CloseIO(ctx context.Context, req *taskv3.CloseIORequest) (*emp
 
 // Update changes the container's resources (an OCI LinuxResources, JSON).
 func (s *service) Update(ctx context.Context, req *taskv3.UpdateTaskRequest) (*emptypb.Empty, error) {
-	t, err := s.task(req.ID)
+	t, err := s.task(ctx, req.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -469,7 +495,7 @@ func (s *service) Update(ctx context.Context, req *taskv3.UpdateTaskRequest) (*e
 
 // Stats returns cgroup metrics, v1 or v2 as the host has them.
 func (s *service) Stats(ctx context.Context, req *taskv3.StatsRequest) (*taskv3.StatsResponse, error) {
-	t, err := s.task(req.ID)
+	t, err := s.task(ctx, req.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -494,7 +520,11 @@ func (s *service) Stats(ctx context.Context, req *taskv3.StatsRequest) (*taskv3.
 // Connect returns the shim's and the task's pids.
 func (s *service) Connect(ctx context.Context, req *taskv3.ConnectRequest) (*taskv3.ConnectResponse, error) {
 	resp := &taskv3.ConnectResponse{ShimPid: uint32(os.Getpid())}
-	if t, err := s.task(req.ID); err == nil {
+	// No wait for a Create in progress: the task pid is optional here.
+	s.mu.Lock()
+	t := s.tasks[req.ID]
+	s.mu.Unlock()
+	if t != nil {
 		t.mu.Lock()
 		resp.TaskPid = uint32(t.init.pid)
 		t.mu.Unlock()
@@ -503,8 +533,16 @@ func (s *service) Connect(ctx context.Context, req *taskv3.ConnectRequest) (*tas
 }
 
 // Shutdown retires the daemon once it serves no task and no container is
-// about to be created here (see group.go).
+// about to be created here (see group.go). containerd sends it once it is
+// done with container req.ID, so that container's pin goes: a daemon
+// started for a create that containerd gave up (it restarted first) then
+// leaves at once, not when the pin expires.
 func (s *service) Shutdown(ctx context.Context, req *taskv3.ShutdownRequest) (*emptypb.Empty, error) {
+	s.mu.Lock()
+	if _, ok := s.tasks[req.ID]; !ok {
+		delete(s.pins, req.ID)
+	}
+	s.mu.Unlock()
 	s.maybeRetire()
 	return &emptypb.Empty{}, nil
 }

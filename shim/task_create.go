@@ -3,6 +3,7 @@ package shim
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 
@@ -92,6 +93,13 @@ func (s *service) newTask(ctx context.Context, req *taskv3.CreateTaskRequest) (_
 		return nil, err
 	}
 	p.pid = pid
+	// containerd gives up a task whose Create outlasted it (restarted, it
+	// found no task and removed the bundle); the container goes with it.
+	if _, err := os.Stat(req.Bundle); err != nil {
+		_ = c.Delete(ctx, true)
+		stdio.close()
+		return nil, fmt.Errorf("bundle %s removed while its task was created: %w", req.Bundle, errdefs.ErrFailedPrecondition)
+	}
 	_ = writeFileAtomic(filepath.Join(req.Bundle, initPidFile), []byte(strconv.Itoa(pid)))
 	return t, nil
 }

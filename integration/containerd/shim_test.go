@@ -59,6 +59,9 @@ func TestShim(t *testing.T) {
 		{"DaemonSteadyUnderChurn", testDaemonSteadyUnderChurn},
 		{"ContainerdRestart", testContainerdRestart},
 		{"ShimKilled", testShimKilled},
+		{"FaultShimKilledDuringCreate", testShimKilledDuringCreate},
+		{"FaultContainerdRestartDuringCreates", testContainerdRestartDuringCreates},
+		{"FaultStdoutReaderGone", testStdoutReaderGone},
 	}
 	for _, v := range versions(t) {
 		t.Run("containerd-"+v.name, func(t *testing.T) {
