@@ -25,33 +25,42 @@ CRI_DIR := $(CURDIR)/.cache/cri
 DEMO_DIR  ?= /tmp/berth-demo
 TEST_ARGS ?=
 
-.PHONY: all setup build demo test unit integration conformance test-vm test-podman test-cri test-reliability fuzz bench vet clean
+.PHONY: all setup setup-base build demo test unit integration conformance test-vm test-podman test-cri test-reliability fuzz bench vet clean
 
 all: build
+
+# setup-base installs what building berth and make demo need (Go, gcc,
+# libseccomp-dev, busybox-static); setup installs everything the tests and
+# the bench use, and each of their targets asks for it.
+setup-base:
+	@mkdir -p .cache
+	@SETUP_LEVEL=base scripts/setup.sh > $(SETUP_STAMP).tmp && tail -n1 $(SETUP_STAMP).tmp > $(SETUP_STAMP) && rm -f $(SETUP_STAMP).tmp
 
 setup:
 	@mkdir -p .cache
 	@CONTAINERD2_DIR=$(CONTAINERD2_DIR) CONFORMANCE_DIR=$(CONFORMANCE_DIR) CRI_DIR=$(CRI_DIR) scripts/setup.sh > $(SETUP_STAMP).tmp && tail -n1 $(SETUP_STAMP).tmp > $(SETUP_STAMP) && rm -f $(SETUP_STAMP).tmp
 
-build: setup
+build: setup-base
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/containerd-shim-berth-v2 ./cmd/containerd-shim-berth-v2
 
-demo: build
+# Only the CLI: the demo runs one container through it.
+demo: setup-base
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
 	@rm -rf $(DEMO_DIR)
 	$(GO) run ./integration/cmd/mkbundle $(DEMO_DIR) sh -c 'echo "hello from $$(hostname), pid $$$$ in its own namespaces"; echo "capabilities: $$(grep CapEff /proc/self/status)"; exit 3'
 	@echo '$$ bin/berth --root $(DEMO_DIR)/state run --bundle $(DEMO_DIR) demo'
 	@bin/berth --root $(DEMO_DIR)/state run --bundle $(DEMO_DIR) demo; echo "container exit code: $$? (the container ran 'exit 3')"
 	@rm -rf $(DEMO_DIR)
 
-vet: setup
+vet: setup-base
 	$(GO) vet ./...
 	@test -z "$$($(dir $(GO))gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; $(dir $(GO))gofmt -l $$(git ls-files '*.go'); exit 1; }
 
-unit: setup
+unit: setup-base
 	$(GO) test -count=1 $(TEST_ARGS) ./spec/... ./runtime/... ./shim/... ./cgroups/... ./seccomp/... ./apparmor/...
 
-integration: build
+integration: setup build
 	BERTH_BINARY=$(CURDIR)/bin/berth BERTH_SHIM=$(CURDIR)/bin/containerd-shim-berth-v2 \
 	CONTAINERD_16=/usr/bin/containerd CTR_16=/usr/bin/ctr \
 	CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CTR_22=$(CONTAINERD2_DIR)/ctr \
@@ -61,13 +70,13 @@ integration: build
 # Debian's podman 4.3 and conmon drive bin/berth and runc v1.5.2 side by
 # side (podman's default seccomp profile, no network); fails where a check
 # passes with runc and not with berth.
-test-podman: build
+test-podman: setup build
 	BERTH_BINARY=$(CURDIR)/bin/berth RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc \
 		$(GO) test -count=1 -timeout 10m -v $(TEST_ARGS) ./integration/podman/
 
 # All 58 programs against bin/berth and runc v1.5.2, side by side; fails if
 # berth fails any test point runc passes.
-conformance: build
+conformance: setup build
 	$(GO) run ./integration/cmd/conformance -validation $(CONFORMANCE_DIR)/validation \
 		-work $(CONFORMANCE_DIR)/work -berth bin/berth -runc $(CONFORMANCE_DIR)/runc/runc
 
@@ -82,7 +91,7 @@ conformance: build
 CONTAINERD_ENV = BERTH_BINARY=$(CURDIR)/$(1)/berth BERTH_SHIM=$(CURDIR)/$(1)/containerd-shim-berth-v2 \
 	CONTAINERD_16=/usr/bin/containerd CTR_16=/usr/bin/ctr \
 	CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CTR_22=$(CONTAINERD2_DIR)/ctr
-test-reliability: build
+test-reliability: setup build
 	BERTH_BINARY=$(CURDIR)/bin/berth BERTH_CLI_CHURN=1000 \
 		$(GO) test -count=1 -v -run 'TestChurnCLI|TestFault' ./integration/reliability/
 	$(call CONTAINERD_ENV,bin) BERTH_SHIM_CHURN=500 \
@@ -101,7 +110,7 @@ test-reliability: build
 FUZZTIME ?= 10s
 FUZZ_TARGETS := ./spec:FuzzDecodeValidate ./seccomp:FuzzValidate ./seccomp:FuzzLoadDockerProfile \
 	./shim:FuzzDecodeOptions ./runtime:FuzzValidateID ./runtime:FuzzMergeResources
-fuzz: setup
+fuzz: setup-base
 	@set -o pipefail; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
 		out=$$($(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
 		echo "fuzz $$name: $$(echo "$$out" | grep -o 'execs: [0-9]*' | tail -1) in $(FUZZTIME), no failure"; done
@@ -110,7 +119,7 @@ fuzz: setup
 # of containerd 2.2.1 and 1.6.20, with containerd's runc shim (runc v1.5.2)
 # and with berth, side by side; fails where a test passes with the runc
 # shim and not with berth (as runtime_path of the runc runtime type).
-test-cri: build
+test-cri: setup build
 	CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CONTAINERD_22_SHIM_RUNC=$(CONTAINERD2_DIR)/containerd-shim-runc-v2 \
 	CONTAINERD_16=/usr/bin/containerd CONTAINERD_16_SHIM_RUNC=/usr/bin/containerd-shim-runc-v2 \
 	RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc BERTH_SHIM=$(CURDIR)/bin/containerd-shim-berth-v2 \
@@ -136,7 +145,7 @@ BENCH_N       := 3
 BENCH_DENSITY := 10
 BENCH_TIME    := 1x
 endif
-bench: build
+bench: setup build
 	$(GO) run ./integration/cmd/bench -berth bin/berth -shim bin/containerd-shim-berth-v2 \
 		-runc $(CONFORMANCE_DIR)/runc/runc -containerd /usr/bin/containerd -ctr /usr/bin/ctr \
 		-n $(BENCH_N) -density $(BENCH_DENSITY)

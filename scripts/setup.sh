@@ -2,7 +2,11 @@
 # Installs what berth needs to build, demo and test, on a Debian machine.
 # Idempotent: it only installs what is missing. Prints the Go binary to use
 # on its last line of stdout, so callers can do GO=$(scripts/setup.sh | tail -1).
+# SETUP_LEVEL=base installs only what building berth and make demo need
+# (Go, gcc, libseccomp-dev, busybox-static); the default, full, installs
+# everything the tests and the bench use.
 set -euo pipefail
+SETUP_LEVEL=${SETUP_LEVEL:-full}
 
 GO_VERSION=${GO_VERSION:-1.26.8}
 GO_MIN_MINOR=25
@@ -11,9 +15,13 @@ GO_MIN_MINOR=25
 # crun is a peer in make bench; podman and conmon are the podman lane
 # (make test-podman); the CNI plugins, iptables and iproute2 (ip) are the CRI lane's
 # (make test-cri).
-PACKAGES=(busybox-static libseccomp-dev pkg-config gcc make file ca-certificates curl unzip containerd
+BASE_PACKAGES=(busybox-static libseccomp-dev pkg-config gcc make ca-certificates curl unzip)
+PACKAGES=("${BASE_PACKAGES[@]}" file containerd
 	qemu-system-x86 linux-image-amd64 apparmor cpio gzip crun podman conmon
 	containernetworking-plugins iptables iproute2 util-linux)
+if [ "$SETUP_LEVEL" = base ]; then
+	PACKAGES=("${BASE_PACKAGES[@]}")
+fi
 
 log() { echo "setup: $*" >&2; }
 
@@ -147,7 +155,9 @@ CRI_TOOLS_VERSION=${CRI_TOOLS_VERSION:-v1.34.0}
 CRANE_VERSION=${CRANE_VERSION:-v0.22.1}
 install_packages
 GO_BIN=$(go_ok) || { install_go; GO_BIN=$(go_ok); }
-install_containerd2
-install_conformance
-install_cri
+if [ "$SETUP_LEVEL" != base ]; then
+	install_containerd2
+	install_conformance
+	install_cri
+fi
 echo "$GO_BIN"

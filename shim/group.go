@@ -110,14 +110,24 @@ type daemonStats struct {
 	Goroutines int `json:"goroutines"`
 	Fds        int `json:"fds"`
 	Tasks      int `json:"tasks"`
+	// What holds the daemon besides tasks: the ids pinned or in Create.
+	Pins     []string `json:"pins,omitempty"`
+	Creating []string `json:"creating,omitempty"`
 }
 
 func (s *service) stats() daemonStats {
 	fds, _ := os.ReadDir("/proc/self/fd")
+	st := daemonStats{Pid: os.Getpid(), Goroutines: goruntime.NumGoroutine(), Fds: len(fds)}
 	s.mu.Lock()
-	tasks := len(s.tasks)
+	st.Tasks = len(s.tasks)
+	for id := range s.pins {
+		st.Pins = append(st.Pins, id)
+	}
+	for id := range s.creating {
+		st.Creating = append(st.Creating, id)
+	}
 	s.mu.Unlock()
-	return daemonStats{Pid: os.Getpid(), Goroutines: goruntime.NumGoroutine(), Fds: len(fds), Tasks: tasks}
+	return st
 }
 
 // pinDaemon asks the daemon on path to keep serving until containerd

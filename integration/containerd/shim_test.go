@@ -91,7 +91,7 @@ func assertNoShimsLeft(t *testing.T, d *daemon) {
 	deadline := time.Now().Add(10 * time.Second)
 	for len(d.shimPids()) > 0 {
 		if time.Now().After(deadline) {
-			t.Errorf("shim daemons left running: %v", d.shimPids())
+			t.Errorf("shim daemons left running: %v;%s", d.shimPids(), holdsOf(d.shimPids()))
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -662,7 +662,10 @@ type daemonStats struct {
 	Goroutines int `json:"goroutines"`
 	Fds        int `json:"fds"`
 	Tasks      int `json:"tasks"`
-	RSSKiB     int `json:"-"`
+	// What else holds the daemon: pinned ids and Creates in progress.
+	Pins     []string `json:"pins"`
+	Creating []string `json:"creating"`
+	RSSKiB   int      `json:"-"`
 }
 
 func (d *daemon) daemonStats(t *testing.T, id string) daemonStats {
@@ -671,19 +674,28 @@ func (d *daemon) daemonStats(t *testing.T, id string) daemonStats {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := net.Dial("unix", strings.TrimPrefix(strings.TrimSpace(string(addr)), "unix://"))
+	st, err := statsAt(strings.TrimSpace(string(addr)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	return st
+}
+
+// statsAt asks the shim daemon at address (unix://...) for its figures.
+func statsAt(address string) (daemonStats, error) {
+	var st daemonStats
+	conn, err := net.Dial("unix", strings.TrimPrefix(address, "unix://"))
+	if err != nil {
+		return st, err
 	}
 	client := ttrpc.NewClient(conn)
 	defer client.Close()
 	var resp wrapperspb.StringValue
 	if err := client.Call(context.Background(), "berth.shim.v1.Group", "Stats", &emptypb.Empty{}, &resp); err != nil {
-		t.Fatalf("daemon stats: %v", err)
+		return st, fmt.Errorf("daemon stats: %w", err)
 	}
-	var st daemonStats
 	if err := json.Unmarshal([]byte(resp.GetValue()), &st); err != nil {
-		t.Fatal(err)
+		return st, err
 	}
 	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.Pid))
 	for _, line := range strings.Split(string(status), "\n") {
@@ -691,7 +703,23 @@ func (d *daemon) daemonStats(t *testing.T, id string) daemonStats {
 			_, _ = fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &st.RSSKiB)
 		}
 	}
-	return st
+	return st, nil
+}
+
+// holdsOf says what holds each shim daemon pid: its tasks, pins and
+// Creates in progress (asked on the socket in its command line).
+func holdsOf(pids []int) string {
+	var b strings.Builder
+	for _, pid := range pids {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		for _, arg := range strings.Split(string(cmdline), "\x00") {
+			if strings.HasPrefix(arg, "unix://") {
+				st, err := statsAt(arg)
+				fmt.Fprintf(&b, " [%d: tasks %d, pins %v, creating %v, err %v]", pid, st.Tasks, st.Pins, st.Creating, err)
+			}
+		}
+	}
+	return b.String()
 }
 
 // testDaemonSteadyUnderChurn keeps the namespace's daemon up with one
