@@ -117,17 +117,13 @@ func (s *stdioSetup) forward(ctx context.Context, p process) berth.ExitStatus {
 	return status
 }
 
-// close releases berth's copies and stops taking signals; with a terminal
-// it waits for the output to drain and restores the host terminal. It is
-// safe to call twice.
+// close releases berth's copies; with a terminal it waits for the output
+// to drain and restores the host terminal. It is safe to call twice.
 func (s *stdioSetup) close() {
 	for _, f := range s.closers {
 		f.Close()
 	}
 	s.closers = nil
-	if s.signals != nil {
-		s.signals.stop()
-	}
 	s.tty.Close()
 }
 
