@@ -11,7 +11,10 @@
 //     exec` with containerd-shim-berth-v2 and containerd's runc shim
 //     (running runc v1.5.2);
 //  5. density: sleeping containers started 10 at a time through each shim,
-//     with shim PSS and host memory per container.
+//     with shim PSS and host memory per container;
+//
+// and 1r and 3r, sections 1 and 3 again on the spec `runc spec` writes (no
+// seccomp profile), where libcontainer does the same work for each runtime.
 //
 // Section 6, Go microbenchmarks of the library, is `go test -bench`, run
 // by `make bench` after this program.
@@ -196,21 +199,9 @@ func runCLI(berthBin, runcBin, crunBin string, n int) error {
 
 	// 1. run /bin/true.
 	fmt.Println("\n1. CLI run of /bin/true")
-	runs := map[string][]sample{}
-	for i := range n {
-		for _, r := range rts { // interleaved, so drift hits every runtime alike
-			s, err := measure(r.cmd("run", fmt.Sprintf("run-%d", i)))
-			if err != nil {
-				return err
-			}
-			runs[r.name] = append(runs[r.name], s)
-		}
+	if err := benchRun(rts, n); err != nil {
+		return err
 	}
-	table(rts, []metric{
-		wallMs,
-		{"cpu ms", func(s sample) float64 { return float64(s.cpu.Microseconds()) / 1000 }},
-		{"peak RSS MiB", func(s sample) float64 { return float64(s.maxRSS) / 1024 }},
-	}, runs)
 
 	// 2. create, start, delete.
 	fmt.Println("\n2. create / start / delete, each timed")
@@ -243,6 +234,93 @@ func runCLI(berthBin, runcBin, crunBin string, n int) error {
 
 	// 3. exec /bin/true into a running container.
 	fmt.Println("\n3. exec of /bin/true into a running container")
+	if err := benchExec(rts, mkBundle, n); err != nil {
+		return err
+	}
+	if err := benchStateList(rts, mkBundle, n, 100); err != nil {
+		return err
+	}
+
+	// 1r and 3r: the same on the spec `runc spec` writes (no seccomp
+	// profile), where libcontainer does the same work for every runtime.
+	if runcBin == "" {
+		return nil
+	}
+	mkRunc := func(name, version string, args ...string) (string, error) {
+		return mkRuncSpecBundle(runcBin, filepath.Join(dir, "runcspec-"+name), rootfs, version, args...)
+	}
+	var rrts []*runtime
+	for _, r := range rts {
+		rr := *r
+		rr.root = r.root + "-runcspec"
+		b, err := mkRunc(r.name, map[bool]string{true: "1.0.2"}[r.name == "crun"], "/bin/true")
+		if err != nil {
+			return err
+		}
+		rr.bundle = b
+		rrts = append(rrts, &rr)
+	}
+	fmt.Println("\n1r. CLI run of /bin/true, on runc's own spec (runc spec: no seccomp)")
+	if err := benchRun(rrts, n); err != nil {
+		return err
+	}
+	fmt.Println("\n3r. exec of /bin/true into a running container, on runc's own spec")
+	return benchExec(rrts, mkRunc, n)
+}
+
+// mkRuncSpecBundle writes, in dir, the spec `runc spec` generates, with
+// only the root path, the args, terminal off and, when set, the version
+// changed.
+func mkRuncSpecBundle(runcBin, dir, rootfs, version string, args ...string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if out, err := exec.Command(runcBin, "spec", "--bundle", dir).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("runc spec: %v: %s", err, out)
+	}
+	path := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	var s map[string]any
+	if err := json.Unmarshal(data, &s); err != nil {
+		return "", err
+	}
+	s["root"] = map[string]any{"path": rootfs, "readonly": true}
+	proc := s["process"].(map[string]any)
+	proc["args"] = args
+	proc["terminal"] = false
+	if version != "" {
+		s["ociVersion"] = version
+	}
+	data, _ = json.MarshalIndent(s, "", "\t")
+	return dir, os.WriteFile(path, data, 0o644)
+}
+
+// benchRun is section 1: `run` of each runtime's bundle, interleaved.
+func benchRun(rts []*runtime, n int) error {
+	runs := map[string][]sample{}
+	for i := range n {
+		for _, r := range rts { // interleaved, so drift hits every runtime alike
+			s, err := measure(r.cmd("run", fmt.Sprintf("run-%d", i)))
+			if err != nil {
+				return err
+			}
+			runs[r.name] = append(runs[r.name], s)
+		}
+	}
+	table(rts, []metric{
+		wallMs,
+		{"cpu ms", func(s sample) float64 { return float64(s.cpu.Microseconds()) / 1000 }},
+		{"peak RSS MiB", func(s sample) float64 { return float64(s.maxRSS) / 1024 }},
+	}, runs)
+	return nil
+}
+
+// benchExec is section 3: `exec` of /bin/true into a sleeping container of
+// each runtime, interleaved.
+func benchExec(rts []*runtime, mkBundle func(name, version string, args ...string) (string, error), n int) error {
 	var sleepers []*runtime
 	defer func() {
 		for _, sl := range sleepers {
@@ -272,7 +350,7 @@ func runCLI(berthBin, runcBin, crunBin string, n int) error {
 		}
 	}
 	table(rts, []metric{wallMs}, execs)
-	return benchStateList(rts, mkBundle, n, 100)
+	return nil
 }
 
 // benchStateList is section 3b: `state` of one container and `list` of
