@@ -134,16 +134,20 @@ test-vm: setup
 	integration/vm/run.sh $(GO) bin/berth-static
 
 # Side by side with runc v1.5.2, crun and containerd's runc shim: sections
-# 1-5 from integration/cmd/bench, section 6 from go test -bench. BENCH_N
+# 1-5 (and 1r, 3r on runc's own spec) from integration/cmd/bench, section 6
+# from go test -bench, section 7 (Kubernetes pods through containerd
+# 2.2.1's CRI, BENCH_CRI_N pods per series) from integration/cmd/cribench. BENCH_N
 # sets the runs per measurement; BENCH_QUICK=1 runs a few of each (CI
 # checks that the benchmark still works). Not part of make test.
 BENCH_N       ?= 200
 BENCH_DENSITY ?= 100
 BENCH_TIME    ?= 1s
+BENCH_CRI_N   ?= 50
 ifeq ($(BENCH_QUICK),1)
 BENCH_N       := 3
 BENCH_DENSITY := 10
 BENCH_TIME    := 1x
+BENCH_CRI_N   := 3
 endif
 bench: setup build
 	$(GO) run ./integration/cmd/bench -berth bin/berth -shim bin/containerd-shim-berth-v2 \
@@ -151,6 +155,11 @@ bench: setup build
 		-n $(BENCH_N) -density $(BENCH_DENSITY)
 	@echo; echo "6. Go microbenchmarks of the library (go test -bench, benchtime $(BENCH_TIME))"
 	$(GO) test -count=1 -run '^$$' -bench . -benchmem -benchtime $(BENCH_TIME) ./integration/librarybench/
+	@echo
+	$(GO) run ./integration/cmd/cribench -containerd $(CONTAINERD2_DIR)/containerd \
+		-shim-runc $(CONTAINERD2_DIR)/containerd-shim-runc-v2 -runc $(CONFORMANCE_DIR)/runc/runc \
+		-berth-shim bin/containerd-shim-berth-v2 -crane $(CRI_DIR)/bin/crane -crictl $(CRI_DIR)/bin/crictl \
+		-cni /usr/lib/cni -go $(GO) -busybox-root $(CRI_DIR)/busybox -n $(BENCH_CRI_N) -density $(BENCH_DENSITY)
 
 test: vet unit fuzz integration conformance test-vm test-podman test-cri test-reliability
 
