@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -122,42 +119,3 @@ func (d *daemon) shimPids(binary string) []int {
 	return hoststate.ShimPids(binary, d.sock)
 }
 
-// pssKiB sums Pss from /proc/PID/smaps_rollup over pids.
-func pssKiB(pids []int) (int64, error) {
-	var total int64
-	for _, pid := range pids {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
-		if err != nil {
-			return 0, err
-		}
-		v, err := field(data, "Pss:")
-		if err != nil {
-			return 0, fmt.Errorf("pid %d: %w", pid, err)
-		}
-		total += v
-	}
-	return total, nil
-}
-
-// memAvailableKiB reads MemAvailable from /proc/meminfo.
-func memAvailableKiB() (int64, error) {
-	data, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0, err
-	}
-	return field(data, "MemAvailable:")
-}
-
-// field returns the kB value of the line starting with name.
-func field(data []byte, name string) (int64, error) {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), name); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				return strconv.ParseInt(f[0], 10, 64)
-			}
-		}
-	}
-	return 0, fmt.Errorf("no %s line", name)
-}

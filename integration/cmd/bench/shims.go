@@ -6,10 +6,10 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/berth-oci/berth/integration/busybox"
+	"github.com/berth-oci/berth/integration/hoststate"
 )
 
 // shimRuntime is a containerd runtime under test.
@@ -156,7 +156,7 @@ func benchDensity(d *daemon, rts []shimRuntime, count int) error {
 
 func density(d *daemon, r shimRuntime, count int) (densityResult, error) {
 	var res densityResult
-	before, err := settledMemAvailable()
+	before, err := hoststate.SettledMemAvailableKiB()
 	if err != nil {
 		return res, err
 	}
@@ -180,10 +180,10 @@ func density(d *daemon, r shimRuntime, count int) (densityResult, error) {
 	time.Sleep(2 * time.Second) // let shims settle after their last request
 	pids := d.shimPids(r.binary)
 	res.shims = len(pids)
-	if res.pssKiB, err = pssKiB(pids); err != nil {
+	if res.pssKiB, err = hoststate.PssKiB(pids); err != nil {
 		return res, err
 	}
-	after, err := settledMemAvailable()
+	after, err := hoststate.SettledMemAvailableKiB()
 	if err != nil {
 		return res, err
 	}
@@ -192,16 +192,6 @@ func density(d *daemon, r shimRuntime, count int) (densityResult, error) {
 	return res, nil
 }
 
-// settledMemAvailable drops the page cache and reclaimable slab first, so
-// the reading reflects memory in use rather than what happens to be cached.
-func settledMemAvailable() (int64, error) {
-	syscall.Sync()
-	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0o200); err != nil {
-		return 0, fmt.Errorf("drop caches: %w", err)
-	}
-	time.Sleep(500 * time.Millisecond)
-	return memAvailableKiB()
-}
 
 // parallel runs f(0..n-1) on at most workers goroutines.
 func parallel(n, workers int, f func(i int) error) {

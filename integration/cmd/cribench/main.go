@@ -8,7 +8,8 @@
 //     N pods one at a time (the runtimes interleaved pod by pod) and N
 //     pods 10 at a time; then stop and remove (crictl stopp, rmp);
 //   - density: D running pods of one container each, with the shims' PSS
-//     and the host's MemAvailable drop per pod.
+//     and the host's MemAvailable drop per pod (page cache and reclaimable
+//     slab dropped before each reading).
 //
 // Times include crictl's own start (a Go binary, the same for both).
 package main
@@ -152,17 +153,23 @@ func run(cfg crienv.Config, crictl string, n, density int) (err error) {
 	perPod := map[string][2]float64{}
 	for _, h := range handlers {
 		shim := map[string]string{crienv.HandlerRunc: "containerd-shim-runc-v2", crienv.HandlerBerth: "containerd-shim-berth-v2"}[h]
-		before := memAvailableKiB()
+		before, err := hoststate.SettledMemAvailableKiB()
+		if err != nil {
+			return err
+		}
 		ids, _, err := b.parallel(density, 10, func(int) (string, float64, error) { return b.startPod(h) })
 		if err != nil {
 			return err
 		}
 		time.Sleep(3 * time.Second) // let the shims settle
-		var pss int
-		for _, pid := range hoststate.ShimPids(shim, e.Socket) {
-			pss += pssKiB(pid)
+		pss, err := hoststate.PssKiB(hoststate.ShimPids(shim, e.Socket))
+		if err != nil {
+			return err
 		}
-		after := memAvailableKiB()
+		after, err := hoststate.SettledMemAvailableKiB()
+		if err != nil {
+			return err
+		}
 		perPod[h] = [2]float64{float64(pss) / float64(density), float64(before-after) / float64(density)}
 		fmt.Printf("  %-8s %18.0f %22.0f\n", h, perPod[h][0], perPod[h][1])
 		if _, _, err := b.parallel(len(ids), 10, func(i int) (string, float64, error) {
@@ -288,28 +295,4 @@ func percentile(xs []float64, p float64) float64 {
 	sort.Float64s(s)
 	i := int(float64(len(s))*p/100+0.5) - 1
 	return s[max(0, min(i, len(s)-1))]
-}
-
-func memAvailableKiB() int {
-	data, _ := os.ReadFile("/proc/meminfo")
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
-			var kib int
-			_, _ = fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kib)
-			return kib
-		}
-	}
-	return 0
-}
-
-func pssKiB(pid int) int {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "Pss:"); ok {
-			var kib int
-			_, _ = fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kib)
-			return kib
-		}
-	}
-	return 0
 }
