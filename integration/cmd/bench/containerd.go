@@ -118,4 +118,3 @@ func (d *daemon) stop() {
 func (d *daemon) shimPids(binary string) []int {
 	return hoststate.ShimPids(binary, d.sock)
 }
-

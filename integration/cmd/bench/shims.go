@@ -192,7 +192,6 @@ func density(d *daemon, r shimRuntime, count int) (densityResult, error) {
 	return res, nil
 }
 
-
 // parallel runs f(0..n-1) on at most workers goroutines.
 func parallel(n, workers int, f func(i int) error) {
 	jobs := make(chan int)
