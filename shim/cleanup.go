@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	taskv3 "github.com/containerd/containerd/api/runtime/task/v3"
+	taskv3 "github.com/berth-oci/berth/shim/internal/taskapi"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 

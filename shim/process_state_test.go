@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	taskv3 "github.com/berth-oci/berth/shim/internal/taskapi"
 	eventstypes "github.com/containerd/containerd/api/events"
-	taskv3 "github.com/containerd/containerd/api/runtime/task/v3"
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errgrpc"

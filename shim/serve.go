@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	taskv3 "github.com/containerd/containerd/api/runtime/task/v3"
+	taskv3 "github.com/berth-oci/berth/shim/internal/taskapi"
 	"github.com/containerd/ttrpc"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"

@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	taskv3 "github.com/berth-oci/berth/shim/internal/taskapi"
 	eventstypes "github.com/containerd/containerd/api/events"
-	taskv3 "github.com/containerd/containerd/api/runtime/task/v3"
 	runcoptions "github.com/containerd/containerd/api/types/runc/options"
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/errdefs"

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	taskv3 "github.com/containerd/containerd/api/runtime/task/v3"
+	taskv3 "github.com/berth-oci/berth/shim/internal/taskapi"
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 

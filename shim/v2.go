@@ -3,7 +3,7 @@ package shim
 import (
 	"context"
 
-	taskv3 "github.com/containerd/containerd/api/runtime/task/v3"
+	taskv3 "github.com/berth-oci/berth/shim/internal/taskapi"
 	"github.com/containerd/ttrpc"
 )
 
