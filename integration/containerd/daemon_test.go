@@ -194,11 +194,17 @@ func (d *daemon) ctr(args ...string) result {
 	return d.ctrIn(nil, args...)
 }
 
+// ctrArgs is ctr's command line against this daemon in the test
+// namespace, with IO FIFOs under the daemon's directory.
+func (d *daemon) ctrArgs(args ...string) []string {
+	return hoststate.CtrArgs(d.sock, d.namespace, filepath.Join(d.dir, "fifo"), args...)
+}
+
 func (d *daemon) ctrIn(stdin []byte, args ...string) result {
 	d.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, d.v.ctr, append([]string{"-a", d.sock, "-n", d.namespace}, args...)...)
+	cmd := exec.CommandContext(ctx, d.v.ctr, d.ctrArgs(args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != nil {

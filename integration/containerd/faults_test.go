@@ -195,8 +195,7 @@ func testStdoutReaderGone(t *testing.T, d *daemon) {
 	d.ctrOK("run", "--rm", "--runtime", runtimeName, image, "reader-gone-warmup", "true")
 	before := d.daemonStats(t, keep)
 	id := "reader-gone"
-	cmd := exec.Command(d.v.ctr, "--address", d.sock, "--namespace", d.namespace,
-		"run", "--runtime", runtimeName, image, id, "sh", "-c", "while true; do echo 0123456789abcdef; done")
+	cmd := exec.Command(d.v.ctr, d.ctrArgs("run", "--runtime", runtimeName, image, id, "sh", "-c", "while true; do echo 0123456789abcdef; done")...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

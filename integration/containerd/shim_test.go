@@ -127,7 +127,7 @@ func testStdin10MB(t *testing.T, d *daemon) {
 func onPty(t *testing.T, d *daemon, input string, args ...string) (string, int) {
 	t.Helper()
 	master, slave := testutil.Pty(t)
-	cmd := exec.Command(d.v.ctr, append([]string{"-a", d.sock, "-n", d.namespace}, args...)...)
+	cmd := exec.Command(d.v.ctr, d.ctrArgs(args...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
 	if err := cmd.Start(); err != nil {
@@ -285,8 +285,8 @@ func testExecSyncChurn(t *testing.T, d *daemon) {
 			defer wg.Done()
 			for i := range perWorker {
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-				out, err := exec.CommandContext(ctx, d.v.ctr, "-a", d.sock, "-n", d.namespace, "task", "exec",
-					"--exec-id", fmt.Sprintf("probe-%d-%d", w, i), "execchurn", "sh", "-c", "echo ok").Output()
+				out, err := exec.CommandContext(ctx, d.v.ctr, d.ctrArgs("task", "exec",
+					"--exec-id", fmt.Sprintf("probe-%d-%d", w, i), "execchurn", "sh", "-c", "echo ok")...).Output()
 				timedOut := ctx.Err() != nil
 				cancel()
 				if err != nil || strings.TrimSpace(string(out)) != "ok" {
@@ -640,7 +640,7 @@ func testSharedShimChurn(t *testing.T, d *daemon) {
 			defer wg.Done()
 			for r := range rounds {
 				id := fmt.Sprintf("churn-%d-%d", w, r)
-				cmd := exec.Command(d.v.ctr, "-a", d.sock, "-n", d.namespace, "run", "--rm", "--runtime", runtimeName, image, id, "sh", "-c", "exit 7")
+				cmd := exec.Command(d.v.ctr, d.ctrArgs("run", "--rm", "--runtime", runtimeName, image, id, "sh", "-c", "exit 7")...)
 				out, err := cmd.CombinedOutput()
 				if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
 					errs <- fmt.Sprintf("%s: %v: %s", id, err, out)
@@ -742,12 +742,12 @@ func testDaemonSteadyUnderChurn(t *testing.T, d *daemon) {
 				defer wg.Done()
 				for i := w; i < n; i += 4 {
 					id := fmt.Sprintf("%s-%d", prefix, i)
-					out, err := exec.Command(d.v.ctr, "-a", d.sock, "-n", d.namespace, "run", "--rm", "--runtime", runtimeName, image, id, "true").CombinedOutput()
+					out, err := exec.Command(d.v.ctr, d.ctrArgs("run", "--rm", "--runtime", runtimeName, image, id, "true")...).CombinedOutput()
 					if err != nil {
 						errs <- fmt.Sprintf("%s: %v: %s", id, err, out)
 					}
 					if i%5 == 0 {
-						out, err := exec.Command(d.v.ctr, "-a", d.sock, "-n", d.namespace, "task", "exec", "--exec-id", id, "steady-anchor", "true").CombinedOutput()
+						out, err := exec.Command(d.v.ctr, d.ctrArgs("task", "exec", "--exec-id", id, "steady-anchor", "true")...).CombinedOutput()
 						if err != nil {
 							errs <- fmt.Sprintf("exec %s: %v: %s", id, err, out)
 						}

@@ -74,7 +74,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 }
 
 func (d *daemon) ctrCmd(args ...string) *exec.Cmd {
-	return exec.Command(d.ctrBin, append([]string{"-a", d.sock, "-n", d.namespace}, args...)...)
+	return exec.Command(d.ctrBin, hoststate.CtrArgs(d.sock, d.namespace, filepath.Join(d.dir, "fifo"), args...)...)
 }
 
 // ctr runs ctr and returns its error with its output.
