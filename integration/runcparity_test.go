@@ -421,8 +421,9 @@ func runOnPty(t *testing.T, c *cli, bundle string) string {
 }
 
 // TestParityEventsOOM: `events` of a container whose memory hog the OOM
-// killer stops reports one oom event. (runc's stream goes on after the
-// container stops; berth's ends, so the test reads for a fixed time.)
+// killer stops reports one oom event. (runc's stream goes on until the
+// container's cgroup is removed; berth's ends when the container stops, so
+// the test reads for a fixed time.)
 func TestParityEventsOOM(t *testing.T) {
 	t.Parallel()
 	eachRuntime(t, "1 oom event", func(t *testing.T, c *cli) string {
