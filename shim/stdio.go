@@ -311,7 +311,7 @@ func newConsoleCopy() (*consoleCopy, error) {
 // copies: stdin FIFO to the terminal, the terminal to the stdout FIFO.
 // containerd's clients set their own terminal raw, so ONLCR stays on, as
 // under containerd's runc shim.
-func (c *consoleCopy) attach(stdinPath, stdoutPath string) (err error) {
+func (c *consoleCopy) attach(stdinPath, stdoutPath string) error {
 	relay, err := berth.ReceiveTerminal(c.pair, false)
 	if err != nil {
 		return err

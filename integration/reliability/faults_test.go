@@ -43,6 +43,16 @@ func berthCmd(t *testing.T, bin, root string, args ...string) (string, int) {
 	return string(out), 0
 }
 
+// removeOnFailure removes container id with delete -f when the test ends
+// failed before it did so itself.
+func removeOnFailure(t *testing.T, bin, root, id string) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			_ = exec.Command(bin, "--root", root, "delete", "-f", id).Run()
+		}
+	})
+}
+
 // withCgroupsPath puts the container in cgroup /<rel>.
 func withCgroupsPath(rel string) spec.Option {
 	return func(s *specs.Spec) { s.Linux.CgroupsPath = "/" + rel }
@@ -67,7 +77,9 @@ func TestFaultStateRootFull(t *testing.T) {
 			if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size="+tc.size); err != nil {
 				t.Fatal(err)
 			}
-			defer syscall.Unmount(mnt, syscall.MNT_DETACH)
+			// Cleanups run last first: a container left by a failure goes
+			// before its state root is unmounted.
+			t.Cleanup(func() { _ = syscall.Unmount(mnt, syscall.MNT_DETACH) })
 			root := filepath.Join(mnt, "root")
 			if err := os.Mkdir(root, 0o700); err != nil {
 				t.Fatal(err)
@@ -102,6 +114,7 @@ func TestFaultStateRootFull(t *testing.T) {
 			if err := syscall.Mount("tmpfs", mnt, "tmpfs", syscall.MS_REMOUNT, "size=1m"); err != nil {
 				t.Fatal(err)
 			}
+			removeOnFailure(t, bin, root, id)
 			if out, code := berthCmd(t, bin, root, "run", "-d", "--bundle", bundle, id); code != 0 {
 				t.Fatalf("run once there is room: exit %d: %s", code, out)
 			}
@@ -125,6 +138,7 @@ func TestFaultBundleDeleted(t *testing.T) {
 	id := testutil.UniqueID(t)
 	cgroup := "berth-fault-" + id
 	bundle := busybox.NewTestBundle(t, spec.WithArgs("sleep", "300"), withCgroupsPath(cgroup))
+	removeOnFailure(t, bin, root, id)
 	if out, code := berthCmd(t, bin, root, "run", "-d", "--bundle", bundle, id); code != 0 {
 		t.Fatalf("run: exit %d: %s", code, out)
 	}
