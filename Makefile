@@ -3,11 +3,16 @@
 #   make test   install what is needed, build, and run every test
 SHELL := /bin/bash
 
-BUILDTAGS := seccomp
+# libcontainer_seccomp_program: compile each seccomp profile once (needs the
+# patched libcontainer of the workspace below; see docs/performance.md).
+BUILDTAGS := seccomp,libcontainer_seccomp_program
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 export GOFLAGS := -tags=$(BUILDTAGS) -buildvcs=false
 export CGO_ENABLED := 1
+# The Go workspace that replaces runc's module with the patched one
+# (patches/, made by scripts/patch-runc.sh in setup-base).
+export GOWORK := $(CURDIR)/.cache/go.work
 
 # setup.sh installs packages and Go if missing, and prints the go binary.
 SETUP_STAMP := .cache/go-binary
@@ -35,10 +40,12 @@ all: build
 setup-base:
 	@mkdir -p .cache
 	@SETUP_LEVEL=base scripts/setup.sh > $(SETUP_STAMP).tmp && tail -n1 $(SETUP_STAMP).tmp > $(SETUP_STAMP) && rm -f $(SETUP_STAMP).tmp
+	@scripts/patch-runc.sh $(GO)
 
 setup:
 	@mkdir -p .cache
 	@CONTAINERD2_DIR=$(CONTAINERD2_DIR) CONFORMANCE_DIR=$(CONFORMANCE_DIR) CRI_DIR=$(CRI_DIR) scripts/setup.sh > $(SETUP_STAMP).tmp && tail -n1 $(SETUP_STAMP).tmp > $(SETUP_STAMP) && rm -f $(SETUP_STAMP).tmp
+	@scripts/patch-runc.sh $(GO)
 
 build: setup-base
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
@@ -53,12 +60,17 @@ demo: setup-base
 	@bin/berth --root $(DEMO_DIR)/state run --bundle $(DEMO_DIR) demo; echo "container exit code: $$? (the container ran 'exit 3')"
 	@rm -rf $(DEMO_DIR)
 
+# Vets the Makefile's build, and the build a program importing berth gets
+# (upstream libcontainer, without the patch's build tag).
 vet: setup-base
 	$(GO) vet ./...
+	GOWORK=off GOFLAGS=-tags=seccomp $(GO) vet ./...
 	@test -z "$$($(dir $(GO))gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; $(dir $(GO))gofmt -l $$(git ls-files '*.go'); exit 1; }
 
+# The patch's own tests (in the patched libcontainer) run here too.
 unit: setup-base
-	$(GO) test -count=1 $(TEST_ARGS) ./spec/... ./runtime/... ./shim/... ./cgroups/... ./seccomp/... ./apparmor/...
+	$(GO) test -count=1 $(TEST_ARGS) ./spec/... ./runtime/... ./shim/... ./cgroups/... ./seccomp/... ./apparmor/... \
+		github.com/opencontainers/runc/libcontainer/seccomp/...
 
 integration: setup build
 	BERTH_BINARY=$(CURDIR)/bin/berth BERTH_SHIM=$(CURDIR)/bin/containerd-shim-berth-v2 \
@@ -130,7 +142,7 @@ test-cri: setup build
 # Boots Debian's kernel under qemu with AppArmor and pure cgroup v2 and runs
 # berth's checks there; berth is linked statically (no userland in the guest).
 test-vm: setup
-	$(GO) build -tags "$(BUILDTAGS) netgo osusergo" -ldflags "$(LDFLAGS) -extldflags -static" -o bin/berth-static ./cmd/berth
+	$(GO) build -tags "$(BUILDTAGS),netgo,osusergo" -ldflags "$(LDFLAGS) -extldflags -static" -o bin/berth-static ./cmd/berth
 	integration/vm/run.sh $(GO) bin/berth-static
 
 # Side by side with runc v1.5.2, crun and containerd's runc shim: sections
@@ -150,7 +162,10 @@ BENCH_TIME    := 1x
 BENCH_CRI_N   := 3
 endif
 bench: setup build
-	$(GO) run ./integration/cmd/bench -berth bin/berth -shim bin/containerd-shim-berth-v2 \
+	GOWORK=off GOFLAGS=-tags=seccomp $(GO) build -o bin/bench/berth-compiling ./cmd/berth
+	GOWORK=off GOFLAGS=-tags=seccomp $(GO) build -o bin/bench/containerd-shim-berth-v2 ./cmd/containerd-shim-berth-v2
+	$(GO) run ./integration/cmd/bench -berth bin/berth -berth-compiling bin/bench/berth-compiling \
+		-shim bin/containerd-shim-berth-v2 -shim-compiling bin/bench/containerd-shim-berth-v2 \
 		-runc $(CONFORMANCE_DIR)/runc/runc -containerd /usr/bin/containerd -ctr /usr/bin/ctr \
 		-n $(BENCH_N) -density $(BENCH_DENSITY)
 	@echo; echo "6. Go microbenchmarks of the library (go test -bench, benchtime $(BENCH_TIME))"

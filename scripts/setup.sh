@@ -7,6 +7,8 @@
 # everything the tests and the bench use.
 set -euo pipefail
 SETUP_LEVEL=${SETUP_LEVEL:-full}
+# What this script builds are other modules: berth's workspace is not theirs.
+export GOWORK=off
 
 GO_VERSION=${GO_VERSION:-1.26.8}
 GO_MIN_MINOR=25
@@ -15,7 +17,7 @@ GO_MIN_MINOR=25
 # crun is a peer in make bench; podman and conmon are the podman lane
 # (make test-podman); the CNI plugins, iptables and iproute2 (ip) are the CRI lane's
 # (make test-cri).
-BASE_PACKAGES=(busybox-static libseccomp-dev pkg-config gcc make ca-certificates curl unzip)
+BASE_PACKAGES=(busybox-static libseccomp-dev pkg-config gcc make ca-certificates curl unzip patch)
 PACKAGES=("${BASE_PACKAGES[@]}" file containerd
 	qemu-system-x86 linux-image-amd64 apparmor cpio gzip crun podman conmon
 	containernetworking-plugins iptables iproute2 util-linux)
