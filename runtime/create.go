@@ -101,6 +101,7 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start sta
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
+	storeProgram := r.attachSeccompProgram(cfg.Seccomp)
 	proc, err := newProcess(s.Process, o.IO, o.ExtraFiles)
 	if err != nil {
 		return nil, err
@@ -133,5 +134,6 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start sta
 		return nil, classify(err)
 	}
 	in.keep(r.stateDir(id))
+	storeProgram()
 	return c, nil
 }

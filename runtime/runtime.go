@@ -8,6 +8,7 @@ import (
 type Runtime struct {
 	root          string
 	systemdCgroup bool
+	programs      *programCache
 }
 
 // Option configures a Runtime.
@@ -26,6 +27,7 @@ func New(root string, opts ...Option) (*Runtime, error) {
 		return nil, errorf(ErrInvalid, "state root %q: path must be absolute", root)
 	}
 	r := &Runtime{root: filepath.Clean(root)}
+	r.programs = newProgramCache(filepath.Join(r.root, programDir))
 	for _, o := range opts {
 		o(r)
 	}

@@ -1,0 +1,113 @@
+package runtime
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// programDir holds, under a runtime's root, the compiled seccomp programs:
+// one file per distinct profile (not per container), named by its key.
+// '@' is not allowed in ids, so the directory is never taken for a
+// container. See seccomp_program.go.
+const programDir = "@seccomp"
+
+// maxProgramFile bounds what is read back from the cache: a program of the
+// kernel's 4096 instructions takes 44 KB in its file.
+const maxProgramFile = 1 << 20
+
+// programCache keeps compiled seccomp programs by key, in memory (for a
+// long-lived process such as the shim daemon) and in files under dir (for
+// the CLI, whose every command is a new process). It is safe for
+// concurrent use. What it holds is opaque to it.
+type programCache struct {
+	dir string
+	mu  sync.Mutex
+	mem map[string][]byte
+}
+
+func newProgramCache(dir string) *programCache {
+	return &programCache{dir: dir, mem: map[string][]byte{}}
+}
+
+// programKey hashes what a compiled program depends on into a key.
+func programKey(parts ...[]byte) string {
+	h := sha256.New()
+	for _, p := range parts {
+		// Each part is length-prefixed, so that no two lists of parts
+		// hash the same bytes.
+		fmt.Fprintf(h, "%d:", len(p))
+		h.Write(p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (c *programCache) path(key string) string {
+	return filepath.Join(c.dir, key+".json")
+}
+
+// get returns the program stored under key, from memory or from its file.
+// A file that cannot be read counts as missing.
+func (c *programCache) get(key string) ([]byte, bool) {
+	c.mu.Lock()
+	data, ok := c.mem[key]
+	c.mu.Unlock()
+	if ok {
+		return data, true
+	}
+	f, err := os.Open(c.path(key))
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	data, err = io.ReadAll(io.LimitReader(f, maxProgramFile+1))
+	if err != nil || len(data) > maxProgramFile {
+		return nil, false
+	}
+	c.mu.Lock()
+	c.mem[key] = data
+	c.mu.Unlock()
+	return data, true
+}
+
+// put stores data under key, in memory and, atomically (a temporary file
+// renamed into place), in its file. Failing to write the file is returned
+// for the caller to log, and leaves no partial file behind: the cache is an
+// optimization.
+func (c *programCache) put(key string, data []byte) error {
+	c.mu.Lock()
+	c.mem[key] = data
+	c.mu.Unlock()
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return fmt.Errorf("seccomp program cache: %w", err)
+	}
+	tmp, err := os.CreateTemp(c.dir, key+".*.tmp")
+	if err != nil {
+		c.removeDirIfEmpty()
+		return fmt.Errorf("seccomp program cache: %w", err)
+	}
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		_ = os.Remove(tmp.Name())
+		c.removeDirIfEmpty()
+		return fmt.Errorf("seccomp program cache: write %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), c.path(key)); err != nil {
+		_ = os.Remove(tmp.Name())
+		c.removeDirIfEmpty()
+		return fmt.Errorf("seccomp program cache: %w", err)
+	}
+	return nil
+}
+
+// removeDirIfEmpty removes the cache's directory if a failed put left it
+// empty (removing a directory that holds files fails, and is meant to).
+func (c *programCache) removeDirIfEmpty() {
+	_ = os.Remove(c.dir)
+}

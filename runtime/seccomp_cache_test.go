@@ -1,0 +1,99 @@
+package runtime
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestProgramKey(t *testing.T) {
+	base := programKey([]byte("host"), []byte("rules"))
+	for _, tc := range []struct {
+		name  string
+		parts [][]byte
+		same  bool
+	}{
+		{"same parts", [][]byte{[]byte("host"), []byte("rules")}, true},
+		{"other rules", [][]byte{[]byte("host"), []byte("rules2")}, false},
+		{"other host", [][]byte{[]byte("host2"), []byte("rules")}, false},
+		{"same bytes, split elsewhere", [][]byte{[]byte("hostr"), []byte("ules")}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := programKey(tc.parts...) == base; got != tc.same {
+				t.Fatalf("key equal to the base: %v, want %v", got, tc.same)
+			}
+		})
+	}
+}
+
+func TestProgramCache(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), programDir)
+	key := programKey([]byte("k"))
+	c := newProgramCache(dir)
+	if _, ok := c.get(key); ok {
+		t.Fatal("an empty cache has the key")
+	}
+	if err := c.put(key, []byte(`{"filter":"AAAAAAAAAAA="}`)); err != nil {
+		t.Fatal(err)
+	}
+	// Another process (a new cache on the same directory) finds the file.
+	fresh := newProgramCache(dir)
+	got, ok := fresh.get(key)
+	if !ok || !bytes.Equal(got, []byte(`{"filter":"AAAAAAAAAAA="}`)) {
+		t.Fatalf("from the file: %q, %v", got, ok)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != key+".json" {
+		t.Fatalf("cache directory holds %v, want only %s.json", entries, key)
+	}
+	if info, err := os.Stat(dir); err != nil || info.Mode().Perm() != 0o700 {
+		t.Fatalf("cache directory mode: %v, %v", info, err)
+	}
+}
+
+func TestProgramCacheFileTooLarge(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), programDir)
+	key := programKey([]byte("k"))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, key+".json"), make([]byte, maxProgramFile+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := newProgramCache(dir).get(key); ok {
+		t.Fatal("a file over the limit was read")
+	}
+}
+
+func TestProgramCachePutFailsCleanly(t *testing.T) {
+	if os.Geteuid() == 0 {
+		// root writes into a read-only directory: use one that cannot be
+		// made instead (its parent is a file).
+		parent := filepath.Join(t.TempDir(), "file")
+		if err := os.WriteFile(parent, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c := newProgramCache(filepath.Join(parent, programDir))
+		if err := c.put("k", []byte("x")); err == nil {
+			t.Fatal("put succeeded under a file")
+		}
+		// What could not be written is still served from memory.
+		if got, ok := c.get("k"); !ok || string(got) != "x" {
+			t.Fatalf("memory: %q, %v", got, ok)
+		}
+		return
+	}
+	root := t.TempDir()
+	if err := os.Chmod(root, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(root, 0o700)
+	c := newProgramCache(filepath.Join(root, programDir))
+	if err := c.put("k", []byte("x")); err == nil {
+		t.Fatal("put succeeded in a read-only root")
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Fatalf("left in the root: %v", entries)
+	}
+}
