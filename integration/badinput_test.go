@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-oci/berth/integration/hoststate"
 	berth "github.com/berth-oci/berth/runtime"
 	"github.com/berth-oci/berth/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -266,8 +267,7 @@ func assertErrorLine(t *testing.T, r result, code int, want string) {
 // assertRootEmpty checks that the state root holds no container.
 func assertRootEmpty(t *testing.T, root string) {
 	t.Helper()
-	entries, _ := os.ReadDir(root)
-	for _, e := range entries {
-		t.Errorf("left in state root: %s", e.Name())
+	for _, name := range hoststate.StateEntries(root) {
+		t.Errorf("left in state root: %s", name)
 	}
 }

@@ -100,7 +100,7 @@ func TestFaultStateRootFull(t *testing.T) {
 			if !strings.Contains(out, "no space left on device") || !strings.Contains(out, root) {
 				t.Fatalf("the error does not say ENOSPC and name the state root %s: %s", root, out)
 			}
-			if entries, _ := os.ReadDir(root); len(entries) > 0 {
+			if entries := hoststate.StateEntries(root); len(entries) > 0 {
 				t.Fatalf("state root entries left: %v", entries)
 			}
 			if dirs := hoststate.CgroupDirs(cgroup); len(dirs) > 0 {
@@ -160,7 +160,7 @@ func TestFaultBundleDeleted(t *testing.T) {
 	if out, code := berthCmd(t, bin, root, "delete", "-f", id); code != 0 {
 		t.Fatalf("delete -f: exit %d: %s", code, out)
 	}
-	if entries, _ := os.ReadDir(root); len(entries) > 0 {
+	if entries := hoststate.StateEntries(root); len(entries) > 0 {
 		t.Fatalf("state root entries left: %v", entries)
 	}
 	if dirs := hoststate.CgroupDirs(cgroup); len(dirs) > 0 {
