@@ -94,21 +94,23 @@ func summarize(xs []float64) stats {
 
 func main() {
 	berth := flag.String("berth", "bin/berth", "berth binary")
+	berthCompiling := flag.String("berth-compiling", "", "berth built on upstream libcontainer, whose inits compile the seccomp profile (empty to skip)")
 	runc := flag.String("runc", "", "runc binary")
 	crun := flag.String("crun", "crun", "crun binary (empty to skip)")
 	n := flag.Int("n", 200, "runs per measurement")
 	containerd := flag.String("containerd", "", "containerd 1.6 binary for sections 4 and 5 (empty to skip)")
 	ctr := flag.String("ctr", "ctr", "ctr binary matching -containerd")
 	shim := flag.String("shim", "bin/containerd-shim-berth-v2", "berth's shim binary")
+	shimCompiling := flag.String("shim-compiling", "", "berth's shim on upstream libcontainer, for section 4s (empty to skip it there)")
 	count := flag.Int("density", 100, "containers per runtime in section 5")
-	sections := flag.String("sections", "12345", "sections to run: 1-3 (the CLI, run together) and 4-5 (containerd)")
+	sections := flag.String("sections", "12345", "sections to run: 1-3 (the CLI, run together) and 4-5 (containerd; 4 includes 4s)")
 	flag.Parse()
 	var err error
 	if strings.ContainsAny(*sections, "123") {
-		err = runCLI(*berth, *runc, *crun, *n)
+		err = runCLI(*berth, *berthCompiling, *runc, *crun, *n)
 	}
 	if err == nil && *containerd != "" && strings.ContainsAny(*sections, "45") {
-		err = runShims(*containerd, *ctr, *shim, *runc, *n, *count)
+		err = runShims(*containerd, *ctr, *shim, *shimCompiling, *runc, *n, *count, *sections)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -117,7 +119,12 @@ func main() {
 }
 
 // runShims runs sections 4 and 5 under a private containerd.
-func runShims(containerdBin, ctrBin, shim, runcBin string, n, count int) error {
+// compilingRuntime is the runtime name under which containerd finds
+// -shim-compiling (as containerd-shim-berthc-v2, linked into a directory
+// of its PATH).
+const compilingRuntime = "io.containerd.berthc.v2"
+
+func runShims(containerdBin, ctrBin, shim, shimCompiling, runcBin string, n, count int, sections string) error {
 	shimDir, err := filepath.Abs(filepath.Dir(shim))
 	if err != nil {
 		return err
@@ -126,18 +133,43 @@ func runShims(containerdBin, ctrBin, shim, runcBin string, n, count int) error {
 	if err != nil {
 		return err
 	}
+	compiling := ""
+	if shimCompiling != "" {
+		abs, err := filepath.Abs(shimCompiling)
+		if err != nil {
+			return err
+		}
+		linkDir, err := os.MkdirTemp("", "berth-bench-shims")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(linkDir)
+		if err := os.Symlink(abs, filepath.Join(linkDir, "containerd-shim-berthc-v2")); err != nil {
+			return err
+		}
+		shimDir += ":" + linkDir
+		compiling = compilingRuntime
+	}
 	d, err := startDaemon(containerdBin, ctrBin, shimDir)
 	if err != nil {
 		return err
 	}
 	defer d.stop()
-	if err := benchShims(d, rts, n); err != nil {
-		return err
+	if strings.Contains(sections, "4") {
+		if err := benchShims(d, rts, n); err != nil {
+			return err
+		}
+		if err := benchShimsSeccomp(d, rts, compiling, n); err != nil {
+			return err
+		}
+	}
+	if !strings.Contains(sections, "5") {
+		return nil
 	}
 	return benchDensity(d, rts, count)
 }
 
-func runCLI(berthBin, runcBin, crunBin string, n int) error {
+func runCLI(berthBin, berthCompilingBin, runcBin, crunBin string, n int) error {
 	dir, err := os.MkdirTemp("", "berth-bench")
 	if err != nil {
 		return err
@@ -171,6 +203,12 @@ func runCLI(berthBin, runcBin, crunBin string, n int) error {
 	abs, _ := filepath.Abs(berthBin)
 	if err := add("berth", []string{abs}, "", ""); err != nil {
 		return err
+	}
+	if berthCompilingBin != "" {
+		abs, _ := filepath.Abs(berthCompilingBin)
+		if err := add("berth-compiling", []string{abs}, "", "berth on upstream libcontainer: every init and exec'd process compiles the seccomp profile"); err != nil {
+			return err
+		}
 	}
 	if runcBin != "" {
 		abs, _ := filepath.Abs(runcBin)

@@ -96,6 +96,46 @@ func benchShims(d *daemon, rts []shimRuntime, n int) error {
 	return nil
 }
 
+// benchShimsSeccomp is section 4s: section 4's warm `ctr run --rm` and
+// `ctr task exec`, with containerd's default seccomp profile, through
+// berth's shim, berth's shim on upstream libcontainer (compiling) when
+// given, and runc's.
+func benchShimsSeccomp(d *daemon, rts []shimRuntime, compiling string, n int) error {
+	fmt.Println("\n4s. through containerd 1.6, with containerd's default seccomp profile (ctr run --seccomp): warm ctr run --rm of /bin/true, and ctr task exec of /bin/true")
+	if compiling != "" {
+		fmt.Println("  berth-compiling: berth's shim on upstream libcontainer (every init and exec'd process compiles the profile), its own daemon")
+		c := rts[0]
+		c.name, c.runtime = "berth-compiling", compiling
+		c.opts = append(append([]string{}, c.opts...), "--annotation", "io.containerd.runc.v2.group=berth-compiling")
+		rts = append([]shimRuntime{rts[0], c}, rts[1:]...)
+	}
+	for _, r := range rts {
+		if err := d.ctr(r.runArgs("-d", "--null-io", "--seccomp", busybox.ImageName, "sleeper-"+r.name, "sleep", "1000")...); err != nil {
+			return err
+		}
+	}
+	defer d.removeAll()
+	runs, execs := map[string][]sample{}, map[string][]sample{}
+	for i := range n {
+		for _, r := range rts {
+			s, err := measure(d.ctrCmd(r.runArgs("--rm", "--seccomp", busybox.ImageName, fmt.Sprintf("run-seccomp-%s-%d", r.name, i), "/bin/true")...))
+			if err != nil {
+				return err
+			}
+			runs[r.name] = append(runs[r.name], s)
+			if s, err = measure(d.ctrCmd("task", "exec", "--exec-id", fmt.Sprintf("s%d", i), "sleeper-"+r.name, "/bin/true")); err != nil {
+				return err
+			}
+			execs[r.name] = append(execs[r.name], s)
+		}
+	}
+	fmt.Println("  ctr run --rm --seccomp, while the namespace has a running container")
+	table(names(rts), []metric{wallMs}, runs)
+	fmt.Println("  ctr task exec into a container with the profile")
+	table(names(rts), []metric{wallMs}, execs)
+	return nil
+}
+
 // densityResult is one runtime's section 5 figures.
 type densityResult struct {
 	start       time.Duration
