@@ -30,6 +30,15 @@ const (
 	ShimAnnotation   = "io.containerd.berth.v2.shim"
 	ShimShared       = "shared"
 	ShimPerContainer = "per-container"
+	// PodDaemonEnv, in the shim's environment, chooses how Kubernetes pods
+	// (containers with a sandbox annotation) are served: a daemon per pod
+	// ("per-pod", the default, as containerd's runc shim) or one daemon for
+	// every pod of the namespace (ShimShared). It is set where containerd
+	// starts the shim, for example by a wrapper script as the runtime_path
+	// of a RuntimeClass's handler.
+	PodDaemonEnv = "BERTH_SHIM_POD_DAEMON"
+	// PodDaemonPerPod is PodDaemonEnv's default: a daemon per pod.
+	PodDaemonPerPod = "per-pod"
 	// defaultSocketDir is where containerd 1.x–2.2 shims listen.
 	defaultSocketDir = "/run/containerd/s"
 	// socketPathLimit is the longest unix socket path containerd accepts.
@@ -55,7 +64,11 @@ func start(ctx context.Context, f *flags, stdin io.Reader, stdout io.Writer) err
 	if params != nil && params.GetSocketDir() != "" {
 		socketDir = params.GetSocketDir()
 	}
-	group, err := groupOf(bundle, f.id)
+	podsShared, err := podDaemonShared(os.Getenv(PodDaemonEnv))
+	if err != nil {
+		return err
+	}
+	group, err := groupOf(bundle, f.id, podsShared)
 	if err != nil {
 		return err
 	}
@@ -105,11 +118,23 @@ func bundleDir(f *flags) (string, error) {
 	return os.Getwd()
 }
 
-// groupOf returns the shim group of a container: its group or sandbox
-// annotation; its own id when berth's shim annotation asks for a daemon of
-// its own; otherwise "", the group of every such container in the
-// namespace, so one daemon serves them all.
-func groupOf(bundle, id string) (string, error) {
+// podDaemonShared reads PodDaemonEnv's value.
+func podDaemonShared(v string) (bool, error) {
+	switch v {
+	case "", PodDaemonPerPod:
+		return false, nil
+	case ShimShared:
+		return true, nil
+	default:
+		return false, fmt.Errorf("environment variable %s: %q is neither %q nor %q", PodDaemonEnv, v, PodDaemonPerPod, ShimShared)
+	}
+}
+
+// groupOf returns the shim group of a container: its group annotation; its
+// sandbox annotation, unless podsShared; its own id when berth's shim
+// annotation asks for a daemon of its own; otherwise "", the group of
+// every such container in the namespace, so one daemon serves them all.
+func groupOf(bundle, id string, podsShared bool) (string, error) {
 	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
 	if err != nil {
 		return id, nil
@@ -118,7 +143,11 @@ func groupOf(bundle, id string) (string, error) {
 	if json.Unmarshal(data, &s) != nil {
 		return id, nil
 	}
-	for _, key := range []string{groupAnnotation, sandboxAnnotation} {
+	keys := []string{groupAnnotation, sandboxAnnotation}
+	if podsShared {
+		keys = keys[:1]
+	}
+	for _, key := range keys {
 		if g := s.Annotations[key]; g != "" {
 			return g, nil
 		}

@@ -57,12 +57,17 @@ func TestSocketAddress(t *testing.T) {
 
 func TestGroupOf(t *testing.T) {
 	tests := []struct {
-		config  string
-		want    string
-		wantErr bool
+		config     string
+		podsShared bool
+		want       string
+		wantErr    bool
 	}{
 		{config: `{"annotations": {"io.containerd.runc.v2.group": "g1", "io.kubernetes.cri.sandbox-id": "sb"}}`, want: "g1"},
 		{config: `{"annotations": {"io.kubernetes.cri.sandbox-id": "sb", "io.containerd.berth.v2.shim": "per-container"}}`, want: "sb"},
+		{config: `{"annotations": {"io.kubernetes.cri.sandbox-id": "sb"}}`, want: "sb"},
+		{config: `{"annotations": {"io.kubernetes.cri.sandbox-id": "sb"}}`, podsShared: true, want: ""},
+		{config: `{"annotations": {"io.containerd.runc.v2.group": "g1", "io.kubernetes.cri.sandbox-id": "sb"}}`, podsShared: true, want: "g1"},
+		{config: `{"annotations": {"io.kubernetes.cri.sandbox-id": "sb", "io.containerd.berth.v2.shim": "per-container"}}`, podsShared: true, want: "id"},
 		{config: `{"annotations": {}}`, want: ""},
 		{config: `{"annotations": {"io.containerd.berth.v2.shim": "shared"}}`, want: ""},
 		{config: `{"annotations": {"io.containerd.berth.v2.shim": "per-container"}}`, want: "id"},
@@ -74,7 +79,7 @@ func TestGroupOf(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(tc.config), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		got, err := groupOf(dir, "id")
+		got, err := groupOf(dir, "id", tc.podsShared)
 		if tc.wantErr {
 			if err == nil || !strings.Contains(err.Error(), "io.containerd.berth.v2.shim") {
 				t.Errorf("groupOf(%s): error %v, want one naming the annotation", tc.config, err)
@@ -85,8 +90,32 @@ func TestGroupOf(t *testing.T) {
 			t.Errorf("groupOf(%s) = %q, %v; want %q", tc.config, got, err, tc.want)
 		}
 	}
-	if got, err := groupOf(t.TempDir(), "id"); got != "id" || err != nil {
+	if got, err := groupOf(t.TempDir(), "id", false); got != "id" || err != nil {
 		t.Errorf("no config: %q, %v", got, err)
+	}
+}
+
+func TestPodDaemonShared(t *testing.T) {
+	for _, tc := range []struct {
+		value   string
+		shared  bool
+		wantErr bool
+	}{
+		{"", false, false},
+		{"per-pod", false, false},
+		{"shared", true, false},
+		{"per-container", false, true},
+	} {
+		shared, err := podDaemonShared(tc.value)
+		if tc.wantErr {
+			if err == nil || !strings.Contains(err.Error(), PodDaemonEnv) {
+				t.Errorf("%q: error %v, want one naming %s", tc.value, err, PodDaemonEnv)
+			}
+			continue
+		}
+		if err != nil || shared != tc.shared {
+			t.Errorf("%q: %v, %v; want %v", tc.value, shared, err, tc.shared)
+		}
 	}
 }
 

@@ -112,7 +112,7 @@ type containerdVersion struct {
 
 var containerdVersions = []containerdVersion{
 	{"2.2", "CONTAINERD_22", "CONTAINERD_22_SHIM_RUNC", 3,
-		[]string{crienv.HandlerRunc, crienv.HandlerBerth, crienv.HandlerBerthNative}, crienv.HandlerBerth},
+		[]string{crienv.HandlerRunc, crienv.HandlerBerth, crienv.HandlerBerthNative, crienv.HandlerBerthSharedPods}, crienv.HandlerBerth},
 	// containerd 1.6.20's CRI ignores runtime_path (its pods run under the
 	// runc shim: checked below), and 1.x reads no runtime features, so
 	// berth's own runtime type is the one to use there.
@@ -193,12 +193,13 @@ func testCRI(t *testing.T, v containerdVersion) {
 	}
 	if v.gate == crienv.HandlerBerth {
 		checkSystemdCgroupRefused(t, crictl, e, dir)
+		checkPodDaemons(t, crictl, e, dir)
 	}
 	runc := byHandler[crienv.HandlerRunc]
 	fmt.Printf("critest v1.34.0 on containerd %s, per runtime handler:\n", v.name)
 	for _, h := range v.handlers {
 		r := byHandler[h]
-		fmt.Printf("  %-13s %3d passed, %3d failed, %3d skipped\n", h, r.count("passed"), r.count("failed"), r.count("skipped"))
+		fmt.Printf("  %-18s %3d passed, %3d failed, %3d skipped\n", h, r.count("passed"), r.count("failed"), r.count("skipped"))
 	}
 	for _, h := range v.handlers[1:] {
 		var worse, better []string
@@ -219,7 +220,7 @@ func testCRI(t *testing.T, v containerdVersion) {
 		for _, n := range better {
 			fmt.Printf("  passes with %s, not with runc: %s\n", h, n)
 		}
-		if h == v.gate && len(worse) > 0 {
+		if (h == v.gate || h == crienv.HandlerBerthSharedPods) && len(worse) > 0 {
 			t.Errorf("%d tests pass with the runc shim and not with %s; logs in %s", len(worse), h, dir)
 		}
 	}
@@ -252,27 +253,41 @@ func podConfig(t *testing.T, dir, name string) string {
 // removes the pod.
 func shimOfPod(t *testing.T, crictlBin string, e *crienv.Env, dir, handler string) string {
 	t.Helper()
+	_, cmdline, remove := podShim(t, crictlBin, e, dir, handler, "probe-"+handler)
+	remove()
+	return cmdline
+}
+
+// podShim runs a pod named name with handler and returns the pid and
+// command line of the shim serving it, and a function removing the pod.
+func podShim(t *testing.T, crictlBin string, e *crienv.Env, dir, handler, name string) (int, string, func()) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out, err := e.Crictl(ctx, crictlBin, "runp", "--runtime", handler, podConfig(t, dir, "probe-"+handler))
+	out, err := e.Crictl(ctx, crictlBin, "runp", "--runtime", handler, podConfig(t, dir, name))
 	if err != nil {
 		t.Fatalf("run a pod with %s: %v: %s", handler, err, out)
 	}
 	id := strings.TrimSpace(string(out))
-	defer func() {
+	remove := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
 		_, _ = e.Crictl(ctx, crictlBin, "stopp", id)
 		_, _ = e.Crictl(ctx, crictlBin, "rmp", id)
-	}()
+	}
 	info, err := e.Crictl(ctx, crictlBin, "inspectp", "-o", "json", id)
 	if err != nil {
+		remove()
 		t.Fatalf("inspectp %s: %v: %s", id, err, info)
 	}
 	var st struct{ Info struct{ Pid int } }
 	if err := json.Unmarshal(info[strings.IndexByte(string(info), '{'):], &st); err != nil || st.Info.Pid == 0 {
+		remove()
 		t.Fatalf("inspectp %s: no pid (%v): %s", id, err, info)
 	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.Info.Pid))
 	if err != nil {
+		remove()
 		t.Fatal(err)
 	}
 	var ppid int
@@ -282,7 +297,28 @@ func shimOfPod(t *testing.T, crictlBin string, e *crienv.Env, dir, handler strin
 		}
 	}
 	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", ppid))
-	return strings.ReplaceAll(string(cmdline), "\x00", " ")
+	return ppid, strings.ReplaceAll(string(cmdline), "\x00", " "), remove
+}
+
+// checkPodDaemons: two pods of the berth handler have a shim daemon each
+// (as with the runc shim); two pods of the handler whose shim runs with
+// BERTH_SHIM_POD_DAEMON=shared have one daemon between them.
+func checkPodDaemons(t *testing.T, crictlBin string, e *crienv.Env, dir string) {
+	t.Helper()
+	for _, tc := range []struct {
+		handler string
+		shared  bool
+	}{{crienv.HandlerBerth, false}, {crienv.HandlerBerthSharedPods, true}} {
+		pid1, _, remove1 := podShim(t, crictlBin, e, dir, tc.handler, "daemon-1-"+tc.handler)
+		pid2, _, remove2 := podShim(t, crictlBin, e, dir, tc.handler, "daemon-2-"+tc.handler)
+		remove1()
+		remove2()
+		if (pid1 == pid2) != tc.shared {
+			t.Errorf("handler %s: the shims of two pods are pids %d and %d; want one daemon: %v", tc.handler, pid1, pid2, tc.shared)
+		} else {
+			fmt.Printf("two pods of %s: shim daemons %d and %d\n", tc.handler, pid1, pid2)
+		}
+	}
 }
 
 // checkSystemdCgroupRefused: a pod of a runtime handler whose options ask

@@ -29,6 +29,10 @@ const (
 	HandlerBerth = "berth"
 	// HandlerBerthNative is berth's own runtime type, io.containerd.berth.v2.
 	HandlerBerthNative = "berth-native"
+	// HandlerBerthSharedPods is HandlerBerth with the shim started with
+	// BERTH_SHIM_POD_DAEMON=shared (by a wrapper script as runtime_path):
+	// one shim daemon for every pod of the namespace.
+	HandlerBerthSharedPods = "berth-shared-pods"
 	// HandlerBerthSystemd is HandlerBerth with SystemdCgroup = true, which
 	// a host without systemd must refuse.
 	HandlerBerthSystemd = "berth-systemd"
@@ -169,7 +173,12 @@ func (e *Env) writeConfig(addr string) error {
 	if e.cfg.ConfigVersion == 2 {
 		tmpl, section = configV2, `plugins."io.containerd.grpc.v1.cri".containerd`
 	}
-	config := fmt.Sprintf(tmpl, d, e.Socket, SandboxImage, e.cfg.CNIBinDir, runtimes(section, e.cfg.Runc, e.cfg.BerthShim))
+	sharedPods := filepath.Join(d, "containerd-shim-berth-shared-pods")
+	wrapper := fmt.Sprintf("#!/bin/sh\nBERTH_SHIM_POD_DAEMON=shared exec %q \"$@\"\n", e.cfg.BerthShim)
+	if err := os.WriteFile(sharedPods, []byte(wrapper), 0o755); err != nil {
+		return err
+	}
+	config := fmt.Sprintf(tmpl, d, e.Socket, SandboxImage, e.cfg.CNIBinDir, runtimes(section, e.cfg.Runc, e.cfg.BerthShim, sharedPods))
 	return os.WriteFile(filepath.Join(d, "config.toml"), []byte(config), 0o644)
 }
 
@@ -311,7 +320,7 @@ func (e *Env) restoreHostState() error {
 
 // runtimes is the runtimes table of containerd's CRI configuration under
 // section: the handlers of the lane.
-func runtimes(section, runc, berthShim string) string {
+func runtimes(section, runc, berthShim, sharedPods string) string {
 	return fmt.Sprintf(`    default_runtime_name = %[2]q
     [%[1]s.runtimes.%[2]s]
       runtime_type = "io.containerd.runc.v2"
@@ -329,7 +338,13 @@ func runtimes(section, runc, berthShim string) string {
       runtime_type = "io.containerd.runc.v2"
       runtime_path = %[6]q
       [%[1]s.runtimes.%[7]s.options]
-        SystemdCgroup = true`, section, HandlerRunc, HandlerBerth, HandlerBerthNative, runc, berthShim, HandlerBerthSystemd)
+        SystemdCgroup = true
+    [%[1]s.runtimes.%[8]s]
+      runtime_type = "io.containerd.runc.v2"
+      runtime_path = %[9]q
+      [%[1]s.runtimes.%[8]s.options]
+        SystemdCgroup = false`, section, HandlerRunc, HandlerBerth, HandlerBerthNative, runc, berthShim, HandlerBerthSystemd,
+		HandlerBerthSharedPods, sharedPods)
 }
 
 // daemonConfig is the part of containerd's configuration that every
