@@ -9,7 +9,9 @@
 //     pods 10 at a time; then stop and remove (crictl stopp, rmp);
 //   - density: D running pods of one container each, with the shims' PSS
 //     and the host's MemAvailable drop per pod (page cache and reclaimable
-//     slab dropped before each reading).
+//     slab dropped before each reading);
+//   - a third series, berth-shared-pods: berth's shim started with
+//     BERTH_SHIM_POD_DAEMON=shared, one daemon for every pod.
 //
 // Pods and containers ask for the RuntimeDefault seccomp profile
 // (seccompProfile: RuntimeDefault, as the restricted Pod Security Standard
@@ -26,6 +28,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"text/tabwriter"
 	"time"
 
 	"github.com/berth-oci/berth/integration/crienv"
@@ -101,9 +104,10 @@ func run(cfg crienv.Config, crictl string, n, density int) (err error) {
 	if _, err := b.crictlRun("pull", busyboxImage); err != nil {
 		return err
 	}
-	handlers := []string{crienv.HandlerRunc, crienv.HandlerBerth}
+	handlers := []string{crienv.HandlerRunc, crienv.HandlerBerth, crienv.HandlerBerthSharedPods}
 	fmt.Printf("7. Kubernetes pods through containerd 2.2.1's CRI (crictl), %s\n", time.Now().UTC().Format("2006-01-02"))
-	fmt.Printf("   runc: containerd-shim-runc-v2 with runc v1.5.2; berth: containerd-shim-berth-v2 as runtime_path\n")
+	fmt.Printf("   runc: containerd-shim-runc-v2 with runc v1.5.2; berth: containerd-shim-berth-v2 as runtime_path, a daemon per pod;\n")
+	fmt.Printf("   %s: the same with BERTH_SHIM_POD_DAEMON=shared, one daemon for every pod of the namespace\n", crienv.HandlerBerthSharedPods)
 
 	// One at a time, the runtimes interleaved pod by pod.
 	starts, stops := map[string][]float64{}, map[string][]float64{}
@@ -152,10 +156,17 @@ func run(cfg crienv.Config, crictl string, n, density int) (err error) {
 
 	// Density.
 	fmt.Printf("\n7c. density: %d running pods of one busybox container\n", density)
-	fmt.Printf("  %-8s %18s %22s\n", "runtime", "shim PSS/pod KiB", "MemAvailable/pod KiB")
+	fmt.Printf("  %-18s %18s %22s %6s\n", "runtime", "shim PSS/pod KiB", "MemAvailable/pod KiB", "shims")
 	perPod := map[string][2]float64{}
 	for _, h := range handlers {
-		shim := map[string]string{crienv.HandlerRunc: "containerd-shim-runc-v2", crienv.HandlerBerth: "containerd-shim-berth-v2"}[h]
+		shim := "containerd-shim-berth-v2"
+		if h == crienv.HandlerRunc {
+			shim = "containerd-shim-runc-v2"
+		}
+		// The daemons of the series before have gone with their pods.
+		for deadline := time.Now().Add(40 * time.Second); len(hoststate.ShimPids(shim, e.Socket)) > 0 && time.Now().Before(deadline); {
+			time.Sleep(200 * time.Millisecond)
+		}
 		before, err := hoststate.SettledMemAvailableKiB()
 		if err != nil {
 			return err
@@ -165,7 +176,8 @@ func run(cfg crienv.Config, crictl string, n, density int) (err error) {
 			return err
 		}
 		time.Sleep(3 * time.Second) // let the shims settle
-		pss, err := hoststate.PssKiB(hoststate.ShimPids(shim, e.Socket))
+		pids := hoststate.ShimPids(shim, e.Socket)
+		pss, err := hoststate.PssKiB(pids)
 		if err != nil {
 			return err
 		}
@@ -174,7 +186,7 @@ func run(cfg crienv.Config, crictl string, n, density int) (err error) {
 			return err
 		}
 		perPod[h] = [2]float64{float64(pss) / float64(density), float64(before-after) / float64(density)}
-		fmt.Printf("  %-8s %18.0f %22.0f\n", h, perPod[h][0], perPod[h][1])
+		fmt.Printf("  %-18s %18.0f %22.0f %6d\n", h, perPod[h][0], perPod[h][1], len(pids))
 		if _, _, err := b.parallel(len(ids), 10, func(i int) (string, float64, error) {
 			d, err := b.stopPod(ids[i])
 			return "", d, err
@@ -182,8 +194,11 @@ func run(cfg crienv.Config, crictl string, n, density int) (err error) {
 			return err
 		}
 	}
-	r, bt := perPod[crienv.HandlerRunc], perPod[crienv.HandlerBerth]
-	fmt.Printf("  berth/runc: shim PSS %.2f, host memory %.2f\n", bt[0]/r[0], bt[1]/r[1])
+	r := perPod[crienv.HandlerRunc]
+	for _, h := range handlers[1:] {
+		bt := perPod[h]
+		fmt.Printf("  %s/runc: shim PSS %.2f, host memory %.2f\n", h, bt[0]/r[0], bt[1]/r[1])
+	}
 	return nil
 }
 
@@ -268,25 +283,33 @@ func (b *bench) parallel(n, width int, f func(i int) (string, float64, error)) (
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// table prints the median and p95 of each metric per handler, and berth's
-// ratio to runc's.
+// table prints the median and p95 of each metric per handler (runc's
+// first), and each other handler's ratio to runc's.
 func table(handlers []string, metrics map[string]map[string][]float64) {
 	names := []string{"start ms", "stop+remove ms"}
-	fmt.Printf("  %-15s", "metric")
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprint(w, "  metric")
 	for _, h := range handlers {
-		fmt.Printf(" %14s p50 %8s p95", h, h)
+		fmt.Fprintf(w, "\t%s p50\tp95", h)
 	}
-	fmt.Printf("   %s\n", "berth/runc p50, p95")
+	for _, h := range handlers[1:] {
+		fmt.Fprintf(w, "\t%s/runc p50, p95", h)
+	}
+	fmt.Fprintln(w)
 	for _, name := range names {
-		fmt.Printf("  %-15s", name)
+		fmt.Fprintf(w, "  %s", name)
 		p := map[string][2]float64{}
 		for _, h := range handlers {
 			p[h] = [2]float64{percentile(metrics[name][h], 50), percentile(metrics[name][h], 95)}
-			fmt.Printf(" %18.1f %12.1f", p[h][0], p[h][1])
+			fmt.Fprintf(w, "\t%.1f\t%.1f", p[h][0], p[h][1])
 		}
-		r, b := p[crienv.HandlerRunc], p[crienv.HandlerBerth]
-		fmt.Printf("   %.2f, %.2f\n", b[0]/r[0], b[1]/r[1])
+		r := p[crienv.HandlerRunc]
+		for _, h := range handlers[1:] {
+			fmt.Fprintf(w, "\t%.2f, %.2f", p[h][0]/r[0], p[h][1]/r[1])
+		}
+		fmt.Fprintln(w)
 	}
+	w.Flush()
 }
 
 // percentile is the nearest-rank percentile of xs.
