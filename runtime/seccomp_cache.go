@@ -21,6 +21,11 @@ const programDir = "@seccomp"
 // kernel's 4096 instructions takes 44 KB in its file.
 const maxProgramFile = 1 << 20
 
+// maxProgramsInMemory bounds the programs a long-lived process keeps in
+// memory: one per distinct profile, and a profile is usually shared, but a
+// notify profile names each container's listener.
+const maxProgramsInMemory = 64
+
 // programCache keeps compiled seccomp programs by key, in memory (for a
 // long-lived process such as the shim daemon) and in files under dir (for
 // the CLI, whose every command is a new process). It is safe for
@@ -69,9 +74,7 @@ func (c *programCache) get(key string) ([]byte, bool) {
 	if err != nil || len(data) > maxProgramFile {
 		return nil, false
 	}
-	c.mu.Lock()
-	c.mem[key] = data
-	c.mu.Unlock()
+	c.remember(key, data)
 	return data, true
 }
 
@@ -80,9 +83,7 @@ func (c *programCache) get(key string) ([]byte, bool) {
 // for the caller to log, and leaves no partial file behind: the cache is an
 // optimization.
 func (c *programCache) put(key string, data []byte) error {
-	c.mu.Lock()
-	c.mem[key] = data
-	c.mu.Unlock()
+	c.remember(key, data)
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return fmt.Errorf("seccomp program cache: %w", err)
 	}
@@ -104,6 +105,17 @@ func (c *programCache) put(key string, data []byte) error {
 		return fmt.Errorf("seccomp program cache: %w", err)
 	}
 	return nil
+}
+
+// remember keeps data under key in memory, forgetting every other program
+// when the memory holds maxProgramsInMemory.
+func (c *programCache) remember(key string, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.mem[key]; !ok && len(c.mem) >= maxProgramsInMemory {
+		clear(c.mem)
+	}
+	c.mem[key] = data
 }
 
 // removeDirIfEmpty removes the cache's directory if a failed put left it

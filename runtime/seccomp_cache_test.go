@@ -97,3 +97,21 @@ func TestProgramCachePutFailsCleanly(t *testing.T) {
 		t.Fatalf("left in the root: %v", entries)
 	}
 }
+
+func TestProgramCacheMemoryBound(t *testing.T) {
+	// No directory can be made under a file: the cache lives in memory only.
+	parent := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(parent, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newProgramCache(filepath.Join(parent, programDir))
+	for i := range maxProgramsInMemory + 1 {
+		_ = c.put(programKey([]byte{byte(i)}), []byte{byte(i)})
+	}
+	if n := len(c.mem); n > maxProgramsInMemory {
+		t.Fatalf("%d programs in memory, bound %d", n, maxProgramsInMemory)
+	}
+	if got, ok := c.get(programKey([]byte{maxProgramsInMemory})); !ok || got[0] != maxProgramsInMemory {
+		t.Fatalf("the newest program is gone: %v, %v", got, ok)
+	}
+}
