@@ -163,9 +163,9 @@ BENCH_CRI_N   := 3
 endif
 bench: setup build
 	GOWORK=off GOFLAGS=-tags=seccomp $(GO) build -o bin/bench/berth-compiling ./cmd/berth
-	GOWORK=off GOFLAGS=-tags=seccomp $(GO) build -o bin/bench/containerd-shim-berth-v2 ./cmd/containerd-shim-berth-v2
+	GOWORK=off GOFLAGS=-tags=seccomp $(GO) build -o bin/bench/containerd-shim-berthc-v2 ./cmd/containerd-shim-berth-v2
 	$(GO) run ./integration/cmd/bench -berth bin/berth -berth-compiling bin/bench/berth-compiling \
-		-shim bin/containerd-shim-berth-v2 -shim-compiling bin/bench/containerd-shim-berth-v2 \
+		-shim bin/containerd-shim-berth-v2 -shim-compiling bin/bench/containerd-shim-berthc-v2 \
 		-runc $(CONFORMANCE_DIR)/runc/runc -containerd /usr/bin/containerd -ctr /usr/bin/ctr \
 		-n $(BENCH_N) -density $(BENCH_DENSITY)
 	@echo; echo "6. Go microbenchmarks of the library (go test -bench, benchtime $(BENCH_TIME))"
