@@ -196,6 +196,15 @@ func benchDensity(d *daemon, rts []shimRuntime, count int) error {
 
 func density(d *daemon, r shimRuntime, count int) (densityResult, error) {
 	var res densityResult
+	// Daemons of the runtime's earlier containers must have gone, or their
+	// memory lands on this series: wait, and say so if they stay.
+	t0 := time.Now()
+	for len(d.shimPids(r.binary)) > 0 && time.Since(t0) < 40*time.Second {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if left := d.shimPids(r.binary); len(left) > 0 || time.Since(t0) > time.Second {
+		fmt.Printf("  (%s: %d earlier shim daemons still running after %s)\n", r.name, len(left), time.Since(t0).Round(100*time.Millisecond))
+	}
 	before, err := hoststate.SettledMemAvailableKiB()
 	if err != nil {
 		return res, err
