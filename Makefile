@@ -40,12 +40,12 @@ all: build
 setup-base:
 	@mkdir -p .cache
 	@SETUP_LEVEL=base scripts/setup.sh > $(SETUP_STAMP).tmp && tail -n1 $(SETUP_STAMP).tmp > $(SETUP_STAMP) && rm -f $(SETUP_STAMP).tmp
-	@scripts/patch-runc.sh $(GO)
+	@scripts/patch-runc.sh "$$(cat $(SETUP_STAMP))"
 
 setup:
 	@mkdir -p .cache
 	@CONTAINERD2_DIR=$(CONTAINERD2_DIR) CONFORMANCE_DIR=$(CONFORMANCE_DIR) CRI_DIR=$(CRI_DIR) scripts/setup.sh > $(SETUP_STAMP).tmp && tail -n1 $(SETUP_STAMP).tmp > $(SETUP_STAMP) && rm -f $(SETUP_STAMP).tmp
-	@scripts/patch-runc.sh $(GO)
+	@scripts/patch-runc.sh "$$(cat $(SETUP_STAMP))"
 
 build: setup-base
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
