@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ShimPids returns the pids of the shim daemons whose binary name ends in
@@ -35,4 +36,18 @@ func ShimPids(binary, sock string) []int {
 		}
 	}
 	return pids
+}
+
+// WaitShimsGone waits up to timeout for the shim daemons ShimPids(binary,
+// sock) finds to exit, and returns those still running and how long it
+// waited.
+func WaitShimsGone(binary, sock string, timeout time.Duration) ([]int, time.Duration) {
+	start := time.Now()
+	for {
+		left := ShimPids(binary, sock)
+		if len(left) == 0 || time.Since(start) >= timeout {
+			return left, time.Since(start)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -198,12 +198,8 @@ func density(d *daemon, r shimRuntime, count int) (densityResult, error) {
 	var res densityResult
 	// Daemons of the runtime's earlier containers must have gone, or their
 	// memory lands on this series: wait, and say so if they stay.
-	t0 := time.Now()
-	for len(d.shimPids(r.binary)) > 0 && time.Since(t0) < 40*time.Second {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if left := d.shimPids(r.binary); len(left) > 0 || time.Since(t0) > time.Second {
-		fmt.Printf("  (%s: %d earlier shim daemons still running after %s)\n", r.name, len(left), time.Since(t0).Round(100*time.Millisecond))
+	if left, waited := hoststate.WaitShimsGone(r.binary, d.sock, 40*time.Second); len(left) > 0 || waited > time.Second {
+		fmt.Printf("  (%s: %d earlier shim daemons still running after %s)\n", r.name, len(left), waited.Round(100*time.Millisecond))
 	}
 	before, err := hoststate.SettledMemAvailableKiB()
 	if err != nil {

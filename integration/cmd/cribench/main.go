@@ -163,9 +163,10 @@ func run(cfg crienv.Config, crictl string, n, density int) (err error) {
 		if h == crienv.HandlerRunc {
 			shim = "containerd-shim-runc-v2"
 		}
-		// The daemons of the series before have gone with their pods.
-		for deadline := time.Now().Add(40 * time.Second); len(hoststate.ShimPids(shim, e.Socket)) > 0 && time.Now().Before(deadline); {
-			time.Sleep(200 * time.Millisecond)
+		// The daemons of the series before have gone with their pods, or
+		// their memory lands on this series: wait, and say so if they stay.
+		if left, waited := hoststate.WaitShimsGone(shim, e.Socket, 40*time.Second); len(left) > 0 || waited > time.Second {
+			fmt.Printf("  (%s: %d earlier shim daemons still running after %s)\n", h, len(left), waited.Round(100*time.Millisecond))
 		}
 		before, err := hoststate.SettledMemAvailableKiB()
 		if err != nil {
