@@ -245,6 +245,42 @@ func TestLibraryUpdate(t *testing.T) {
 	}
 }
 
+// TestLibraryUpdateThenExec is the sequence of an in-place pod resize
+// followed by an exec probe, on one Container object: each update is
+// followed by an exec, which must run (libcontainer kept the update's
+// SkipDevices in memory and refused every later exec).
+func TestLibraryUpdateThenExec(t *testing.T) {
+	t.Parallel()
+	rt := newRuntime(t)
+	c, bundle := runSleeper(t, rt, spec.WithMemoryLimit(64<<20))
+	ctx := context.Background()
+	pid, _ := c.Pid()
+	for i, mem := range []int64{96 << 20, 128 << 20} {
+		if err := c.Update(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &mem}}); err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+		out := outputFile(t)
+		p, err := c.Exec(ctx, &specs.Process{Args: []string{"sh", "-c", "echo ok; ls /dev/null"}, Cwd: "/", Env: []string{"PATH=/bin"}},
+			berth.ExecOpts{IO: berth.IO{Stdout: out, Stderr: out}})
+		if err != nil {
+			t.Fatalf("exec after update %d: %v", i, err)
+		}
+		if es, err := p.Wait(ctx); err != nil || es.Code != 0 {
+			t.Fatalf("exec after update %d: %+v %v: %s", i, es, err, readBack(t, out))
+		}
+		if got := strings.TrimSpace(readBack(t, out)); got != "ok\n/dev/null" {
+			t.Fatalf("exec after update %d printed %q", i, got)
+		}
+		if got := cgroupFile(t, pid, "memory", "memory.limit_in_bytes"); got != fmt.Sprint(mem) {
+			t.Fatalf("memory limit %s after update %d", got, i)
+		}
+	}
+	if err := c.Delete(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, rt.Root(), c.ID(), bundle, pid)
+}
+
 // TestLibraryOOM runs a memory hog under a 16 MiB limit and expects an
 // OOM event (runtime.OOMWatch, as the shim and berth events use) and a
 // SIGKILL exit.

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	berthcgroups "github.com/berth-oci/berth/cgroups"
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/manager"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -84,6 +85,26 @@ func (c *Container) OOMKillCount() (uint64, error) {
 	return n, nil
 }
 
+// MemoryEvents returns the counters of the container's cgroup v2
+// memory.events (which libcontainer's statistics do not carry). On a
+// cgroup v1 host it fails with ErrNotSupported.
+func (c *Container) MemoryEvents() (berthcgroups.MemoryEvents, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !cgroups.IsCgroup2UnifiedMode() {
+		return berthcgroups.MemoryEvents{}, errorf(ErrNotSupported, "memory events of %s: the host has no cgroup v2 memory controller", c.ID())
+	}
+	st, err := c.lc.State()
+	if err != nil {
+		return berthcgroups.MemoryEvents{}, opError("memory events of", c.ID(), classify(err))
+	}
+	ev, err := berthcgroups.ReadMemoryEvents(st.CgroupPaths[""])
+	if err != nil {
+		return berthcgroups.MemoryEvents{}, opError("memory events of", c.ID(), err)
+	}
+	return ev, nil
+}
+
 // Update changes the container's resource limits. Only the fields set in r
 // change; the others keep their values.
 func (c *Container) Update(r *specs.LinuxResources) error {
@@ -105,6 +126,16 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	cfg.Cgroups = &cg
 	if err := c.lc.Set(cfg); err != nil {
 		return opError("update", c.ID(), classify(err))
+	}
+	// libcontainer keeps the config it was given in memory and refuses to
+	// start a process (an exec) in a container whose config has
+	// SkipDevices. runc's update never meets that, since the CLI exits;
+	// a shim or a library user that keeps this Container does. The config
+	// libcontainer now holds points at res, and SkipDevices is not saved in
+	// state.json, so clearing it here leaves what a fresh Load would see.
+	res.SkipDevices = false
+	if c.lc.Config().Cgroups.Resources.SkipDevices {
+		return errorf(ErrWrongState, "update %s: applied, but the container keeps SkipDevices set and could not exec", c.ID())
 	}
 	return nil
 }
