@@ -112,7 +112,7 @@ test-reliability: setup build
 	$(GO) build -race -o bin/race/berth ./cmd/berth
 	$(GO) build -race -o bin/race/containerd-shim-berth-v2 ./cmd/containerd-shim-berth-v2
 	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) \
-		$(GO) test -race -count=1 -timeout 20m -skip '.*/.*/OOMAndEventOrder' ./integration/containerd/
+		$(GO) test -race -count=1 -timeout 20m -skip '.*/.*/OOM' ./integration/containerd/
 	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc \
 		$(GO) test -race -count=1 -timeout 20m -skip 'TestLibraryOOM|TestParityEventsOOM' ./integration/reaper/ ./integration/ ./shim/ ./runtime/
 

@@ -52,6 +52,10 @@ func (s *service) publishExit(t *task, p *process, es berth.ExitStatus) {
 	id := p.id
 	if p.isInit() {
 		id = t.id
+		if t.oom != nil {
+			// A kill that ended the container is published first.
+			t.oom.Sync()
+		}
 	}
 	s.events.publish(topicTaskExit, &eventstypes.TaskExit{
 		ContainerID: t.id,

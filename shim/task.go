@@ -54,6 +54,9 @@ type task struct {
 	hostPidNS bool
 	// ioOwner owns the stdio ends of the task's processes, execs too.
 	ioOwner ioOwner
+	// oom reports the container's OOM kills; nil if the watch could not
+	// start.
+	oom *berth.OOMWatch
 }
 
 func (t *task) process(execID string) (*process, bool) {
