@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-oci/berth/integration/hoststate"
 	berth "github.com/berth-oci/berth/runtime"
 	"github.com/berth-oci/berth/spec"
 )
@@ -15,7 +16,7 @@ import (
 // programFiles lists the compiled seccomp programs cached under root.
 func programFiles(t *testing.T, root string) []string {
 	t.Helper()
-	paths, _ := filepath.Glob(filepath.Join(root, "@seccomp", "*"))
+	paths, _ := filepath.Glob(filepath.Join(root, hoststate.ProgramFilePrefix+"*"))
 	return paths
 }
 
@@ -100,6 +101,12 @@ func TestSeccompProgramCache(t *testing.T) {
 	}
 	if !berth.SeccompPrecompiled && p != nil {
 		t.Fatalf("a build on upstream libcontainer stored a program: %d bytes", len(p.Filter))
+	}
+	// A root shared with runc (Docker gives its runtimes one): runc's list
+	// shows the running container and trips on nothing berth keeps there.
+	runc := &cli{t: t, bin: runcBinary(t), root: c.root}
+	if r := runc.run(nil, "list"); r.code != 0 || strings.TrimSpace(r.stderr) != "" || !strings.Contains(r.stdout, id) {
+		t.Fatalf("runc list on berth's root: code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 	r := c.run(nil, "exec", id, "sh", "-c", script)
 	if r.code != 0 || strings.TrimSpace(r.stdout) != want {

@@ -27,7 +27,7 @@ func New(root string, opts ...Option) (*Runtime, error) {
 		return nil, errorf(ErrInvalid, "state root %q: path must be absolute", root)
 	}
 	r := &Runtime{root: filepath.Clean(root)}
-	r.programs = newProgramCache(filepath.Join(r.root, programDir))
+	r.programs = newProgramCache(r.root)
 	for _, o := range opts {
 		o(r)
 	}

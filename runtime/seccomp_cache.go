@@ -11,11 +11,19 @@ import (
 	"sync"
 )
 
-// programDir holds, under a runtime's root, the compiled seccomp programs:
-// one file per distinct profile (not per container), named by its key.
-// '@' is not allowed in ids, so the directory is never taken for a
-// container. See seccomp_program.go.
-const programDir = "@seccomp"
+// programFilePrefix names, in a runtime's root, the files of compiled
+// seccomp programs: one file per distinct profile (not per container),
+// <prefix><key>.json. They are plain files beside the containers'
+// directories, so that another runtime sharing the root (Docker gives its
+// runtimes one) skips them: runc's list passes over what is not a
+// directory, and crun's over names that start with a dot. '.' cannot start
+// a berth id, so berth never takes one for a container. See
+// seccomp_program.go.
+const programFilePrefix = ".berth-seccomp-"
+
+// legacyProgramDir is where berth 0.2 kept the programs; list skips it in a
+// root written by that version.
+const legacyProgramDir = "@seccomp"
 
 // maxProgramFile bounds what is read back from the cache: a program of the
 // kernel's 4096 instructions takes 44 KB in its file.
@@ -27,9 +35,9 @@ const maxProgramFile = 1 << 20
 const maxProgramsInMemory = 64
 
 // programCache keeps compiled seccomp programs by key, in memory (for a
-// long-lived process such as the shim daemon) and in files under dir (for
-// the CLI, whose every command is a new process). It is safe for
-// concurrent use. What it holds is opaque to it.
+// long-lived process such as the shim daemon) and in files in dir named
+// programFilePrefix<key>.json (for the CLI, whose every command is a new
+// process). It is safe for concurrent use. What it holds is opaque to it.
 type programCache struct {
 	dir string
 	mu  sync.Mutex
@@ -53,7 +61,7 @@ func programKey(parts ...[]byte) string {
 }
 
 func (c *programCache) path(key string) string {
-	return filepath.Join(c.dir, key+".json")
+	return filepath.Join(c.dir, programFilePrefix+key+".json")
 }
 
 // get returns the program stored under key, from memory or from its file.
@@ -87,21 +95,18 @@ func (c *programCache) put(key string, data []byte) error {
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return fmt.Errorf("seccomp program cache: %w", err)
 	}
-	tmp, err := os.CreateTemp(c.dir, key+".*.tmp")
+	tmp, err := os.CreateTemp(c.dir, programFilePrefix+key+".*.tmp")
 	if err != nil {
-		c.removeDirIfEmpty()
 		return fmt.Errorf("seccomp program cache: %w", err)
 	}
 	_, werr := tmp.Write(data)
 	cerr := tmp.Close()
 	if err := errors.Join(werr, cerr); err != nil {
 		_ = os.Remove(tmp.Name())
-		c.removeDirIfEmpty()
 		return fmt.Errorf("seccomp program cache: write %s: %w", tmp.Name(), err)
 	}
 	if err := os.Rename(tmp.Name(), c.path(key)); err != nil {
 		_ = os.Remove(tmp.Name())
-		c.removeDirIfEmpty()
 		return fmt.Errorf("seccomp program cache: %w", err)
 	}
 	return nil
@@ -116,10 +121,4 @@ func (c *programCache) remember(key string, data []byte) {
 		clear(c.mem)
 	}
 	c.mem[key] = data
-}
-
-// removeDirIfEmpty removes the cache's directory if a failed put left it
-// empty (removing a directory that holds files fails, and is meant to).
-func (c *programCache) removeDirIfEmpty() {
-	_ = os.Remove(c.dir)
 }

@@ -5,6 +5,7 @@ package runtime
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -32,10 +33,12 @@ func profile(deny ...string) *configs.Seccomp {
 
 func programFiles(t *testing.T, root string) []string {
 	t.Helper()
-	entries, _ := os.ReadDir(filepath.Join(root, programDir))
+	entries, _ := os.ReadDir(root)
 	var names []string
 	for _, e := range entries {
-		names = append(names, e.Name())
+		if strings.HasPrefix(e.Name(), programFilePrefix) {
+			names = append(names, e.Name())
+		}
 	}
 	return names
 }
@@ -99,7 +102,7 @@ func TestAttachSeccompProgramCorruptFile(t *testing.T) {
 		t.Fatalf("cache files: %v", files)
 	}
 	for _, bad := range []string{"not json", `{"filter":"AAAA"}`, `{"filter":""}`} {
-		path := filepath.Join(root, programDir, files[0])
+		path := filepath.Join(root, files[0])
 		if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -1,19 +1,22 @@
 package hoststate
 
-import "os"
+import (
+	"os"
+	"strings"
+)
 
-// ProgramCacheDir is the directory of compiled seccomp programs in a berth
-// state root: one file per seccomp profile, kept across containers, not
-// part of any container's state.
-const ProgramCacheDir = "@seccomp"
+// ProgramFilePrefix starts the names of the compiled seccomp programs in a
+// berth state root: plain files, one per seccomp profile, kept across
+// containers, not part of any container's state.
+const ProgramFilePrefix = ".berth-seccomp-"
 
-// StateEntries lists the names in a berth state root other than
-// ProgramCacheDir: what containers and creates left there.
+// StateEntries lists the names in a berth state root other than the
+// compiled seccomp programs: what containers and creates left there.
 func StateEntries(root string) []string {
 	entries, _ := os.ReadDir(root)
 	var names []string
 	for _, e := range entries {
-		if e.Name() != ProgramCacheDir {
+		if !strings.HasPrefix(e.Name(), ProgramFilePrefix) {
 			names = append(names, e.Name())
 		}
 	}
