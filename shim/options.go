@@ -67,8 +67,8 @@ func decodeOptions(a *anypb.Any) (taskOptions, error) {
 }
 
 // stateRoot is where container state lives for a namespace: runc
-// Options.root if the task was created with one (recorded in the bundle);
-// else <containerd state>/berth/<namespace>, found from the bundle path
+// Options.root/<namespace> if the task was created with a root (recorded in
+// the bundle), as containerd's runc shim gives runc; else <containerd state>/berth/<namespace>, found from the bundle path
 // (<state>/io.containerd.runtime.v2.task/<namespace>/<id>), so that two
 // containerd daemons never share it; for the default containerd that is
 // /run/containerd/berth/<namespace>.
@@ -76,7 +76,7 @@ func stateRoot(bundle, namespace string) string {
 	if data, err := os.ReadFile(filepath.Join(bundle, optionsFile)); err == nil {
 		var o taskOptions
 		if json.Unmarshal(data, &o) == nil && o.Root != "" && filepath.IsAbs(o.Root) {
-			return o.Root
+			return filepath.Join(o.Root, namespace)
 		}
 	}
 	nsDir := filepath.Dir(filepath.Clean(bundle))

@@ -20,7 +20,7 @@ func TestStateRoot(t *testing.T) {
 		{"/tmp/x/state/io.containerd.runtime.v2.task/ns1/c1/", "/tmp/x/state/berth/ns1"},
 		{"/tmp/x/state/io.containerd.runtime.v2.task/other/c1", "/run/containerd/berth/ns1"},
 		{"/some/bundle", "/run/containerd/berth/ns1"},
-		{withRoot, "/run/elsewhere"},
+		{withRoot, "/run/elsewhere/ns1"},
 	}
 	for _, tc := range tests {
 		ns := "ns1"
