@@ -18,6 +18,9 @@ var (
 	ErrInvalid = spec.ErrInvalid
 	// ErrWrongState: the container's state does not allow the operation.
 	ErrWrongState = errors.New("container is in the wrong state")
+	// ErrNotSupported: the host lacks what the operation needs (such as
+	// cgroup v2 for memory.events).
+	ErrNotSupported = errors.New("not supported on this host")
 )
 
 // kindError keeps the message of the error it wraps and adds a kind that

@@ -26,6 +26,8 @@ func toGRPC(err error) error {
 		kind = errdefs.ErrInvalidArgument
 	case errors.Is(err, berth.ErrWrongState):
 		kind = errdefs.ErrFailedPrecondition
+	case errors.Is(err, berth.ErrNotSupported):
+		kind = errdefs.ErrNotImplemented
 	}
 	if kind != nil && !errors.Is(err, kind) {
 		err = fmt.Errorf("%w: %w", kind, err)

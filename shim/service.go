@@ -288,6 +288,9 @@ func (s *service) Exec(ctx context.Context, req *taskv3.ExecProcessRequest) (*em
 	if req.Spec == nil || json.Unmarshal(req.Spec.GetValue(), &ps) != nil {
 		return nil, toGRPC(fmt.Errorf("exec %s: spec is not an OCI process in JSON: %w", req.ExecID, errdefs.ErrInvalidArgument))
 	}
+	// The request's terminal wins over the spec's, as in containerd's runc
+	// shim: containerd's client sets only the request's.
+	ps.Terminal = req.Terminal
 	p := newProcess(t.id, req.ExecID)
 	p.spec, p.terminal = &ps, req.Terminal
 	p.stdio = &stdio{}
@@ -501,13 +504,20 @@ func (s *service) Stats(ctx context.Context, req *taskv3.StatsRequest) (*taskv3.
 	}
 	t.mu.Lock()
 	st, err := t.c.Stats()
+	var events cgroups.MemoryEvents
+	if err == nil && cgroups.HostMode() == cgroups.V2 {
+		var evErr error
+		if events, evErr = t.c.MemoryEvents(); evErr != nil {
+			logrus.WithError(evErr).Debugf("stats of %s: no memory events", t.id)
+		}
+	}
 	t.mu.Unlock()
 	if err != nil {
 		return nil, toGRPC(err)
 	}
 	var a *anypb.Any
 	if cgroups.HostMode() == cgroups.V2 {
-		a, err = typeurl.MarshalAnyToProto(metrics.MetricsV2(st))
+		a, err = typeurl.MarshalAnyToProto(metrics.MetricsV2(st, events))
 	} else {
 		a, err = typeurl.MarshalAnyToProto(metrics.MetricsV1(st))
 	}

@@ -4,6 +4,7 @@
 package metrics
 
 import (
+	berthcgroups "github.com/berth-oci/berth/cgroups"
 	v1 "github.com/containerd/cgroups/v3/cgroup1/stats"
 	v2 "github.com/containerd/cgroups/v3/cgroup2/stats"
 	occgroups "github.com/opencontainers/cgroups"
@@ -98,9 +99,12 @@ func blkioV1(entries []occgroups.BlkioStatEntry) []*v1.BlkIOEntry {
 	return out
 }
 
-// MetricsV2 converts libcontainer's statistics into containerd's cgroup v2
-// Metrics (type URL io.containerd.cgroups.v2.Metrics).
-func MetricsV2(s *occgroups.Stats) *v2.Metrics {
+// MetricsV2 converts libcontainer's statistics and the cgroup's
+// memory.events counters (which libcontainer does not read) into
+// containerd's cgroup v2 Metrics (type URL io.containerd.cgroups.v2.Metrics),
+// pressure stall information (PSI) included, as containerd's runc shim
+// reports them.
+func MetricsV2(s *occgroups.Stats, events berthcgroups.MemoryEvents) *v2.Metrics {
 	st := s.MemoryStats.Stats
 	m := &v2.Metrics{
 		Pids: &v2.PidsStat{Current: s.PidsStats.Current, Limit: s.PidsStats.Limit},
@@ -112,6 +116,7 @@ func MetricsV2(s *occgroups.Stats) *v2.Metrics {
 			NrPeriods:     s.CpuStats.ThrottlingData.Periods,
 			NrThrottled:   s.CpuStats.ThrottlingData.ThrottledPeriods,
 			ThrottledUsec: s.CpuStats.ThrottlingData.ThrottledTime / 1000,
+			PSI:           psiV2(s.CpuStats.PSI),
 		},
 		Memory: &v2.MemoryStat{
 			Anon:          st["anon"],
@@ -136,16 +141,17 @@ func MetricsV2(s *occgroups.Stats) *v2.Metrics {
 			SwapUsage:     s.MemoryStats.SwapUsage.Usage,
 			SwapLimit:     s.MemoryStats.SwapUsage.Limit,
 			MaxUsage:      s.MemoryStats.Usage.MaxUsage,
+			PSI:           psiV2(s.MemoryStats.PSI),
 		},
 		MemoryEvents: &v2.MemoryEvents{
-			Low:     st["low"],
-			High:    st["high"],
-			Max:     st["max"],
-			Oom:     st["oom"],
-			OomKill: st["oom_kill"],
+			Low:     events.Low,
+			High:    events.High,
+			Max:     events.Max,
+			Oom:     events.OOM,
+			OomKill: events.OOMKill,
 		},
 	}
-	m.Io = &v2.IOStat{Usage: ioV2(s.BlkioStats)}
+	m.Io = &v2.IOStat{Usage: ioV2(s.BlkioStats), PSI: psiV2(s.BlkioStats.PSI)}
 	for size, h := range s.HugetlbStats {
 		m.Hugetlb = append(m.Hugetlb, &v2.HugeTlbStat{Current: h.Usage, Max: h.MaxUsage, Pagesize: size})
 	}
@@ -177,4 +183,16 @@ func ioV2(b occgroups.BlkioStats) []*v2.IOEntry {
 	add(b.IoServiceBytesRecursive, func(d *v2.IOEntry, v uint64) { d.Rbytes = v }, func(d *v2.IOEntry, v uint64) { d.Wbytes = v })
 	add(b.IoServicedRecursive, func(d *v2.IOEntry, v uint64) { d.Rios = v }, func(d *v2.IOEntry, v uint64) { d.Wios = v })
 	return out
+}
+
+// psiV2 converts libcontainer's pressure stall information; nil (no PSI:
+// a kernel without it, or cgroup v1) stays nil.
+func psiV2(p *occgroups.PSIStats) *v2.PSIStats {
+	if p == nil {
+		return nil
+	}
+	data := func(d occgroups.PSIData) *v2.PSIData {
+		return &v2.PSIData{Avg10: d.Avg10, Avg60: d.Avg60, Avg300: d.Avg300, Total: d.Total}
+	}
+	return &v2.PSIStats{Some: data(p.Some), Full: data(p.Full)}
 }
