@@ -191,6 +191,9 @@ func testCRI(t *testing.T, v containerdVersion) {
 			t.Errorf("remove pods after %s: %v", h, err)
 		}
 	}
+	for _, h := range []string{crienv.HandlerRunc, v.gate} {
+		checkUpdateThenExec(t, crictl, e, dir, h, env(t, "RUNC_BINARY"))
+	}
 	if v.gate == crienv.HandlerBerth {
 		checkSystemdCgroupRefused(t, crictl, e, dir)
 		checkPodDaemons(t, crictl, e, dir)

@@ -178,7 +178,8 @@ func (e *Env) writeConfig(addr string) error {
 	if err := os.WriteFile(sharedPods, []byte(wrapper), 0o755); err != nil {
 		return err
 	}
-	config := fmt.Sprintf(tmpl, d, e.Socket, SandboxImage, e.cfg.CNIBinDir, runtimes(section, e.cfg.Runc, e.cfg.BerthShim, sharedPods))
+	config := fmt.Sprintf(tmpl, d, e.Socket, SandboxImage, e.cfg.CNIBinDir,
+		runtimes(section, e.cfg.Runc, e.cfg.BerthShim, sharedPods, e.RuncRoot(HandlerRunc), e.RuncRoot(HandlerBerth)))
 	return os.WriteFile(filepath.Join(d, "config.toml"), []byte(config), 0o644)
 }
 
@@ -318,19 +319,28 @@ func (e *Env) restoreHostState() error {
 	return errors.Join(errs...)
 }
 
+// RuncRoot is the runc option Root that handler is configured with (the
+// runc and berth handlers): each shim keeps its containers' state under
+// <RuncRoot>/<namespace>.
+func (e *Env) RuncRoot(handler string) string {
+	return filepath.Join(e.cfg.Dir, "runc-roots", handler)
+}
+
 // runtimes is the runtimes table of containerd's CRI configuration under
 // section: the handlers of the lane.
-func runtimes(section, runc, berthShim, sharedPods string) string {
+func runtimes(section, runc, berthShim, sharedPods, runcRoot, berthRoot string) string {
 	return fmt.Sprintf(`    default_runtime_name = %[2]q
     [%[1]s.runtimes.%[2]s]
       runtime_type = "io.containerd.runc.v2"
       [%[1]s.runtimes.%[2]s.options]
         BinaryName = %[5]q
+        Root = %[10]q
         SystemdCgroup = false
     [%[1]s.runtimes.%[3]s]
       runtime_type = "io.containerd.runc.v2"
       runtime_path = %[6]q
       [%[1]s.runtimes.%[3]s.options]
+        Root = %[11]q
         SystemdCgroup = false
     [%[1]s.runtimes.%[4]s]
       runtime_type = "io.containerd.berth.v2"
@@ -344,7 +354,7 @@ func runtimes(section, runc, berthShim, sharedPods string) string {
       runtime_path = %[9]q
       [%[1]s.runtimes.%[8]s.options]
         SystemdCgroup = false`, section, HandlerRunc, HandlerBerth, HandlerBerthNative, runc, berthShim, HandlerBerthSystemd,
-		HandlerBerthSharedPods, sharedPods)
+		HandlerBerthSharedPods, sharedPods, runcRoot, berthRoot)
 }
 
 // daemonConfig is the part of containerd's configuration that every

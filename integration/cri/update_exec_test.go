@@ -1,0 +1,68 @@
+package cri
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-oci/berth/integration/crienv"
+)
+
+// probeImage is the busybox image of the suite, which the lane serves.
+const probeImage = "registry.k8s.io/e2e-test-images/busybox:1.29-2"
+
+// checkUpdateThenExec is the sequence of a Kubernetes in-place pod resize
+// followed by an exec probe: UpdateContainerResources, then ExecSync, twice,
+// on one container of a pod of handler. It also checks where the shim kept
+// the container's state: with the runc option Root, under
+// <Root>/k8s.io, where runc v1.5.2 lists it (as containerd's runc shim
+// does).
+func checkUpdateThenExec(t *testing.T, crictlBin string, e *crienv.Env, dir, handler, runc string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	crictl := func(args ...string) string {
+		t.Helper()
+		out, err := e.Crictl(ctx, crictlBin, args...)
+		if err != nil {
+			t.Fatalf("handler %s: %v", handler, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	crictl("pull", probeImage)
+	name := "update-exec-" + handler
+	pod := crictl("runp", "--runtime", handler, podConfig(t, dir, name))
+	defer func() {
+		_, _ = e.Crictl(context.Background(), crictlBin, "stopp", pod)
+		_, _ = e.Crictl(context.Background(), crictlBin, "rmp", pod)
+	}()
+	ctrConfig := filepath.Join(dir, name+"-ctr.json")
+	config := fmt.Sprintf(`{"metadata": {"name": "probe"}, "image": {"image": %q}, "command": ["sleep", "300"],
+		"linux": {"resources": {"memory_limit_in_bytes": 67108864}}}`, probeImage)
+	if err := os.WriteFile(ctrConfig, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := crictl("create", pod, ctrConfig, podConfig(t, dir, name))
+	crictl("start", id)
+	for i, mem := range []string{"100663296", "134217728"} {
+		crictl("update", "--memory", mem, id)
+		if out := crictl("exec", "--sync", id, "sh", "-c", "echo ok"); out != "ok" {
+			t.Fatalf("handler %s: exec after update %d printed %q", handler, i+1, out)
+		}
+	}
+	fmt.Printf("handler %s: update then exec sync, twice: ok\n", handler)
+	if root := e.RuncRoot(handler); handler == crienv.HandlerRunc || handler == crienv.HandlerBerth {
+		nsRoot := filepath.Join(root, "k8s.io")
+		out, err := exec.Command(runc, "--root", nsRoot, "list", "-q").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), id) {
+			t.Fatalf("handler %s: runc --root %s list: %v: %q; want container %s (the runc option Root is <Root>/<namespace>)",
+				handler, nsRoot, err, out, id)
+		}
+		fmt.Printf("handler %s: the container's state is under %s, where runc lists it\n", handler, nsRoot)
+	}
+}
