@@ -30,7 +30,7 @@ CRI_DIR := $(CURDIR)/.cache/cri
 DEMO_DIR  ?= /tmp/berth-demo
 TEST_ARGS ?=
 
-.PHONY: all setup setup-base build demo test unit integration conformance test-vm test-podman test-cri test-reliability fuzz bench vet clean
+.PHONY: all setup setup-base build demo test unit integration conformance test-vm test-vm-systemd test-podman test-cri test-reliability fuzz bench vet clean
 
 all: build
 
@@ -145,6 +145,12 @@ test-vm: setup
 	$(GO) build -tags "$(BUILDTAGS),netgo,osusergo" -ldflags "$(LDFLAGS) -extldflags -static" -o bin/berth-static ./cmd/berth
 	integration/vm/run.sh $(GO) bin/berth-static
 
+# Boots Debian's kernel under qemu with systemd as pid 1 and pure cgroup v2,
+# on the host's own root (read-only over 9p, under a tmpfs overlay), and
+# runs the systemd cgroup driver checks there, berth beside runc v1.5.2.
+test-vm-systemd: setup build
+	integration/vmsystemd/run.sh $(CURDIR) $(GO)
+
 # Side by side with runc v1.5.2, crun and containerd's runc shim: sections
 # 1-5 (and 1r, 3r on runc's own spec) from integration/cmd/bench, section 6
 # from go test -bench, section 7 (Kubernetes pods through containerd
@@ -176,7 +182,7 @@ bench: setup build
 		-berth-shim bin/containerd-shim-berth-v2 -crane $(CRI_DIR)/bin/crane -crictl $(CRI_DIR)/bin/crictl \
 		-cni /usr/lib/cni -go $(GO) -busybox-root $(CRI_DIR)/busybox -n $(BENCH_CRI_N) -density $(BENCH_DENSITY)
 
-test: vet unit fuzz integration conformance test-vm test-podman test-cri test-reliability
+test: vet unit fuzz integration conformance test-vm test-vm-systemd test-podman test-cri test-reliability
 
 clean:
 	rm -rf bin .cache

@@ -1,0 +1,77 @@
+// Command vmsystemd writes the bundles of the systemd VM lane (make
+// test-vm-systemd) into DIR: for each runtime (berth and runc v1.5.2) the
+// same containers, whose systemd cgroup paths differ only in their prefix,
+// so that the two runtimes' scopes can be compared side by side.
+//
+//	go run ./integration/vmsystemd DIR
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/berth-oci/berth/integration/busybox"
+	"github.com/berth-oci/berth/spec"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: vmsystemd DIR")
+		os.Exit(2)
+	}
+	if err := write(os.Args[1]); err != nil {
+		fmt.Fprintln(os.Stderr, "vmsystemd:", err)
+		os.Exit(1)
+	}
+}
+
+// systemdCgroup puts the container in <slice>:<prefix>:<name>, the form of
+// the systemd driver; the scope is <prefix>-<name>.scope.
+func systemdCgroup(slice, prefix, name string) spec.Option {
+	return func(s *specs.Spec) { s.Linux.CgroupsPath = slice + ":" + prefix + ":" + name }
+}
+
+// annotations adds the org.systemd.property.* annotations runc turns into
+// unit properties.
+func annotations(kv map[string]string) spec.Option {
+	return func(s *specs.Spec) {
+		if s.Annotations == nil {
+			s.Annotations = map[string]string{}
+		}
+		for k, v := range kv {
+			s.Annotations[k] = v
+		}
+	}
+}
+
+func write(dir string) error {
+	rootfs := filepath.Join(dir, "rootfs")
+	if err := busybox.MakeRootfs(rootfs); err != nil {
+		return err
+	}
+	for _, rt := range []string{"berth", "runc"} {
+		bundles := map[string][]spec.Option{
+			"limits": {spec.WithArgs("sleep", "1000"), spec.WithMemoryLimit(64 << 20), spec.WithPidsLimit(20), spec.WithCPUQuota(50000, 100000),
+				systemdCgroup("system.slice", "lane-"+rt, "limits"),
+				annotations(map[string]string{
+					"org.systemd.property.TimeoutStopUSec": "uint64 123456789",
+					"org.systemd.property.CollectMode":     "'inactive-or-failed'",
+				})},
+			"oom": {spec.WithMemoryLimit(16 << 20), systemdCgroup("system.slice", "lane-"+rt, "oom"),
+				spec.WithArgs("sh", "-c", "sleep 2; x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done")},
+		}
+		for name, opts := range bundles {
+			b := filepath.Join(dir, "bundles", rt, name)
+			if err := os.MkdirAll(b, 0o755); err != nil {
+				return err
+			}
+			// Relative to the bundle: the guest sees DIR elsewhere.
+			if err := busybox.WriteSpec(b, append(opts, spec.WithRootPath("../../../rootfs"))...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

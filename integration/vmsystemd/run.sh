@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The systemd VM lane (make test-vm-systemd): boots Debian's kernel under
+# qemu (TCG) with systemd as pid 1 and pure cgroup v2, on the host's own
+# root, read-only over 9p under a tmpfs overlay (so the guest runs the very
+# binaries the host built: berth, runc v1.5.2, containerd 2.2.1, critest),
+# runs guest.sh there, and fails on any failed check.
+#   run.sh REPO_DIR GO_BINARY [KEY=VALUE ...]
+# The initramfs is cached per kernel under .cache/vm-systemd.
+set -euo pipefail
+repo=$(cd "$1" && pwd)
+GO=$2
+shift 2
+here=$repo/integration/vmsystemd
+cache=$repo/.cache/vm-systemd
+kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n1)
+[ -n "$kernel" ] || { echo "test-vm-systemd: no kernel in /boot (install linux-image-amd64)"; exit 1; }
+kver=${kernel#/boot/vmlinuz-}
+[ -x /lib/systemd/systemd ] || { echo "test-vm-systemd: no /lib/systemd/systemd (install systemd)"; exit 1; }
+mkdir -p "$cache"
+
+initramfs=$cache/initramfs-$kver.gz
+stamp=$(cat "$here/initramfs-init.sh" "$here/berth-vmtest.target" "$here/berth-vmtest.service" | sha256sum | cut -c1-16)
+if [ ! -s "$initramfs" ] || [ "$(cat "$initramfs.stamp" 2>/dev/null)" != "$stamp" ]; then
+	tree=$(mktemp -d)
+	mkdir -p "$tree/bin" "$tree/proc" "$tree/sys" "$tree/dev" "$tree/modules" "$tree/lane"
+	cp /bin/busybox "$tree/bin/busybox"
+	for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$tree/bin/$a"; done
+	: > "$tree/modules.order"
+	for mod in virtio_pci 9pnet_virtio 9p overlay; do
+		modprobe -S "$kver" --show-depends "$mod" | awk '$1 == "insmod" {print $2}'
+	done | awk '!seen[$0]++' | while read -r ko; do
+		cp "$ko" "$tree/modules/"
+		basename "$ko" >> "$tree/modules.order"
+	done
+	cp "$here/berth-vmtest.target" "$here/berth-vmtest.service" "$tree/lane/"
+	install -m 0755 "$here/initramfs-init.sh" "$tree/init"
+	(cd "$tree" && find . | cpio -o -H newc --quiet | gzip -1) > "$initramfs.tmp"
+	mv "$initramfs.tmp" "$initramfs"
+	echo "$stamp" > "$initramfs.stamp"
+	rm -rf "$tree"
+fi
+
+# The lane's share: the guest's script and its environment in, logs out.
+lane=$(mktemp -d /tmp/berth-vm-systemd.XXXXXX)
+trap 'rm -rf "$lane"' EXIT
+cp "$here/guest.sh" "$lane/lane.sh"
+(cd "$repo" && GOWORK=off "$GO" run -tags seccomp ./integration/vmsystemd "$lane")
+{
+	echo "REPO=$repo"
+	for kv in "$@"; do echo "$kv"; done
+} > "$lane/env"
+echo "test-vm-systemd: booting $(basename "$kernel") under qemu (TCG), systemd as pid 1, pure cgroup v2, the host's root over 9p"
+start=$(date +%s)
+timeout "${VM_SYSTEMD_TIMEOUT:-900}" qemu-system-x86_64 -m 6144 -smp 2 -cpu max -nographic -no-reboot -nic none \
+	-kernel "$kernel" -initrd "$initramfs" \
+	-append "console=ttyS0 panic=-1 quiet apparmor=1 security=apparmor systemd.unit=berth-vmtest.target systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all systemd.show_status=0" \
+	-fsdev local,id=hostroot,path=/,security_model=passthrough,readonly=on,multidevs=remap \
+	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
+	-fsdev local,id=lane,path="$lane",security_model=passthrough,multidevs=remap \
+	-device virtio-9p-pci,fsdev=lane,mount_tag=lane \
+	> "$lane/serial.log" 2>&1 || true
+end=$(date +%s)
+cp "$lane/serial.log" "$cache/last-serial.log"
+grep -a "VMTEST" "$lane/serial.log" | tr -d '\r' | sed 's/^.*VMTEST/  VMTEST/' | awk '!seen[$0]++' || true
+if ! grep -aq "VMTEST done" "$lane/serial.log"; then
+	echo "test-vm-systemd: the guest did not finish; serial log tail:"
+	tail -n 40 "$lane/serial.log" | tr -d '\r'
+	for f in "$lane"/*.log; do [ "$f" = "$lane/serial.log" ] || { echo "--- $f"; tail -n 20 "$f"; }; done
+	exit 1
+fi
+fails=$(grep -a "VMTEST fail" "$lane/serial.log" | awk '!seen[$0]++' | wc -l)
+oks=$(grep -a "VMTEST ok" "$lane/serial.log" | awk '!seen[$0]++' | wc -l)
+echo "test-vm-systemd: $oks passed, $fails failed (systemd as pid 1, cgroup v2, in a VM) in $((end - start)) s"
+[ "$fails" -eq 0 ]
