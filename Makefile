@@ -149,7 +149,11 @@ test-vm: setup
 # on the host's own root (read-only over 9p, under a tmpfs overlay), and
 # runs the systemd cgroup driver checks there, berth beside runc v1.5.2.
 test-vm-systemd: setup build
-	integration/vmsystemd/run.sh $(CURDIR) $(GO)
+	integration/vmsystemd/run.sh $(CURDIR) $(GO) \
+		CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CONTAINERD_22_SHIM_RUNC=$(CONTAINERD2_DIR)/containerd-shim-runc-v2 \
+		RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc BERTH_SHIM=$(CURDIR)/bin/containerd-shim-berth-v2 \
+		CRANE=$(CRI_DIR)/bin/crane CRICTL=$(CRI_DIR)/bin/crictl CRITEST=$(CRI_DIR)/bin/critest \
+		CNI_BIN_DIR=/usr/lib/cni BUSYBOX_DYNAMIC_ROOT=$(CRI_DIR)/busybox BERTH_GO=$(GO)
 
 # Side by side with runc v1.5.2, crun and containerd's runc shim: sections
 # 1-5 (and 1r, 3r on runc's own spec) from integration/cmd/bench, section 6

@@ -16,11 +16,13 @@ GO_MIN_MINOR=25
 # lane (make test-vm), which boots a kernel with AppArmor and cgroup v2;
 # crun is a peer in make bench; podman and conmon are the podman lane
 # (make test-podman); the CNI plugins, iptables and iproute2 (ip) are the CRI lane's
-# (make test-cri).
+# (make test-cri); systemd, dbus, jq and kmod are the systemd VM lane's
+# (make test-vm-systemd, which boots the host's own root), and criu its
+# checkpoints.
 BASE_PACKAGES=(busybox-static libseccomp-dev pkg-config gcc make ca-certificates curl unzip patch)
 PACKAGES=("${BASE_PACKAGES[@]}" file containerd
 	qemu-system-x86 linux-image-amd64 apparmor cpio gzip crun podman conmon
-	containernetworking-plugins iptables iproute2 util-linux)
+	containernetworking-plugins iptables iproute2 util-linux systemd dbus jq kmod criu)
 if [ "$SETUP_LEVEL" = base ]; then
 	PACKAGES=("${BASE_PACKAGES[@]}")
 fi

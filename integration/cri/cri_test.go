@@ -64,7 +64,11 @@ func runCritest(t *testing.T, critest, endpoint, handler, dir string) results {
 	defer cancel()
 	args := []string{"--runtime-endpoint", endpoint, "--image-endpoint", endpoint,
 		"--runtime-handler", handler, "--ginkgo.no-color", "--ginkgo.json-report", report}
-	if focus := os.Getenv("CRITEST_FOCUS"); focus != "" {
+	focus := os.Getenv("CRITEST_FOCUS")
+	if focus == "" && systemdLane() {
+		focus = systemdFocus
+	}
+	if focus != "" {
 		// For a quicker run by hand: make test-cri CRITEST_FOCUS=regexp.
 		args = append(args, "--ginkgo.focus", focus)
 	}
@@ -128,7 +132,11 @@ var containerdVersions = []containerdVersion{
 // share the suite's host ports.
 func TestCRI(t *testing.T) {
 	testutil.RequireRoot(t, "runs containerd and pods")
-	for _, v := range containerdVersions {
+	versions := containerdVersions
+	if systemdLane() {
+		versions = []containerdVersion{systemdVersion}
+	}
+	for _, v := range versions {
 		t.Run("containerd-"+v.name, func(t *testing.T) { testCRI(t, v) })
 	}
 }
@@ -144,6 +152,7 @@ func testCRI(t *testing.T, v containerdVersion) {
 		CNIBinDir:     env(t, "CNI_BIN_DIR"),
 		GoBin:         env(t, "BERTH_GO"),
 		BusyboxRoot:   env(t, "BUSYBOX_DYNAMIC_ROOT"),
+		SystemdCgroup: systemdLane(),
 	}
 	crictl, critest := env(t, "CRICTL"), env(t, "CRITEST")
 	dir, err := os.MkdirTemp("", "berth-cri")
@@ -194,7 +203,9 @@ func testCRI(t *testing.T, v containerdVersion) {
 	for _, h := range []string{crienv.HandlerRunc, v.gate} {
 		checkUpdateThenExec(t, crictl, e, dir, h, env(t, "RUNC_BINARY"))
 	}
-	if v.gate == crienv.HandlerBerth {
+	if systemdLane() {
+		checkStatsSideBySide(t, crictl, e, dir, v.gate)
+	} else if v.gate == crienv.HandlerBerth {
 		checkSystemdCgroupRefused(t, crictl, e, dir)
 		checkPodDaemons(t, crictl, e, dir)
 	}
@@ -244,7 +255,13 @@ func testCRI(t *testing.T, v containerdVersion) {
 func podConfig(t *testing.T, dir, name string) string {
 	t.Helper()
 	path := filepath.Join(dir, name+"-pod.json")
-	config := fmt.Sprintf(`{"metadata": {"name": %q, "namespace": "default", "uid": "%s-uid"}, "linux": {}}`, name, name)
+	linux := "{}"
+	if systemdLane() {
+		// The systemd driver takes a slice as the pod's parent, as the
+		// kubelet gives one.
+		linux = `{"cgroup_parent": "/berthlane.slice"}`
+	}
+	config := fmt.Sprintf(`{"metadata": {"name": %q, "namespace": "default", "uid": "%s-uid"}, "linux": %s}`, name, name, linux)
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,9 @@ type Config struct {
 	// GoBin builds the images' programs; BusyboxRoot is Debian's dynamic
 	// busybox package unpacked.
 	GoBin, BusyboxRoot string
+	// SystemdCgroup sets SystemdCgroup = true for the runc shim's and
+	// berth's handlers: a host with systemd as pid 1 (the systemd VM lane).
+	SystemdCgroup bool
 }
 
 // Env is a running environment.
@@ -179,7 +182,7 @@ func (e *Env) writeConfig(addr string) error {
 		return err
 	}
 	config := fmt.Sprintf(tmpl, d, e.Socket, SandboxImage, e.cfg.CNIBinDir,
-		runtimes(section, e.cfg.Runc, e.cfg.BerthShim, sharedPods, e.RuncRoot(HandlerRunc), e.RuncRoot(HandlerBerth)))
+		runtimes(section, e.cfg.Runc, e.cfg.BerthShim, sharedPods, e.RuncRoot(HandlerRunc), e.RuncRoot(HandlerBerth), e.cfg.SystemdCgroup))
 	return os.WriteFile(filepath.Join(d, "config.toml"), []byte(config), 0o644)
 }
 
@@ -328,20 +331,20 @@ func (e *Env) RuncRoot(handler string) string {
 
 // runtimes is the runtimes table of containerd's CRI configuration under
 // section: the handlers of the lane.
-func runtimes(section, runc, berthShim, sharedPods, runcRoot, berthRoot string) string {
+func runtimes(section, runc, berthShim, sharedPods, runcRoot, berthRoot string, systemd bool) string {
 	return fmt.Sprintf(`    default_runtime_name = %[2]q
     [%[1]s.runtimes.%[2]s]
       runtime_type = "io.containerd.runc.v2"
       [%[1]s.runtimes.%[2]s.options]
         BinaryName = %[5]q
         Root = %[10]q
-        SystemdCgroup = false
+        SystemdCgroup = %[12]v
     [%[1]s.runtimes.%[3]s]
       runtime_type = "io.containerd.runc.v2"
       runtime_path = %[6]q
       [%[1]s.runtimes.%[3]s.options]
         Root = %[11]q
-        SystemdCgroup = false
+        SystemdCgroup = %[12]v
     [%[1]s.runtimes.%[4]s]
       runtime_type = "io.containerd.berth.v2"
     [%[1]s.runtimes.%[7]s]
@@ -354,7 +357,7 @@ func runtimes(section, runc, berthShim, sharedPods, runcRoot, berthRoot string) 
       runtime_path = %[9]q
       [%[1]s.runtimes.%[8]s.options]
         SystemdCgroup = false`, section, HandlerRunc, HandlerBerth, HandlerBerthNative, runc, berthShim, HandlerBerthSystemd,
-		HandlerBerthSharedPods, sharedPods, runcRoot, berthRoot)
+		HandlerBerthSharedPods, sharedPods, runcRoot, berthRoot, systemd)
 }
 
 // daemonConfig is the part of containerd's configuration that every

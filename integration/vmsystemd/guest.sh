@@ -6,7 +6,10 @@
 # shown beside it; where runc differs, the line says so).
 set -u
 L=/run/berth-lane
+set -a
 . $L/env
+set +a
+export HOME=/root
 BERTH=$REPO/bin/berth
 RUNC=$REPO/.cache/conformance/runc/runc
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -17,7 +20,7 @@ echo "VMTEST kernel $(uname -r), pid 1 $(cat /proc/1/comm), /sys/fs/cgroup $(sta
 
 # record RUNTIME NAME VALUE: one observed value.
 record() { printf '%s|%s\n' "$2" "$3" >> "$L/values-$1"; }
-value() { sed -n "s/^$2|//p" "$L/values-$1" | head -n1; }
+value() { awk -F'|' -v k="$2" '$1 == k { sub(/^[^|]*\|/, ""); print; exit }' "$L/values-$1"; }
 
 # cli_checks RUNTIME BINARY: the systemd cgroup driver through the CLI.
 cli_checks() {
@@ -120,4 +123,128 @@ expect "delete: state" 0
 # One hog, one kill: the scope is gone with its last process, so its
 # oom_kill counter cannot be read afterwards.
 expect "oom: events" 1
+
+# ctr_checks RUNTIME RUNTIME_TYPE [CTR RUN OPTIONS]: a task under a private
+# containerd 2.2.1 whose memory hog is OOM-killed while its init lives on;
+# then the task's cgroup v2 metrics (memory events, PSI) and the /tasks/oom
+# events containerd saw, against the cgroup's oom_kill.
+ctr_checks() {
+	rt=$1; rtype=$2; shift 2
+	id=metrics-$rt
+	cg=/sys/fs/cgroup/lane/$id
+	$CTR run -d --memory-limit 16777216 --runtime "$rtype" "$@" "$IMAGE" "$id" \
+		sh -c '(x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done); exec sleep 300' > "$L/ctr-$rt.log" 2>&1 ||
+		{ record "$rt" "ctr run" "failed: $(tail -n1 "$L/ctr-$rt.log")"; return; }
+	i=0
+	while [ "$(sed -n 's/^oom_kill //p' "$cg/memory.events" 2>/dev/null)" != 1 ] && [ $i -lt 120 ]; do sleep 0.5; i=$((i+1)); done
+	sleep 3
+	m=$($CTR task metrics --format json "$id")
+	record "$rt" "metrics: memory usage above 0" "$(echo "$m" | jq '.memory.usage > 0')"
+	record "$rt" "metrics: memory_events.oom_kill" "$(echo "$m" | jq '.memory_events.oom_kill')"
+	record "$rt" "metrics: memory_events.max above 0" "$(echo "$m" | jq '.memory_events.max > 0')"
+	record "$rt" "metrics: cpu PSI" "$(echo "$m" | jq '.cpu.psi != null')"
+	record "$rt" "metrics: memory PSI some.total above 0" "$(echo "$m" | jq '.memory.psi.some.total > 0')"
+	record "$rt" "metrics: io PSI" "$(echo "$m" | jq '.io.psi != null')"
+	record "$rt" "/tasks/oom events for the kill" "$(grep '/tasks/oom' "$L/ctr-events.log" | grep -c "\"$id\"")"
+	echo "VMTEST info $rt task metrics: $(echo "$m" | jq -c '{memory_events, cpu_psi: .cpu.psi, memory_psi: .memory.psi}')"
+	$CTR task kill -s KILL "$id" > /dev/null 2>&1
+	i=0; while $CTR task ls | grep -q "^$id .*RUNNING" && [ $i -lt 40 ]; do sleep 0.5; i=$((i+1)); done
+	$CTR task rm -f "$id" > /dev/null 2>&1
+	$CTR container rm "$id" > /dev/null 2>&1
+}
+
+# cr_checks RUNTIME BINARY: checkpoint and restore through the CLI with
+# Debian's CRIU, under the systemd cgroup driver.
+cr_checks() {
+	rt=$1
+	R="$2 --systemd-cgroup --root /run/lane-$rt"
+	b=$L/bundles/$rt/cr
+	W=/run/lane-cr-$rt
+	mkdir -p $W
+	if ! $R run -d -b "$b" cr > "$L/$rt-cr.log" 2>&1; then record "$rt" "checkpoint" "run failed: $(tail -n1 "$L/$rt-cr.log")"; return; fi
+	sleep 2
+	if $R checkpoint --leave-running --image-path $W/running --work-path $W/work-running cr > "$L/$rt-cr.log" 2>&1; then
+		record "$rt" "checkpoint --leave-running" "$($R state cr | jq -r .status)"
+	else
+		record "$rt" "checkpoint --leave-running" "failed: $(tail -n1 "$L/$rt-cr.log")"
+	fi
+	if $R checkpoint --pre-dump --image-path $W/pre --work-path $W/work-pre cr > "$L/$rt-cr.log" 2>&1 &&
+		$R checkpoint --parent-path ../pre --image-path $W/final --work-path $W/work-final cr >> "$L/$rt-cr.log" 2>&1; then
+		# As runc does, a checkpoint that stops the container removes it.
+		record "$rt" "checkpoint --pre-dump, then --parent-path" "$($R state cr > /dev/null 2>&1 && echo "container kept" || echo "container removed")"
+	else
+		record "$rt" "checkpoint --pre-dump, then --parent-path" "failed: $(tail -n1 "$L/$rt-cr.log")"
+	fi
+	$R delete -f cr > /dev/null 2>&1
+	if $R restore -d --image-path $W/final --work-path $W/work-restore -b "$b" cr > "$L/$rt-cr.log" 2>&1; then
+		record "$rt" "restore -d" "$($R state cr | jq -r .status)"
+		sleep 1
+		a=$($R exec cr cat /dev/shm/count 2>/dev/null)
+		sleep 1
+		c=$($R exec cr cat /dev/shm/count 2>/dev/null)
+		record "$rt" "restore: the counter goes on" "$([ -n "$a" ] && [ -n "$c" ] && [ "$c" -gt "$a" ] && [ "$a" -gt 5 ] && echo yes || echo "no ($a, $c)")"
+	else
+		record "$rt" "restore -d" "failed: $(grep -h Error "$W"/work-restore/restore.log 2>/dev/null | tail -n1) $(tail -n1 "$L/$rt-cr.log")"
+	fi
+	$R delete -f cr > /dev/null 2>&1
+}
+echo "VMTEST criu $(criu --version 2>&1 | head -n1)"
+cr_checks berth "$BERTH"
+cr_checks runc "$RUNC"
+expect "checkpoint --leave-running" running
+expect "checkpoint --pre-dump, then --parent-path" "container removed"
+expect "restore -d" running
+expect "restore: the counter goes on" yes
+
+C=/run/lane-containerd
+mkdir -p $C
+cat > $C/config.toml <<CONFIG
+version = 3
+root = "$C/root"
+state = "$C/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime"]
+[grpc]
+  address = "$C/c.sock"
+CONFIG
+CTD_DIR=$(dirname "$CONTAINERD_22")
+PATH=$REPO/bin:$CTD_DIR:$PATH "$CONTAINERD_22" --config $C/config.toml > "$L/containerd-lane.log" 2>&1 &
+ctdpid=$!
+CTR="$CTD_DIR/ctr -a $C/c.sock -n lane"
+i=0; until $CTR version > /dev/null 2>&1 || [ $i -gt 120 ]; do sleep 0.5; i=$((i+1)); done
+IMAGE=$(cat $L/image)
+$CTR image import "$L/busybox.tar" > /dev/null
+$CTR events > "$L/ctr-events.log" 2>&1 &
+evpid=$!
+sleep 1
+ctr_checks berth io.containerd.berth.v2
+ctr_checks runc io.containerd.runc.v2 --runc-binary "$RUNC"
+kill $evpid
+kill $ctdpid; wait $ctdpid
+expect "metrics: memory usage above 0" true
+expect "metrics: memory_events.oom_kill" 1
+expect "metrics: memory_events.max above 0" true
+expect "metrics: cpu PSI" true
+expect "metrics: memory PSI some.total above 0" true
+expect "metrics: io PSI" true
+expect "/tasks/oom events for the kill" 1
+
+# Kubernetes: containerd 2.2.1's CRI with SystemdCgroup = true, critest's
+# systemd subset with the runc shim and with berth, update then exec, and
+# the stats the kubelet reads, side by side (integration/cri, built on the
+# host as cri.test).
+if [ -x "$L/cri.test" ]; then
+	start=$(date +%s)
+	(cd "$REPO/integration/cri" && BERTH_CRI_SYSTEMD=1 "$L/cri.test" -test.v -test.count=1 -test.timeout 20m -test.run '^TestCRI$') > "$L/cri.log" 2>&1
+	rc=$?
+	# A failed run keeps its directory: its critest logs come out.
+	for f in /tmp/berth-cri*/critest-*.log /tmp/berth-cri*/containerd.log; do [ -f "$f" ] && cp "$f" "$L/"; done
+	grep -E "^ +[a-z-]+ +[0-9]+ passed|^handler|^stats as|passes with|fails with" "$L/cri.log" | sed 's/^ */VMTEST info /'
+	if [ $rc -eq 0 ]; then
+		ok "CRI with SystemdCgroup = true: critest subset, update then exec, stats, side by side ($(( $(date +%s) - start )) s)"
+	else
+		fail "CRI with SystemdCgroup = true (exit $rc): $(grep -E -- "--- FAIL|_test.go:[0-9]+:" "$L/cri.log" | head -n 8 | tr '\n' ' ')"
+	fi
+else
+	fail "CRI: no cri.test in the lane"
+fi
 echo "VMTEST done"

@@ -1,7 +1,8 @@
 // Command vmsystemd writes the bundles of the systemd VM lane (make
 // test-vm-systemd) into DIR: for each runtime (berth and runc v1.5.2) the
 // same containers, whose systemd cgroup paths differ only in their prefix,
-// so that the two runtimes' scopes can be compared side by side.
+// so that the two runtimes' scopes can be compared side by side; and the
+// busybox image its ctr checks import.
 //
 //	go run ./integration/vmsystemd DIR
 package main
@@ -59,6 +60,10 @@ func write(dir string) error {
 					"org.systemd.property.TimeoutStopUSec": "uint64 123456789",
 					"org.systemd.property.CollectMode":     "'inactive-or-failed'",
 				})},
+			// A counter in a tmpfs, to show a restore goes on where the
+			// checkpoint left it.
+			"cr": {systemdCgroup("system.slice", "lane-"+rt, "cr"),
+				spec.WithArgs("sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /dev/shm/count; sleep 0.2; done")},
 			"oom": {spec.WithMemoryLimit(16 << 20), systemdCgroup("system.slice", "lane-"+rt, "oom"),
 				spec.WithArgs("sh", "-c", "sleep 2; x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done")},
 		}
@@ -73,5 +78,9 @@ func write(dir string) error {
 			}
 		}
 	}
-	return nil
+	// The image of the ctr checks, and its name.
+	if err := busybox.WriteImage(filepath.Join(dir, "busybox.tar")); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "image"), []byte(busybox.ImageName+"\n"), 0o644)
 }

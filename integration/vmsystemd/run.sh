@@ -45,6 +45,8 @@ lane=$(mktemp -d /tmp/berth-vm-systemd.XXXXXX)
 trap 'rm -rf "$lane"' EXIT
 cp "$here/guest.sh" "$lane/lane.sh"
 (cd "$repo" && GOWORK=off "$GO" run -tags seccomp ./integration/vmsystemd "$lane")
+# The CRI lane's tests, built here with the Makefile's flags, run there.
+(cd "$repo" && "$GO" test -c -o "$lane/cri.test" ./integration/cri)
 {
 	echo "REPO=$repo"
 	for kv in "$@"; do echo "$kv"; done
@@ -60,7 +62,8 @@ timeout "${VM_SYSTEMD_TIMEOUT:-900}" qemu-system-x86_64 -m 6144 -smp 2 -cpu max 
 	-device virtio-9p-pci,fsdev=lane,mount_tag=lane \
 	> "$lane/serial.log" 2>&1 || true
 end=$(date +%s)
-cp "$lane/serial.log" "$cache/last-serial.log"
+# The guest's logs stay for a look after the run.
+rm -rf "$cache/last" && mkdir -p "$cache/last" && cp "$lane"/*.log "$cache/last/" 2>/dev/null || true
 grep -a "VMTEST" "$lane/serial.log" | tr -d '\r' | sed 's/^.*VMTEST/  VMTEST/' | awk '!seen[$0]++' || true
 if ! grep -aq "VMTEST done" "$lane/serial.log"; then
 	echo "test-vm-systemd: the guest did not finish; serial log tail:"
