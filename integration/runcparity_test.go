@@ -443,3 +443,16 @@ func TestParityEventsOOM(t *testing.T) {
 		return fmt.Sprintf("%d oom event", ooms)
 	})
 }
+
+// TestParityFeaturesCheckpoint: features says checkpoint and restore are
+// there with runc's annotation, as runc does (containerd's CRI reads it).
+func TestParityFeaturesCheckpoint(t *testing.T) {
+	t.Parallel()
+	eachRuntime(t, `checkpoint "true"`, func(t *testing.T, c *cli) string {
+		var f struct{ Annotations map[string]string }
+		if err := json.Unmarshal([]byte(c.ok("features")), &f); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("checkpoint %q", f.Annotations["org.opencontainers.runc.checkpoint.enabled"])
+	})
+}

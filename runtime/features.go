@@ -8,6 +8,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/apparmor"
 	"github.com/opencontainers/runc/libcontainer/seccomp"
 	"github.com/opencontainers/runc/libcontainer/specconv"
+	runcfeatures "github.com/opencontainers/runc/types/features"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	selinux "github.com/opencontainers/selinux/go-selinux"
 )
@@ -48,6 +49,10 @@ func Features() *features.Features {
 		// Annotations that change what berth does (unit properties for
 		// the systemd cgroup driver), listed as runc lists its own.
 		PotentiallyUnsafeConfigAnnotations: []string{"org.systemd.property."},
+		// Checkpoint and restore go through libcontainer and CRIU, as
+		// runc's, which sets this annotation (its name is runc's) the same
+		// way: clients such as containerd's CRI read it.
+		Annotations: map[string]string{runcfeatures.AnnotationRuncCheckpointEnabled: "true"},
 	}
 	if seccomp.Enabled {
 		major, minor, patch := seccomp.Version()
@@ -59,9 +64,7 @@ func Features() *features.Features {
 			KnownFlags:     seccomp.KnownFlags(),
 			SupportedFlags: seccomp.SupportedFlags(),
 		}
-		f.Annotations = map[string]string{
-			"io.github.seccomp.libseccomp.version": fmt.Sprintf("%d.%d.%d", major, minor, patch),
-		}
+		f.Annotations["io.github.seccomp.libseccomp.version"] = fmt.Sprintf("%d.%d.%d", major, minor, patch)
 	} else {
 		f.Linux.Seccomp = &features.Seccomp{Enabled: &no}
 	}
