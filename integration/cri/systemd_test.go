@@ -1,13 +1,10 @@
 package cri
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -72,32 +69,10 @@ func checkStatsSideBySide(t *testing.T, crictlBin string, e *crienv.Env, dir, ga
 // non-zero fields of its container stats and pod sandbox stats.
 func statsFields(t *testing.T, crictlBin string, e *crienv.Env, dir, handler string) map[string]bool {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	crictl := func(args ...string) string {
-		t.Helper()
-		out, err := e.Crictl(ctx, crictlBin, args...)
-		if err != nil {
-			t.Fatalf("handler %s: %v", handler, err)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	crictl("pull", probeImage)
-	name := "stats-" + handler
-	pod := crictl("runp", "--runtime", handler, podConfig(t, dir, name))
-	defer func() {
-		_, _ = e.Crictl(context.Background(), crictlBin, "stopp", pod)
-		_, _ = e.Crictl(context.Background(), crictlBin, "rmp", pod)
-	}()
-	ctrConfig := filepath.Join(dir, name+"-ctr.json")
-	config := fmt.Sprintf(`{"metadata": {"name": "stats"}, "image": {"image": %q},
-		"command": ["sh", "-c", "x=aaaaaaaaaaaaaaaa; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do x=$x$x; done; sleep 300"],
-		"linux": {"resources": {"memory_limit_in_bytes": 67108864}}}`, probeImage)
-	if err := os.WriteFile(ctrConfig, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	id := crictl("create", pod, ctrConfig, podConfig(t, dir, name))
-	crictl("start", id)
+	probe := startProbe(t, crictlBin, e, dir, handler, "stats-"+handler,
+		`["sh", "-c", "x=aaaaaaaaaaaaaaaa; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do x=$x$x; done; sleep 300"]`)
+	defer probe.remove()
+	id, pod, crictl := probe.id, probe.pod, probe.crictl
 	time.Sleep(3 * time.Second)
 	out := map[string]bool{}
 	var c, p map[string]any

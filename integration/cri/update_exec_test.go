@@ -24,31 +24,9 @@ const probeImage = "registry.k8s.io/e2e-test-images/busybox:1.29-2"
 // does).
 func checkUpdateThenExec(t *testing.T, crictlBin string, e *crienv.Env, dir, handler, runc string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	crictl := func(args ...string) string {
-		t.Helper()
-		out, err := e.Crictl(ctx, crictlBin, args...)
-		if err != nil {
-			t.Fatalf("handler %s: %v", handler, err)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	crictl("pull", probeImage)
-	name := "update-exec-" + handler
-	pod := crictl("runp", "--runtime", handler, podConfig(t, dir, name))
-	defer func() {
-		_, _ = e.Crictl(context.Background(), crictlBin, "stopp", pod)
-		_, _ = e.Crictl(context.Background(), crictlBin, "rmp", pod)
-	}()
-	ctrConfig := filepath.Join(dir, name+"-ctr.json")
-	config := fmt.Sprintf(`{"metadata": {"name": "probe"}, "image": {"image": %q}, "command": ["sleep", "300"],
-		"linux": {"resources": {"memory_limit_in_bytes": 67108864}}}`, probeImage)
-	if err := os.WriteFile(ctrConfig, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	id := crictl("create", pod, ctrConfig, podConfig(t, dir, name))
-	crictl("start", id)
+	p := startProbe(t, crictlBin, e, dir, handler, "update-exec-"+handler, `["sleep", "300"]`)
+	defer p.remove()
+	id, crictl := p.id, p.crictl
 	for i, mem := range []string{"100663296", "134217728"} {
 		crictl("update", "--memory", mem, id)
 		if out := crictl("exec", "--sync", id, "sh", "-c", "echo ok"); out != "ok" {
@@ -65,4 +43,46 @@ func checkUpdateThenExec(t *testing.T, crictlBin string, e *crienv.Env, dir, han
 		}
 		fmt.Printf("handler %s: the container's state is under %s, where runc lists it\n", handler, nsRoot)
 	}
+}
+
+// probe is one running container in its own pod, of one handler.
+type probe struct {
+	pod, id string
+	// crictl runs crictl and returns its trimmed output, failing the
+	// test on an error.
+	crictl func(args ...string) string
+	remove func()
+}
+
+// startProbe runs a pod named name with handler and in it a container of
+// probeImage running command (a JSON list) under a 64 MiB limit.
+func startProbe(t *testing.T, crictlBin string, e *crienv.Env, dir, handler, name, command string) *probe {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	p := &probe{}
+	p.crictl = func(args ...string) string {
+		t.Helper()
+		out, err := e.Crictl(ctx, crictlBin, args...)
+		if err != nil {
+			t.Fatalf("handler %s: %v", handler, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	p.crictl("pull", probeImage)
+	p.pod = p.crictl("runp", "--runtime", handler, podConfig(t, dir, name))
+	p.remove = func() {
+		_, _ = e.Crictl(context.Background(), crictlBin, "stopp", p.pod)
+		_, _ = e.Crictl(context.Background(), crictlBin, "rmp", p.pod)
+		cancel()
+	}
+	ctrConfig := filepath.Join(dir, name+"-ctr.json")
+	config := fmt.Sprintf(`{"metadata": {"name": "probe"}, "image": {"image": %q}, "command": %s,
+		"linux": {"resources": {"memory_limit_in_bytes": 67108864}}}`, probeImage, command)
+	if err := os.WriteFile(ctrConfig, []byte(config), 0o644); err != nil {
+		p.remove()
+		t.Fatal(err)
+	}
+	p.id = p.crictl("create", p.pod, ctrConfig, podConfig(t, dir, name))
+	p.crictl("start", p.id)
+	return p
 }

@@ -187,8 +187,9 @@ cr_checks() {
 		record "$rt" "restore -d" "failed: $(grep -h Error "$W"/work-restore/restore.log 2>/dev/null | tail -n1) $(tail -n1 "$L/$rt-cr.log")"
 	fi
 	$R delete -f cr > /dev/null 2>&1
+	for f in $W/work-*/*.log; do [ -f "$f" ] && cp "$f" "$L/$rt-criu-$(basename "$(dirname "$f")")-$(basename "$f")"; done
 }
-echo "VMTEST criu $(criu --version 2>&1 | head -n1)"
+echo "VMTEST criu $(criu --version 2>&1 | head -n1); criu check: $(criu check 2>&1 | tail -n1)"
 cr_checks berth "$BERTH"
 cr_checks runc "$RUNC"
 expect "checkpoint --leave-running" running
