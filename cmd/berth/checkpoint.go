@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli"
 
 	berth "github.com/berth-oci/berth/runtime"
@@ -52,7 +53,17 @@ checkpointed.`,
 		if err != nil {
 			return err
 		}
-		return ctr.Checkpoint(context.Background(), opts)
+		if err := ctr.Checkpoint(context.Background(), opts); err != nil {
+			return err
+		}
+		if !opts.LeaveRunning && !opts.PreDump {
+			// As runc's checkpoint: the container CRIU stopped is removed
+			// (a failure to remove it is only warned about).
+			if err := ctr.Delete(context.Background(), true); err != nil {
+				logrus.Warn(err)
+			}
+		}
+		return nil
 	},
 }
 

@@ -153,15 +153,34 @@ ctr_checks() {
 	$CTR container rm "$id" > /dev/null 2>&1
 }
 
+# expect_cr NAME WANT: as expect, but where CRIU fails runc too, the line
+# is "VMTEST known" (CRIU and this guest, not berth), and counts as neither.
+expect_cr() {
+	b=$(value berth "$1"); r=$(value runc "$1")
+	if [ "$b" != "$2" ] && [ "$r" != "$2" ]; then
+		echo "VMTEST known checkpoint, $1: fails with runc too; berth '$b'; runc '$r'"
+	else
+		expect "$1" "$2"
+	fi
+}
+
 # cr_checks RUNTIME BINARY: checkpoint and restore through the CLI with
-# Debian's CRIU, under the systemd cgroup driver.
+# Debian's CRIU, under the systemd cgroup driver. The container's stdio are
+# pipes, as CRIU can dump and runc's restore rebinds (a file on the lane's
+# share is on a mount the container does not have, which CRIU refuses).
 cr_checks() {
 	rt=$1
 	R="$2 --systemd-cgroup --root /run/lane-$rt"
 	b=$L/bundles/$rt/cr
 	W=/run/lane-cr-$rt
 	mkdir -p $W
-	if ! $R run -d -b "$b" cr > "$L/$rt-cr.log" 2>&1; then record "$rt" "checkpoint" "run failed: $(tail -n1 "$L/$rt-cr.log")"; return; fi
+	# wait_status STATUS: up to 30 s for the container to have it.
+	wait_status() {
+		i=0; while [ "$($R state cr 2>/dev/null | jq -r .status)" != "$1" ] && [ $i -lt 60 ]; do sleep 0.5; i=$((i+1)); done
+		$R state cr 2>/dev/null | jq -r .status
+	}
+	true | $R --log "$L/$rt-cr-run.log" run -d -b "$b" cr 2>&1 | cat > /dev/null &
+	if [ "$(wait_status running)" != running ]; then record "$rt" "checkpoint --leave-running" "run failed: $(tail -n1 "$L/$rt-cr-run.log")"; return; fi
 	sleep 2
 	if $R checkpoint --leave-running --image-path $W/running --work-path $W/work-running cr > "$L/$rt-cr.log" 2>&1; then
 		record "$rt" "checkpoint --leave-running" "$($R state cr | jq -r .status)"
@@ -176,15 +195,17 @@ cr_checks() {
 		record "$rt" "checkpoint --pre-dump, then --parent-path" "failed: $(tail -n1 "$L/$rt-cr.log")"
 	fi
 	$R delete -f cr > /dev/null 2>&1
-	if $R restore -d --image-path $W/final --work-path $W/work-restore -b "$b" cr > "$L/$rt-cr.log" 2>&1; then
-		record "$rt" "restore -d" "$($R state cr | jq -r .status)"
+	true | $R --log "$L/$rt-cr-restore.log" restore -d --image-path $W/final --work-path $W/work-restore -b "$b" cr 2>&1 | cat > /dev/null &
+	st=$(wait_status running)
+	if [ "$st" = running ]; then
+		record "$rt" "restore -d" running
 		sleep 1
 		a=$($R exec cr cat /dev/shm/count 2>/dev/null)
 		sleep 1
 		c=$($R exec cr cat /dev/shm/count 2>/dev/null)
 		record "$rt" "restore: the counter goes on" "$([ -n "$a" ] && [ -n "$c" ] && [ "$c" -gt "$a" ] && [ "$a" -gt 5 ] && echo yes || echo "no ($a, $c)")"
 	else
-		record "$rt" "restore -d" "failed: $(grep -h Error "$W"/work-restore/restore.log 2>/dev/null | tail -n1) $(tail -n1 "$L/$rt-cr.log")"
+		record "$rt" "restore -d" "failed ($st): $(grep -h Error "$W"/work-restore/restore.log 2>/dev/null | tail -n1) $(tail -n1 "$L/$rt-cr-restore.log")"
 	fi
 	$R delete -f cr > /dev/null 2>&1
 	for f in $W/work-*/*.log; do [ -f "$f" ] && cp "$f" "$L/$rt-criu-$(basename "$(dirname "$f")")-$(basename "$f")"; done
@@ -192,10 +213,10 @@ cr_checks() {
 echo "VMTEST criu $(criu --version 2>&1 | head -n1); criu check: $(criu check 2>&1 | tail -n1)"
 cr_checks berth "$BERTH"
 cr_checks runc "$RUNC"
-expect "checkpoint --leave-running" running
-expect "checkpoint --pre-dump, then --parent-path" "container removed"
-expect "restore -d" running
-expect "restore: the counter goes on" yes
+expect_cr "checkpoint --leave-running" running
+expect_cr "checkpoint --pre-dump, then --parent-path" "container removed"
+expect_cr "restore -d" running
+expect_cr "restore: the counter goes on" yes
 
 C=/run/lane-containerd
 mkdir -p $C
@@ -233,7 +254,9 @@ expect "/tasks/oom events for the kill" 1
 # systemd subset with the runc shim and with berth, update then exec, and
 # the stats the kubelet reads, side by side (integration/cri, built on the
 # host as cri.test).
-if [ -x "$L/cri.test" ]; then
+if [ "${LANE_SKIP_CRI:-}" = 1 ]; then
+	echo "VMTEST info CRI skipped (LANE_SKIP_CRI=1, for a quicker run by hand)"
+elif [ -x "$L/cri.test" ]; then
 	start=$(date +%s)
 	(cd "$REPO/integration/cri" && BERTH_CRI_SYSTEMD=1 "$L/cri.test" -test.v -test.count=1 -test.timeout 20m -test.run '^TestCRI$') > "$L/cri.log" 2>&1
 	rc=$?
