@@ -10,6 +10,11 @@ set -a
 . $L/env
 set +a
 export HOME=/root
+# The repository is seen through the host's root, unless it lives on a
+# mount the guest has its own of (/run, say): then through its own share.
+if [ ! -d "$REPO/integration/vmsystemd" ]; then
+	mkdir -p "$REPO" && mount -t 9p -o trans=virtio,version=9p2000.L,ro repo "$REPO"
+fi
 BERTH=$REPO/bin/berth
 RUNC=$REPO/.cache/conformance/runc/runc
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

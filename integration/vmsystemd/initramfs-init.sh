@@ -26,8 +26,6 @@ printf '# the systemd VM lane: the root is an overlay set up by the initramfs\n'
 : > /newroot/etc/machine-id
 cp /lane/berth-vmtest.target /lane/berth-vmtest.service /newroot/etc/systemd/system/ ||
 	echo "VMTEST fail initramfs: could not write the lane's units"
-# Host mounts seen through 9p are shadowed by fresh ones.
-for d in tmp var/tmp; do mount -t tmpfs tmpfs "/newroot/$d"; done
 umount /proc /sys
 mount --move /dev /newroot/dev 2>/dev/null || umount /dev
 exec switch_root /newroot /lib/systemd/systemd

@@ -60,6 +60,8 @@ timeout "${VM_SYSTEMD_TIMEOUT:-900}" qemu-system-x86_64 -m 6144 -smp 2 -cpu max 
 	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
 	-fsdev local,id=lane,path="$lane",security_model=passthrough,multidevs=remap \
 	-device virtio-9p-pci,fsdev=lane,mount_tag=lane \
+	-fsdev local,id=repo,path="$repo",security_model=passthrough,readonly=on,multidevs=remap \
+	-device virtio-9p-pci,fsdev=repo,mount_tag=repo \
 	> "$lane/serial.log" 2>&1 || true
 end=$(date +%s)
 # The guest's logs stay for a look after the run.
