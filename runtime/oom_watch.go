@@ -94,18 +94,34 @@ type oomKills struct {
 	seen     uint64
 	countErr error
 	ended    bool
+	// reportedSinceNotify is set when a kill was reported since the last
+	// notification; gone once a notification was counted as a kill with
+	// the counter unreadable.
+	reportedSinceNotify bool
+	gone                bool
 }
 
 // reconcileLocked reports one kill per kill counted since the last look. A
 // counter that cannot be read (the cgroup went away) adds nothing.
 func (k *oomKills) reconcileLocked() {
+	k.lookLocked()
+}
+
+// lookLocked reports the kills counted since the last look, and says
+// whether the counter could be read.
+func (k *oomKills) lookLocked() bool {
 	if k.countErr != nil {
-		return
+		return false
 	}
 	n, err := k.count()
-	for ; err == nil && k.seen < n; k.seen++ {
-		k.emit()
+	if err != nil {
+		return false
 	}
+	for ; k.seen < n; k.seen++ {
+		k.emit()
+		k.reportedSinceNotify = true
+	}
+	return true
 }
 
 func (k *oomKills) reconcile() {
@@ -115,6 +131,13 @@ func (k *oomKills) reconcile() {
 }
 
 // notified handles one notification.
+//
+// A counter that was readable and no longer is means the cgroup went away
+// (the systemd driver's scope is removed as soon as its last process has
+// died, which an OOM kill of the init makes a race with the reading). The
+// notification then counts as one kill if nothing was reported since the
+// one before it (a storm's later notifications follow a reported kill),
+// and only once: a cgroup that is gone has no more kills.
 func (k *oomKills) notified() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -122,7 +145,14 @@ func (k *oomKills) notified() {
 		k.emit()
 		return
 	}
-	k.reconcileLocked()
+	explained := k.reportedSinceNotify
+	k.reportedSinceNotify = false
+	if !k.lookLocked() && !explained && !k.gone {
+		k.gone = true
+		k.seen++
+		k.emit()
+		k.reportedSinceNotify = true
+	}
 }
 
 // relay reads notifications until notify is closed or, after a finish

@@ -24,6 +24,9 @@ func TestOOMWatch(t *testing.T) {
 		// countErr makes the counter unreadable from the start;
 		// goneAtEnd makes it unreadable once the steps are done.
 		countErr, goneAtEnd bool
+		// goneFirst makes the counter unreadable after the watch's first
+		// look: the systemd driver's scope went with its last process.
+		goneFirst bool
 		// finish ends the watch with the notification channel still
 		// open; late notifications arrive within the grace period.
 		finish bool
@@ -38,6 +41,7 @@ func TestOOMWatch(t *testing.T) {
 		{name: "notification with no kill", steps: []oomStep{{0, 3}}, want: 0},
 		{name: "count unreadable: one per notification", countErr: true, steps: []oomStep{{0, 2}}, want: 2},
 		{name: "cgroup gone at the end", steps: []oomStep{{1, 2}}, goneAtEnd: true, want: 1},
+		{name: "cgroup gone before the first look", goneFirst: true, steps: []oomStep{{1, 3}}, want: 1},
 		{name: "finish looks at late notifications", steps: []oomStep{{1, 1}}, finish: true, late: 1, want: 1},
 		{name: "finish reconciles", steps: []oomStep{{1, 1}, {3, 0}}, finish: true, want: 3},
 	}
@@ -63,6 +67,9 @@ func TestOOMWatch(t *testing.T) {
 				}
 				close(done)
 			}()
+			if tc.goneFirst {
+				gone.Store(true)
+			}
 			for _, s := range tc.steps {
 				if !tc.countErr {
 					kills.Store(s.kills)
