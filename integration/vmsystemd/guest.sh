@@ -10,6 +10,10 @@ set -a
 . $L/env
 set +a
 export HOME=/root
+# Temporary directories on a tmpfs of their own: the root is an overlay,
+# on which containerd's overlayfs snapshotter cannot stack another.
+mkdir -p /run/lane-tmp && mount -t tmpfs -o size=4g,mode=1777 tmpfs /run/lane-tmp
+export TMPDIR=/run/lane-tmp
 # The repository is seen through the host's root, unless it lives on a
 # mount the guest has its own of (/run, say): then through its own share.
 if [ ! -d "$REPO/integration/vmsystemd" ]; then
