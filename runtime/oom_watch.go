@@ -101,15 +101,10 @@ type oomKills struct {
 	gone                bool
 }
 
-// reconcileLocked reports one kill per kill counted since the last look. A
-// counter that cannot be read (the cgroup went away) adds nothing.
-func (k *oomKills) reconcileLocked() {
-	k.lookLocked()
-}
-
-// lookLocked reports the kills counted since the last look, and says
-// whether the counter could be read.
-func (k *oomKills) lookLocked() bool {
+// reconcileLocked reports one kill per kill counted since the last look,
+// and says whether the counter could be read (a counter that cannot be,
+// the cgroup gone, adds nothing).
+func (k *oomKills) reconcileLocked() bool {
 	if k.countErr != nil {
 		return false
 	}
@@ -147,7 +142,7 @@ func (k *oomKills) notified() {
 	}
 	explained := k.reportedSinceNotify
 	k.reportedSinceNotify = false
-	if !k.lookLocked() && !explained && !k.gone {
+	if !k.reconcileLocked() && !explained && !k.gone {
 		k.gone = true
 		k.seen++
 		k.emit()
