@@ -72,11 +72,16 @@ unit: setup-base
 	$(GO) test -count=1 $(TEST_ARGS) ./spec/... ./runtime/... ./shim/... ./cgroups/... ./seccomp/... ./apparmor/... \
 		github.com/opencontainers/runc/libcontainer/seccomp/...
 
-integration: setup build
-	BERTH_BINARY=$(CURDIR)/bin/berth BERTH_SHIM=$(CURDIR)/bin/containerd-shim-berth-v2 \
+# The environment of the containerd tests (integration/containerd and the
+# others that run containerd), written once: $(1) is the directory of the
+# berth binaries (bin, or bin/race for the race detector's run).
+CONTAINERD_ENV = BERTH_BINARY=$(CURDIR)/$(1)/berth BERTH_SHIM=$(CURDIR)/$(1)/containerd-shim-berth-v2 \
 	CONTAINERD_16=/usr/bin/containerd CTR_16=/usr/bin/ctr \
 	CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CTR_22=$(CONTAINERD2_DIR)/ctr \
-	RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc BERTH_GO=$(GO) $(GO) test -count=1 -timeout 20m $(TEST_ARGS) \
+	RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc
+
+integration: setup build
+	$(call CONTAINERD_ENV,bin) BERTH_GO=$(GO) $(GO) test -count=1 -timeout 20m $(TEST_ARGS) \
 		$$($(GO) list ./integration/... ./examples/... | grep -v -e /integration/podman -e /integration/cri$$ -e /integration/reliability)
 
 # Debian's podman 4.3 and conmon drive bin/berth and runc v1.5.2 side by
@@ -100,9 +105,6 @@ conformance: setup build
 # detector (a report ends the process, so it fails the tests). The OOM tests are left
 # out of the race run: a race-built container init needs more than their
 # 16 MiB limit before the workload starts.
-CONTAINERD_ENV = BERTH_BINARY=$(CURDIR)/$(1)/berth BERTH_SHIM=$(CURDIR)/$(1)/containerd-shim-berth-v2 \
-	CONTAINERD_16=/usr/bin/containerd CTR_16=/usr/bin/ctr \
-	CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CTR_22=$(CONTAINERD2_DIR)/ctr
 test-reliability: setup build
 	BERTH_BINARY=$(CURDIR)/bin/berth BERTH_CLI_CHURN=1000 \
 		$(GO) test -count=1 -v -run 'TestChurnCLI|TestFault' ./integration/reliability/
@@ -113,7 +115,7 @@ test-reliability: setup build
 	$(GO) build -race -o bin/race/containerd-shim-berth-v2 ./cmd/containerd-shim-berth-v2
 	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) \
 		$(GO) test -race -count=1 -timeout 20m -skip '.*/.*/OOM' ./integration/containerd/
-	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc \
+	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) \
 		$(GO) test -race -count=1 -timeout 20m -skip 'TestLibraryOOM|TestParityEventsOOM' ./integration/reaper/ ./integration/ ./shim/ ./runtime/
 
 # Native Go fuzz targets, each for FUZZTIME (their seeds also run in make
