@@ -3,11 +3,15 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/opencontainers/runc/libcontainer"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // CheckpointOpts describes a CRIU checkpoint (or restore) of a container.
@@ -33,7 +37,33 @@ type CheckpointOpts struct {
 	PreDump bool
 	// ManageCgroupsMode is CRIU's cgroup mode: soft, full, strict or ignore.
 	ManageCgroupsMode string
+	// TCPSkipInFlight skips TCP connections not yet established.
+	TCPSkipInFlight bool
+	// LinkRemap lets CRIU link unlinked files back when it can.
+	LinkRemap bool
+	// AutoDedup deduplicates memory images of an incremental dump.
+	AutoDedup bool
+	// LazyPages leaves memory pages to be served lazily (userfaultfd),
+	// by CRIU's page server or lazy-pages daemon.
+	LazyPages bool
+	// StatusFile, with LazyPages, gets a NUL byte once the lazy-pages
+	// server is ready; nil for none.
+	StatusFile *os.File
+	// PageServer is the ADDRESS:PORT of a CRIU page server to dump to.
+	PageServer string
+	// EmptyNamespaces are namespaces created at restore without their
+	// dumped properties. The network namespace is always among them, as
+	// in runc: neither manages network devices.
+	EmptyNamespaces []string
+	// LSMProfile and LSMMountContext replace the dumped LSM profile and
+	// mount context at restore.
+	LSMProfile      string
+	LSMMountContext string
 }
+
+// emptyNamespaceFlags maps the namespaces CheckpointOpts.EmptyNamespaces
+// may name (only the network, as runc) to their clone flags.
+var emptyNamespaceFlags = map[string]uint32{string(specs.NetworkNamespace): unix.CLONE_NEWNET}
 
 func (o CheckpointOpts) criu() (*libcontainer.CriuOpts, error) {
 	if !filepath.IsAbs(o.ImagePath) {
@@ -50,6 +80,27 @@ func (o CheckpointOpts) criu() (*libcontainer.CriuOpts, error) {
 	default:
 		return nil, errorf(ErrInvalid, "cgroups manage mode %q is not one of soft, full, strict or ignore", o.ManageCgroupsMode)
 	}
+	emptyNs := uint32(unix.CLONE_NEWNET)
+	for _, ns := range o.EmptyNamespaces {
+		flag, ok := emptyNamespaceFlags[ns]
+		if !ok {
+			return nil, errorf(ErrInvalid, "empty namespace %q is not supported (only %q)", ns, specs.NetworkNamespace)
+		}
+		emptyNs |= flag
+	}
+	var pageServer libcontainer.CriuPageServerInfo
+	if o.PageServer != "" {
+		host, port, err := net.SplitHostPort(o.PageServer)
+		n, perr := strconv.ParseUint(port, 10, 16)
+		if err != nil || host == "" || perr != nil || n == 0 {
+			return nil, errorf(ErrInvalid, "page server %q is not ADDRESS:PORT", o.PageServer)
+		}
+		pageServer = libcontainer.CriuPageServerInfo{Address: host, Port: int32(n)}
+	}
+	statusFd := -1
+	if o.StatusFile != nil {
+		statusFd = int(o.StatusFile.Fd())
+	}
 	if err := os.MkdirAll(o.ImagePath, 0o700); err != nil {
 		return nil, err
 	}
@@ -64,6 +115,15 @@ func (o CheckpointOpts) criu() (*libcontainer.CriuOpts, error) {
 		FileLocks:               o.FileLocks,
 		PreDump:                 o.PreDump,
 		ManageCgroupsMode:       o.ManageCgroupsMode,
+		TcpSkipInFlight:         o.TCPSkipInFlight,
+		LinkRemap:               o.LinkRemap,
+		AutoDedup:               o.AutoDedup,
+		LazyPages:               o.LazyPages,
+		StatusFd:                statusFd,
+		PageServer:              pageServer,
+		EmptyNs:                 emptyNs,
+		LsmProfile:              o.LSMProfile,
+		LsmMountContext:         o.LSMMountContext,
 	}, nil
 }
 

@@ -21,6 +21,9 @@ var criuFlags = []cli.Flag{
 	cli.BoolFlag{Name: "shell-job", Usage: "allow shell jobs"},
 	cli.BoolFlag{Name: "file-locks", Usage: "handle file locks, for safety"},
 	cli.StringFlag{Name: "manage-cgroups-mode", Usage: "cgroups mode: soft|full|strict|ignore (default: soft)"},
+	cli.StringSliceFlag{Name: "empty-ns", Usage: "create a namespace, but don't restore its properties"},
+	cli.BoolFlag{Name: "auto-dedup", Usage: "enable auto deduplication of memory images"},
+	cli.BoolFlag{Name: "lazy-pages", Usage: "use userfaultfd to lazily restore memory pages"},
 }
 
 var checkpointCommand = cli.Command{
@@ -35,6 +38,10 @@ checkpointed.`,
 		cli.StringFlag{Name: "parent-path", Usage: "path for previous criu image files in pre-dump"},
 		cli.BoolFlag{Name: "leave-running", Usage: "leave the process running after checkpointing"},
 		cli.BoolFlag{Name: "pre-dump", Usage: "dump container's memory information only, leave the container running after this"},
+		cli.BoolFlag{Name: "tcp-skip-in-flight", Usage: "skip in-flight tcp connections"},
+		cli.BoolFlag{Name: "link-remap", Usage: "allow one to link unlinked files back when possible"},
+		cli.IntFlag{Name: "status-fd", Value: -1, Usage: "criu writes \\0 to this FD once lazy-pages is ready"},
+		cli.StringFlag{Name: "page-server", Usage: "ADDRESS:PORT of the page server"},
 	}, criuFlags...),
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 1, exactArgs); err != nil {
@@ -84,6 +91,8 @@ using the berth checkpoint command.`,
 		cli.BoolFlag{Name: "no-subreaper", Usage: "accepted for runc compatibility: berth never makes itself a subreaper"},
 		cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot root to jail process inside rootfs"},
 		cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+		cli.StringFlag{Name: "lsm-profile", Usage: "Specify an LSM profile to be used during restore in the form of TYPE:NAME."},
+		cli.StringFlag{Name: "lsm-mount-context", Usage: "Specify an LSM mount context to be used during restore."},
 	}, criuFlags...),
 	Action: func(c *cli.Context) error {
 		code, err := startContainer(c, actionRestore)
@@ -109,7 +118,7 @@ func checkpointOpts(c *cli.Context) (berth.CheckpointOpts, error) {
 	if err != nil {
 		return berth.CheckpointOpts{}, err
 	}
-	return berth.CheckpointOpts{
+	opts := berth.CheckpointOpts{
 		ImagePath:           image,
 		WorkPath:            work,
 		TCPEstablished:      c.Bool("tcp-established"),
@@ -117,7 +126,19 @@ func checkpointOpts(c *cli.Context) (berth.CheckpointOpts, error) {
 		ShellJob:            c.Bool("shell-job"),
 		FileLocks:           c.Bool("file-locks"),
 		ManageCgroupsMode:   c.String("manage-cgroups-mode"),
-	}, nil
+		EmptyNamespaces:     c.StringSlice("empty-ns"),
+		AutoDedup:           c.Bool("auto-dedup"),
+		LazyPages:           c.Bool("lazy-pages"),
+		TCPSkipInFlight:     c.Bool("tcp-skip-in-flight"),
+		LinkRemap:           c.Bool("link-remap"),
+		PageServer:          c.String("page-server"),
+		LSMProfile:          c.String("lsm-profile"),
+		LSMMountContext:     c.String("lsm-mount-context"),
+	}
+	if fd := c.Int("status-fd"); c.IsSet("status-fd") && fd >= 0 {
+		opts.StatusFile = os.NewFile(uintptr(fd), "status-fd")
+	}
+	return opts, nil
 }
 
 // parentPath checks --parent-path as runc does: it names the images of a
