@@ -16,6 +16,10 @@ import (
 	"syscall"
 
 	bootstrap "github.com/containerd/containerd/api/runtime/bootstrap/v1"
+	runcoptions "github.com/containerd/containerd/api/types/runc/options"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/berth-oci/berth/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"google.golang.org/protobuf/proto"
 )
@@ -68,6 +72,10 @@ func start(ctx context.Context, f *flags, stdin io.Reader, stdout io.Writer) err
 	if err != nil {
 		return err
 	}
+	// Checked here too, so that containerd sees a wrong value.
+	if _, err := stdioThroughPipes(os.Getenv(StdioEnv), defaultLookPath); err != nil {
+		return err
+	}
 	group, err := groupOf(bundle, f.id, podsShared)
 	if err != nil {
 		return err
@@ -76,7 +84,11 @@ func start(ctx context.Context, f *flags, stdin io.Reader, stdout io.Writer) err
 	if err != nil {
 		return err
 	}
-	if err := ensureDaemon(ctx, f, bundle, address); err != nil {
+	opts, err := startOptions(input, params)
+	if err != nil {
+		return err
+	}
+	if err := ensureDaemon(ctx, f, bundle, address, opts.ShimCgroup); err != nil {
 		return err
 	}
 	if err := writeFileAtomic(filepath.Join(bundle, addressFile), []byte(address)); err != nil {
@@ -109,6 +121,32 @@ func parseBootstrapParams(input []byte, f *flags) *bootstrap.BootstrapParams {
 		return nil
 	}
 	return &p
+}
+
+// startOptions reads the runtime options "start" is given: an extension of
+// containerd 2.3+'s BootstrapParams, or (containerd 1.6 to 2.2) the
+// options as an Any on stdin; none, or another runtime's, are the defaults.
+func startOptions(input []byte, params *bootstrap.BootstrapParams) (taskOptions, error) {
+	if params != nil {
+		var ro runcoptions.Options
+		found, err := params.FindExtension(&ro)
+		if err != nil || !found {
+			return taskOptions{}, err
+		}
+		return optionsOf(&ro), nil
+	}
+	if len(input) == 0 {
+		return taskOptions{}, nil
+	}
+	var a anypb.Any
+	if err := proto.Unmarshal(input, &a); err != nil {
+		return taskOptions{}, nil // not options: nothing to honour
+	}
+	opts, err := decodeOptions(&a)
+	if err != nil {
+		return taskOptions{}, fmt.Errorf("runtime options: %w", err)
+	}
+	return opts, nil
 }
 
 func bundleDir(f *flags) (string, error) {
@@ -176,8 +214,9 @@ func socketAddress(dir, containerdAddress, namespace, group string) (string, err
 func socketPath(address string) string { return strings.TrimPrefix(address, "unix://") }
 
 // ensureDaemon starts the group's daemon unless one already serves address
-// and has pinned the container (see group.go).
-func ensureDaemon(ctx context.Context, f *flags, bundle, address string) error {
+// and has pinned the container (see group.go). A daemon it starts joins
+// shimCgroup, if set.
+func ensureDaemon(ctx context.Context, f *flags, bundle, address, shimCgroup string) error {
 	path := socketPath(address)
 	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
 		return err
@@ -232,6 +271,14 @@ func ensureDaemon(ctx context.Context, f *flags, bundle, address string) error {
 	if err := cmd.Start(); err != nil {
 		os.Remove(path)
 		return fmt.Errorf("start shim daemon: %w", err)
+	}
+	if shimCgroup != "" {
+		if err := cgroups.JoinProcess(shimCgroup, cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			os.Remove(path)
+			return fmt.Errorf("runtime option ShimCgroup: %w", err)
+		}
 	}
 	return cmd.Process.Release()
 }

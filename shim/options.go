@@ -33,6 +33,17 @@ type taskOptions struct {
 	// SystemdCgroup selects the systemd cgroup driver (Kubernetes nodes
 	// default to it).
 	SystemdCgroup bool `json:"systemd_cgroup,omitempty"`
+	// CriuWorkPath is where CRIU works when the task is restored from a
+	// checkpoint (CriuImagePath is containerd's: it becomes the create
+	// request's checkpoint).
+	CriuWorkPath string `json:"criu_work_path,omitempty"`
+	// ShimCgroup is the cgroup the shim daemon joins when it starts, as
+	// containerd's runc shim does (a daemon already serving the group
+	// stays where it is).
+	ShimCgroup string `json:"shim_cgroup,omitempty"`
+	// BinaryName names the runc binary for containerd's runc shim; berth
+	// runs containers in process, so check refuses it.
+	BinaryName string `json:"binary_name,omitempty"`
 }
 
 // ioOwner returns who owns the container's stdio ends.
@@ -42,6 +53,9 @@ func (o taskOptions) ioOwner() ioOwner { return ioOwner{uid: o.IoUID, gid: o.IoG
 func (o taskOptions) check() error {
 	if o.SystemdCgroup && !berth.SystemdAvailable() {
 		return fmt.Errorf("runtime option SystemdCgroup: systemd is not running on this host, so its cgroup driver cannot be used (set SystemdCgroup = false to use cgroupfs)")
+	}
+	if o.BinaryName != "" {
+		return fmt.Errorf("runtime option BinaryName (%q): berth's shim runs containers in process, without a runtime binary; remove the option", o.BinaryName)
 	}
 	return nil
 }
@@ -55,6 +69,11 @@ func decodeOptions(a *anypb.Any) (taskOptions, error) {
 	if err := proto.Unmarshal(a.GetValue(), &ro); err != nil {
 		return o, err
 	}
+	return optionsOf(&ro), nil
+}
+
+// optionsOf is what berth takes of runc's Options.
+func optionsOf(ro *runcoptions.Options) taskOptions {
 	return taskOptions{
 		NoPivotRoot:  ro.GetNoPivotRoot(),
 		NoNewKeyring: ro.GetNoNewKeyring(),
@@ -63,7 +82,10 @@ func decodeOptions(a *anypb.Any) (taskOptions, error) {
 		Root:         ro.GetRoot(),
 
 		SystemdCgroup: ro.GetSystemdCgroup(),
-	}, nil
+		CriuWorkPath:  ro.GetCriuWorkPath(),
+		ShimCgroup:    ro.GetShimCgroup(),
+		BinaryName:    ro.GetBinaryName(),
+	}
 }
 
 // stateRoot is where container state lives for a namespace: runc

@@ -3,7 +3,13 @@ package shim
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	bootstrap "github.com/containerd/containerd/api/runtime/bootstrap/v1"
+	runcoptions "github.com/containerd/containerd/api/types/runc/options"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 func TestStateRoot(t *testing.T) {
@@ -30,5 +36,54 @@ func TestStateRoot(t *testing.T) {
 		if got := stateRoot(tc.bundle, ns); got != tc.want {
 			t.Errorf("stateRoot(%s, %s) = %s, want %s", tc.bundle, ns, got, tc.want)
 		}
+	}
+}
+
+// TestStartOptions: "start" finds runc's options in containerd 2.3+'s
+// BootstrapParams and in the older form (an Any on stdin); anything else
+// is the defaults.
+func TestStartOptions(t *testing.T) {
+	ro := &runcoptions.Options{ShimCgroup: "/shims", CriuWorkPath: "/criu"}
+	old, err := anypb.New(ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.TypeUrl = runcOptionsType
+	oldForm, _ := proto.Marshal(old)
+	params := &bootstrap.BootstrapParams{InstanceID: "c1", Namespace: "ns"}
+	if err := params.AddExtension(ro); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		input  []byte
+		params *bootstrap.BootstrapParams
+		want   string
+	}{
+		{"none", nil, nil, ""},
+		{"older form", oldForm, nil, "/shims"},
+		{"bootstrap params", nil, params, "/shims"},
+		{"bootstrap params without options", nil, &bootstrap.BootstrapParams{InstanceID: "c1"}, ""},
+		{"not options", []byte("garbage"), nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := startOptions(tc.input, tc.params)
+			if err != nil || got.ShimCgroup != tc.want {
+				t.Errorf("ShimCgroup %q (%v), want %q", got.ShimCgroup, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestCheckBinaryName: BinaryName is refused, naming the option; berth
+// runs no runtime binary.
+func TestCheckBinaryName(t *testing.T) {
+	err := taskOptions{BinaryName: "/usr/bin/runc"}.check()
+	if err == nil || !strings.Contains(err.Error(), "BinaryName") {
+		t.Fatalf("%v; want a refusal naming BinaryName", err)
+	}
+	if err := (taskOptions{ShimCgroup: "/x", CriuWorkPath: "/w"}).check(); err != nil {
+		t.Fatal(err)
 	}
 }

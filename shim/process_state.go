@@ -83,6 +83,12 @@ func (p *process) canDelete() error {
 	return p.require("delete", errdefs.ErrFailedPrecondition, stateCreated, stateStopped)
 }
 
+// canCheckpoint: only a running init is checkpointed (a paused one too:
+// containerd's client pauses the task first).
+func (p *process) canCheckpoint() error {
+	return p.require("checkpoint", errdefs.ErrFailedPrecondition, stateRunning)
+}
+
 // canResize: a terminal is resized while its process may still use it.
 func (p *process) canResize() error {
 	return p.require("resize", errdefs.ErrFailedPrecondition, stateCreated, stateRunning)

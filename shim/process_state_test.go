@@ -47,16 +47,16 @@ func TestTransitions(t *testing.T) {
 // TestRules: which request each state takes, for init and for an exec.
 func TestRules(t *testing.T) {
 	ok, pre, gone := error(nil), errdefs.ErrFailedPrecondition, errdefs.ErrNotFound
-	type want struct{ start, signal, delete, resize, hostExecs error }
+	type want struct{ start, signal, delete, resize, hostExecs, checkpoint error }
 	tests := []struct {
 		state      processState
 		init, exec want
 	}{
-		{stateCreated, want{ok, ok, ok, ok, ok}, want{ok, pre, ok, ok, ok}},
-		{stateRunning, want{pre, ok, pre, ok, ok}, want{pre, ok, pre, ok, ok}},
-		{stateExitHeld, want{pre, gone, pre, pre, pre}, want{pre, gone, pre, pre, pre}},
-		{stateStopped, want{pre, gone, ok, pre, pre}, want{pre, gone, ok, pre, pre}},
-		{stateDeleted, want{pre, gone, pre, pre, pre}, want{pre, gone, pre, pre, pre}},
+		{stateCreated, want{ok, ok, ok, ok, ok, pre}, want{ok, pre, ok, ok, ok, pre}},
+		{stateRunning, want{pre, ok, pre, ok, ok, ok}, want{pre, ok, pre, ok, ok, ok}},
+		{stateExitHeld, want{pre, gone, pre, pre, pre, pre}, want{pre, gone, pre, pre, pre, pre}},
+		{stateStopped, want{pre, gone, ok, pre, pre, pre}, want{pre, gone, ok, pre, pre, pre}},
+		{stateDeleted, want{pre, gone, pre, pre, pre, pre}, want{pre, gone, pre, pre, pre, pre}},
 	}
 	check := func(t *testing.T, name string, got, want error) {
 		t.Helper()
@@ -77,6 +77,7 @@ func TestRules(t *testing.T) {
 				check(t, "delete", p.canDelete(), w.delete)
 				check(t, "resize", p.canResize(), w.resize)
 				check(t, "host execs", p.canHostExecs(), w.hostExecs)
+				check(t, "checkpoint", p.canCheckpoint(), w.checkpoint)
 			})
 		}
 	}

@@ -59,6 +59,9 @@ func serve(ctx context.Context, f *flags) error {
 	stop := func() { once.Do(func() { close(done) }) }
 	events := newPublisher(f.namespace, os.Getenv("TTRPC_ADDRESS"))
 	svc := newService(f.namespace, events, stop)
+	if svc.stdioPipes, err = stdioThroughPipes(os.Getenv(StdioEnv), defaultLookPath); err != nil {
+		return err
+	}
 	// The container start launched this daemon for is pinned until
 	// containerd creates it.
 	svc.pins[f.id] = time.Now().Add(pinTTL)

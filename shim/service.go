@@ -49,6 +49,9 @@ type service struct {
 	// any pin), and requests for its task wait for it.
 	creating map[string]chan struct{}
 	retired  bool
+	// stdioPipes gives containers pipes rather than the FIFOs and files
+	// themselves (StdioEnv); set once, before serving.
+	stdioPipes bool
 }
 
 var _ taskv3.TTRPCTaskService = (*service)(nil)
@@ -164,7 +167,9 @@ func (s *service) Create(ctx context.Context, req *taskv3.CreateTaskRequest) (_ 
 		Checkpoint:  req.Checkpoint,
 		Pid:         uint32(t.init.pid),
 	})
-	s.watchOOM(t)
+	if t.c != nil {
+		s.watchOOM(t)
+	}
 	return &taskv3.CreateTaskResponse{Pid: uint32(t.init.pid)}, nil
 }
 
@@ -181,7 +186,12 @@ func (s *service) Start(ctx context.Context, req *taskv3.StartRequest) (*taskv3.
 	if p.isInit() {
 		// TaskStart is queued before t.mu is released, so the exit handler
 		// (which takes t.mu) can never publish TaskExit first.
-		if err := t.c.Start(ctx); err != nil {
+		if t.restore != nil {
+			err = s.restoreInit(ctx, t)
+		} else {
+			err = t.c.Start(ctx)
+		}
+		if err != nil {
 			return nil, toGRPC(err)
 		}
 		if err := p.transition(stateRunning); err != nil {
@@ -193,7 +203,7 @@ func (s *service) Start(ctx context.Context, req *taskv3.StartRequest) (*taskv3.
 	if err := t.init.canHostExecs(); err != nil {
 		return nil, toGRPC(err)
 	}
-	stdio, err := newStdio(t.id, s.namespace, p.stdio.paths.stdin, p.stdio.paths.stdout, p.stdio.paths.stderr, p.terminal, t.ioOwner)
+	stdio, err := newStdio(t.id, s.namespace, p.stdio.paths.stdin, p.stdio.paths.stdout, p.stdio.paths.stderr, p.terminal, t.ioOwner, s.stdioPipes)
 	if err != nil {
 		return nil, toGRPC(err)
 	}
@@ -242,8 +252,11 @@ func (s *service) Delete(ctx context.Context, req *taskv3.DeleteRequest) (*taskv
 		_ = p.transition(stateDeleted)
 		return deleteResponse(p, es), nil
 	}
-	if err := t.c.Delete(ctx, true); err != nil && !errors.Is(err, berth.ErrNotFound) {
-		return nil, toGRPC(err)
+	// A task created from a checkpoint and never started has no container.
+	if t.c != nil {
+		if err := t.c.Delete(ctx, true); err != nil && !errors.Is(err, berth.ErrNotFound) {
+			return nil, toGRPC(err)
+		}
 	}
 	p.stdio.close()
 	_ = p.transition(stateDeleted)
@@ -282,6 +295,9 @@ func (s *service) Exec(ctx context.Context, req *taskv3.ExecProcessRequest) (*em
 		return nil, toGRPC(fmt.Errorf("exec %s in task %s: %w", req.ExecID, t.id, errdefs.ErrAlreadyExists))
 	}
 	if err := t.init.canHostExecs(); err != nil {
+		return nil, toGRPC(err)
+	}
+	if _, err := t.container("exec"); err != nil {
 		return nil, toGRPC(err)
 	}
 	var ps specs.Process
@@ -376,6 +392,10 @@ func (s *service) Kill(ctx context.Context, req *taskv3.KillRequest) (*emptypb.E
 	if !p.isInit() {
 		return &emptypb.Empty{}, toGRPC(p.rp.Signal(sig))
 	}
+	if t.c == nil {
+		// As runc's kill of a container that does not exist yet.
+		return nil, toGRPC(fmt.Errorf("task %s is not restored yet: %w", t.id, errdefs.ErrNotFound))
+	}
 	if err := t.c.Signal(sig, req.All); err != nil {
 		if errors.Is(err, berth.ErrWrongState) {
 			return nil, toGRPC(fmt.Errorf("process %s already finished: %w", t.id, errdefs.ErrNotFound))
@@ -393,6 +413,9 @@ func (s *service) Pids(ctx context.Context, req *taskv3.PidsRequest) (*taskv3.Pi
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.c == nil {
+		return &taskv3.PidsResponse{}, nil // not restored yet: no process
+	}
 	pids, err := t.c.Processes()
 	if err != nil {
 		return nil, toGRPC(err)
@@ -425,7 +448,11 @@ func (s *service) Pause(ctx context.Context, req *taskv3.PauseRequest) (*emptypb
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.c.Pause(); err != nil {
+	c, err := t.container("pause")
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	if err := c.Pause(); err != nil {
 		return nil, toGRPC(err)
 	}
 	s.events.publish(topicTaskPaused, &eventstypes.TaskPaused{ContainerID: t.id})
@@ -440,16 +467,15 @@ func (s *service) Resume(ctx context.Context, req *taskv3.ResumeRequest) (*empty
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.c.Resume(); err != nil {
+	c, err := t.container("resume")
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	if err := c.Resume(); err != nil {
 		return nil, toGRPC(err)
 	}
 	s.events.publish(topicTaskResumed, &eventstypes.TaskResumed{ContainerID: t.id})
 	return &emptypb.Empty{}, nil
-}
-
-// Checkpoint is not implemented yet.
-func (s *service) Checkpoint(ctx context.Context, req *taskv3.CheckpointTaskRequest) (*emptypb.Empty, error) {
-	return nil, toGRPC(fmt.Errorf("checkpoint: %w", errdefs.ErrNotImplemented))
 }
 
 // ResizePty resizes a process's terminal.
@@ -493,7 +519,11 @@ func (s *service) Update(ctx context.Context, req *taskv3.UpdateTaskRequest) (*e
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return &emptypb.Empty{}, toGRPC(t.c.Update(&res))
+	c, err := t.container("update")
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	return &emptypb.Empty{}, toGRPC(c.Update(&res))
 }
 
 // Stats returns cgroup metrics, v1 or v2 as the host has them.
@@ -503,11 +533,16 @@ func (s *service) Stats(ctx context.Context, req *taskv3.StatsRequest) (*taskv3.
 		return nil, err
 	}
 	t.mu.Lock()
-	st, err := t.c.Stats()
+	c, err := t.container("stats")
+	if err != nil {
+		t.mu.Unlock()
+		return nil, toGRPC(err)
+	}
+	st, err := c.Stats()
 	var events cgroups.MemoryEvents
 	if err == nil && cgroups.HostMode() == cgroups.V2 {
 		var evErr error
-		if events, evErr = t.c.MemoryEvents(); evErr != nil {
+		if events, evErr = c.MemoryEvents(); evErr != nil {
 			logrus.WithError(evErr).Debugf("stats of %s: no memory events", t.id)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/containerd/console"
@@ -16,14 +17,21 @@ import (
 )
 
 // stdio is the stdio of one container process, built from the paths or
-// URIs containerd gives. FIFOs and log files are handed to the container
-// as they are: no copy goroutine sits between the container and the
-// client. Only a terminal needs copying, between its master and the FIFOs.
+// URIs containerd gives. Directly (see StdioEnv), FIFOs and log files are
+// handed to the container as they are: no copy goroutine sits between the
+// container and the client. Through pipes, the container gets pipes the
+// shim copies, which CRIU can checkpoint. A terminal is always copied,
+// between its master and the FIFOs.
 type stdio struct {
 	paths struct{ stdin, stdout, stderr string }
 	io    berth.IO
 	// owner owns the container's ends (runc options io_uid and io_gid).
 	owner ioOwner
+	// pipes gives the container pipes instead of the FIFOs and files.
+	pipes bool
+	// stdinSource is the stdin FIFO's reader copied into the container's
+	// stdin pipe (pipes only); close closes it, ending the copy.
+	stdinSource *os.File
 	// copies are the copies from pipes to files, where the container
 	// cannot be handed the file itself; exited waits for them.
 	copies sync.WaitGroup
@@ -63,9 +71,10 @@ func (o ioOwner) chown(f *os.File) error {
 }
 
 // newStdio prepares a process's stdio. terminal selects a pseudo-terminal;
-// owner owns the container's ends.
-func newStdio(id, namespace, stdin, stdout, stderr string, terminal bool, owner ioOwner) (_ *stdio, err error) {
-	s := &stdio{owner: owner}
+// owner owns the container's ends; pipes gives the container pipes (see
+// StdioEnv).
+func newStdio(id, namespace, stdin, stdout, stderr string, terminal bool, owner ioOwner, pipes bool) (_ *stdio, err error) {
+	s := &stdio{owner: owner, pipes: pipes}
 	s.paths.stdin, s.paths.stdout, s.paths.stderr = stdin, stdout, stderr
 	defer func() {
 		if err != nil {
@@ -81,7 +90,11 @@ func newStdio(id, namespace, stdin, stdout, stderr string, terminal bool, owner 
 		s.io.ConsoleSocket = s.terminal.pair.Remote
 		return s, nil
 	}
-	if stdin != "" {
+	if stdin != "" && pipes {
+		if err := s.pipeStdin(stdin); err != nil {
+			return nil, err
+		}
+	} else if stdin != "" {
 		if s.stdinHolder, err = os.OpenFile(stdin, os.O_RDWR, 0); err != nil {
 			return nil, fmt.Errorf("open stdin %s: %w", stdin, err)
 		}
@@ -143,7 +156,63 @@ func (s *stdio) openOutput(path string) (*os.File, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s.outHolders = append(s.outHolders, holder)
+	if s.pipes {
+		return s.pipeTo(holder, nil)
+	}
 	return s.openContainerSide(path, os.O_WRONLY)
+}
+
+// pipeTo gives the container the write end of a pipe whose output the shim
+// copies to dst; closeDst, if set, is closed once the copy ends.
+func (s *stdio) pipeTo(dst io.Writer, closeDst io.Closer) (*os.File, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	s.containerSide = append(s.containerSide, w)
+	if err := s.owner.chown(w); err != nil {
+		r.Close()
+		return nil, err
+	}
+	s.copies.Add(1)
+	go func() {
+		defer s.copies.Done()
+		_, _ = io.Copy(dst, r)
+		r.Close()
+		if closeDst != nil {
+			closeDst.Close()
+		}
+	}()
+	return w, nil
+}
+
+// pipeStdin gives the container the read end of a pipe fed from the stdin
+// FIFO. The shim holds a writer of the FIFO (CloseIO closes it), so the
+// container sees EOF once the client's writer and the shim's are gone.
+func (s *stdio) pipeStdin(path string) error {
+	src, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return fmt.Errorf("open stdin %s: %w", path, err)
+	}
+	s.stdinSource = src
+	if s.stdinHolder, err = os.OpenFile(path, os.O_WRONLY, 0); err != nil {
+		return fmt.Errorf("open stdin %s: %w", path, err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	s.containerSide = append(s.containerSide, r)
+	if err := s.owner.chown(r); err != nil {
+		w.Close()
+		return err
+	}
+	s.io.Stdin = r
+	go func() {
+		_, _ = io.Copy(w, src)
+		w.Close()
+	}()
+	return nil
 }
 
 func (s *stdio) openLogFile(path string) error {
@@ -154,28 +223,20 @@ func (s *stdio) openLogFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("open log %s: %w", path, err)
 	}
-	if s.owner.isRoot() {
+	if s.owner.isRoot() && !s.pipes {
 		s.containerSide = append(s.containerSide, f)
 		s.io.Stdout, s.io.Stderr = f, f
 		return nil
 	}
-	// The log file stays root's: the container writes to a pipe of its
-	// own, copied into the file.
-	r, w, err := os.Pipe()
+	// Through a pipe, copied into the file: the log file stays root's, and
+	// CRIU can dump a pipe.
+	w, err := s.pipeTo(f, f)
 	if err != nil {
 		f.Close()
 		return err
 	}
-	s.containerSide = append(s.containerSide, w)
 	s.io.Stdout, s.io.Stderr = w, w
-	s.copies.Add(1)
-	go func() {
-		defer s.copies.Done()
-		_, _ = io.Copy(f, r)
-		r.Close()
-		f.Close()
-	}()
-	return s.owner.chown(w)
+	return nil
 }
 
 // startLogger runs a binary:// logging driver: it gets the container's
@@ -284,6 +345,12 @@ func (s *stdio) exited() {
 func (s *stdio) close() {
 	s.exited()
 	s.closeStdin()
+	s.mu.Lock()
+	if s.stdinSource != nil {
+		s.stdinSource.Close() // ends the stdin copy
+		s.stdinSource = nil
+	}
+	s.mu.Unlock()
 	if s.terminal != nil {
 		s.terminal.close()
 	}

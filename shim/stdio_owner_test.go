@@ -48,7 +48,7 @@ func TestStdioOwner(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in, out, errPath := tc.stdio(t)
-			s, err := newStdio("id", "ns", in, out, errPath, false, tc.owner)
+			s, err := newStdio("id", "ns", in, out, errPath, false, tc.owner, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +80,7 @@ func TestStdioOwnerLogCopy(t *testing.T) {
 	testutil.RequireRoot(t, "gives files to another user")
 	path := filepath.Join(t.TempDir(), "log")
 	uri := (&url.URL{Scheme: "file", Path: path}).String()
-	s, err := newStdio("id", "ns", "", uri, uri, false, ioOwner{uid: 100000, gid: 100000})
+	s, err := newStdio("id", "ns", "", uri, uri, false, ioOwner{uid: 100000, gid: 100000}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

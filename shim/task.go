@@ -1,7 +1,10 @@
 package shim
 
 import (
+	"fmt"
 	"sync"
+
+	"github.com/containerd/errdefs"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -57,6 +60,18 @@ type task struct {
 	// oom reports the container's OOM kills; nil if the watch could not
 	// start.
 	oom *berth.OOMWatch
+	// restore is set for a task created from a checkpoint until Start
+	// restores it; c is nil until then.
+	restore *pendingRestore
+}
+
+// container returns the task's container, or says that op needs the task
+// started: a task created from a checkpoint has none before that.
+func (t *task) container(op string) (*berth.Container, error) {
+	if t.c == nil {
+		return nil, fmt.Errorf("task %s is created from a checkpoint and restored at start: %s needs it started: %w", t.id, op, errdefs.ErrFailedPrecondition)
+	}
+	return t.c, nil
 }
 
 func (t *task) process(execID string) (*process, bool) {

@@ -48,7 +48,7 @@ func (s *service) newTask(ctx context.Context, req *taskv3.CreateTaskRequest) (_
 	if err != nil {
 		return nil, err
 	}
-	stdio, err := newStdio(req.ID, s.namespace, req.Stdin, req.Stdout, req.Stderr, req.Terminal, opts.ioOwner())
+	stdio, err := newStdio(req.ID, s.namespace, req.Stdin, req.Stdout, req.Stderr, req.Terminal, opts.ioOwner(), s.stdioPipes)
 	if err != nil {
 		return nil, err
 	}
@@ -65,14 +65,25 @@ func (s *service) newTask(ctx context.Context, req *taskv3.CreateTaskRequest) (_
 			t.mu.Unlock()
 		}
 	}()
-	c, err := rt.Create(ctx, req.ID, berth.CreateOpts{
+	create := berth.CreateOpts{
 		Bundle:       req.Bundle,
 		Spec:         sp,
 		IO:           stdio.io,
 		NoPivotRoot:  opts.NoPivotRoot,
 		NoNewKeyring: opts.NoNewKeyring,
 		OnExit:       func(es berth.ExitStatus) { go s.handleExit(t, p, es) },
-	})
+	}
+	if req.Checkpoint != "" {
+		// Restored at Start, as containerd's runc shim does; its pid is
+		// 0 until then.
+		t.restore = &pendingRestore{rt: rt, create: create, criu: berth.CheckpointOpts{
+			ImagePath:  req.Checkpoint,
+			ParentPath: req.ParentCheckpoint,
+			WorkPath:   criuWorkPath(req.Bundle, opts),
+		}}
+		return t, nil
+	}
+	c, err := rt.Create(ctx, req.ID, create)
 	stdio.closeContainerSide()
 	if err != nil {
 		stdio.close()

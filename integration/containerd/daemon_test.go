@@ -19,6 +19,7 @@ import (
 	"github.com/berth-oci/berth/integration/busybox"
 	"github.com/berth-oci/berth/integration/hoststate"
 	"github.com/berth-oci/berth/internal/testutil"
+	"github.com/berth-oci/berth/shim"
 )
 
 const (
@@ -32,14 +33,17 @@ type version struct {
 	containerd string
 	ctr        string
 	configV    int
+	// shimStdio is the shim's stdio mode (shim.StdioEnv) under this
+	// daemon: each mode runs every test, under one of the versions.
+	shimStdio string
 }
 
 func versions(t *testing.T) []version {
 	t.Helper()
 	testutil.RequireRoot(t, "runs containerd and containers")
 	vs := []version{
-		{"1.6", envOr("CONTAINERD_16", "/usr/bin/containerd"), envOr("CTR_16", "/usr/bin/ctr"), 2},
-		{"2.2", os.Getenv("CONTAINERD_22"), os.Getenv("CTR_22"), 3},
+		{"1.6", envOr("CONTAINERD_16", "/usr/bin/containerd"), envOr("CTR_16", "/usr/bin/ctr"), 2, shim.StdioDirect},
+		{"2.2", os.Getenv("CONTAINERD_22"), os.Getenv("CTR_22"), 3, shim.StdioPipes},
 	}
 	for _, v := range vs {
 		for _, bin := range []string{v.containerd, v.ctr} {
@@ -122,7 +126,7 @@ func (d *daemon) start(shimDir string) {
 	}
 	defer logf.Close()
 	d.cmd = exec.Command(d.v.containerd, "--config", filepath.Join(d.dir, "config.toml"))
-	d.cmd.Env = append(os.Environ(), "PATH="+shimDir+":"+os.Getenv("PATH"))
+	d.cmd.Env = append(os.Environ(), "PATH="+shimDir+":"+os.Getenv("PATH"), shim.StdioEnv+"="+d.v.shimStdio)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)

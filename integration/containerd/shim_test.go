@@ -55,6 +55,7 @@ func TestShim(t *testing.T) {
 		{"Update", testUpdate},
 		{"UpdateThenExec", testUpdateThenExec},
 		{"RuncRootOption", testRuncRootOption},
+		{"ShimCgroupAndBinaryName", testShimCgroup},
 		{"OOMAndEventOrder", testOOMEvents},
 		{"OOMEventPerKill", testOOMEventPerKill},
 		{"SandboxGrouping", testGrouping},

@@ -1,0 +1,158 @@
+package shim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	taskv3 "github.com/berth-oci/berth/shim/internal/taskapi"
+	runcoptions "github.com/containerd/containerd/api/types/runc/options"
+	"github.com/containerd/errdefs"
+	"github.com/sirupsen/logrus"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	berth "github.com/berth-oci/berth/runtime"
+)
+
+const (
+	runcCheckpointOptionsType = "containerd.runc.v1.CheckpointOptions"
+	// criuDumpLog is where a failed checkpoint's CRIU log is kept in the
+	// bundle, as containerd's runc shim keeps it.
+	criuDumpLog = "criu-dump.log"
+)
+
+// pendingRestore is a task created from a checkpoint: as in containerd's
+// runc shim, nothing runs until Start, which restores the container.
+type pendingRestore struct {
+	rt     *berth.Runtime
+	create berth.CreateOpts
+	criu   berth.CheckpointOpts
+}
+
+// Checkpoint saves the task's processes with CRIU into req.Path, with
+// runc's CheckpointOptions (none: the task keeps running, as the kubelet's
+// forensic checkpoint wants). With Exit, CRIU stops the container and its
+// TaskExit follows.
+func (s *service) Checkpoint(ctx context.Context, req *taskv3.CheckpointTaskRequest) (*emptypb.Empty, error) {
+	co, err := decodeCheckpointOptions(req.Options)
+	if err != nil {
+		return nil, toGRPC(fmt.Errorf("checkpoint %s: options: %w: %w", req.ID, err, errdefs.ErrInvalidArgument))
+	}
+	t, err := s.task(ctx, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.init.canCheckpoint(); err != nil {
+		return nil, toGRPC(err)
+	}
+	c, err := t.container("checkpoint")
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	opts := berth.CheckpointOpts{
+		ImagePath:           req.Path,
+		WorkPath:            co.GetWorkPath(),
+		ParentPath:          co.GetParentPath(),
+		LeaveRunning:        !co.GetExit(),
+		TCPEstablished:      co.GetOpenTcp(),
+		ExternalUnixSockets: co.GetExternalUnixSockets(),
+		ShellJob:            co.GetTerminal(),
+		FileLocks:           co.GetFileLocks(),
+		EmptyNamespaces:     co.GetEmptyNamespaces(),
+		ManageCgroupsMode:   co.GetCgroupsMode(),
+	}
+	if opts.WorkPath == "" {
+		// A work directory of the shim's own, gone after: CRIU's logs
+		// stay out of the images containerd archives.
+		opts.WorkPath = filepath.Join(t.bundle, "criu-work")
+		defer os.RemoveAll(opts.WorkPath)
+	}
+	if err := c.Checkpoint(ctx, opts); err != nil {
+		kept := filepath.Join(t.bundle, criuDumpLog)
+		if cerr := copyFile(filepath.Join(opts.WorkPath, "dump.log"), kept); cerr != nil {
+			logrus.WithError(cerr).Warnf("checkpoint %s: keep CRIU's dump.log", t.id)
+			return nil, toGRPC(err)
+		}
+		return nil, toGRPC(fmt.Errorf("%w (CRIU's log: %s)", err, kept))
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// decodeCheckpointOptions reads runc's CheckpointOptions; none, or another
+// runtime's type (CRI sends none for a runtime not named runc), is the
+// default: leave the task running.
+func decodeCheckpointOptions(a *anypb.Any) (*runcoptions.CheckpointOptions, error) {
+	var co runcoptions.CheckpointOptions
+	if a == nil || a.GetTypeUrl() != runcCheckpointOptionsType {
+		return &co, nil
+	}
+	if err := proto.Unmarshal(a.GetValue(), &co); err != nil {
+		return nil, err
+	}
+	return &co, nil
+}
+
+// restoreInit restores a task created from a checkpoint, at its Start:
+// the container comes into being running where the checkpoint left it.
+// The caller holds t.mu.
+func (s *service) restoreInit(ctx context.Context, t *task) error {
+	r, p := t.restore, t.init
+	c, err := r.rt.Restore(ctx, t.id, r.create, r.criu)
+	p.stdio.closeContainerSide()
+	if err != nil {
+		return err
+	}
+	if p.terminal {
+		if err := p.stdio.terminal.attach(p.stdio.paths.stdin, p.stdio.paths.stdout); err != nil {
+			_ = c.Delete(ctx, true)
+			return err
+		}
+	}
+	pid, err := c.Pid()
+	if err != nil {
+		_ = c.Delete(ctx, true)
+		return err
+	}
+	t.c, t.restore, p.pid = c, nil, pid
+	_ = writeFileAtomic(filepath.Join(t.bundle, initPidFile), []byte(strconv.Itoa(pid)))
+	s.watchOOM(t)
+	return nil
+}
+
+// criuWorkPath is where CRIU works on a restore unless the runc option
+// CriuWorkPath says: the task's work directory, which containerd links
+// into the bundle (as containerd's runc shim does), else the bundle.
+func criuWorkPath(bundle string, opts taskOptions) string {
+	if opts.CriuWorkPath != "" {
+		return opts.CriuWorkPath
+	}
+	work := filepath.Join(bundle, "work")
+	if st, err := os.Stat(work); err == nil && st.IsDir() {
+		return work
+	}
+	return bundle
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
