@@ -190,5 +190,17 @@ func (r *Runtime) Restore(ctx context.Context, id string, o CreateOpts, co Check
 	if err != nil {
 		return nil, opError("restore", id, err)
 	}
+	// libcontainer's in-memory restored state never leaves "running" (its
+	// transition to stopped is dropped), so a Container kept from Restore
+	// would never see its init stop: kill and delete would wait for ever.
+	// Go on from the state on disk, as runc's next command does.
+	lc, err := libcontainer.Load(r.root, id)
+	if err != nil {
+		_ = r.Delete(ctx, id, true) // best effort: nothing left running
+		return nil, opError("restore", id, fmt.Errorf("load the restored container: %w", classify(err)))
+	}
+	c.mu.Lock()
+	c.lc = lc
+	c.mu.Unlock()
 	return c, nil
 }
