@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -79,6 +80,7 @@ func serve(ctx context.Context, f *flags) error {
 	registerGroup(server, svc)
 
 	surviveBrokenStderr()
+	dumpStacksOnSignal()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
 	go func() {
@@ -114,6 +116,21 @@ func serve(ctx context.Context, f *flags) error {
 // so the containers it starts still get SIGPIPE's default action.
 func surviveBrokenStderr() {
 	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
+}
+
+// dumpStacksOnSignal logs every goroutine's stack on SIGUSR1, as
+// containerd's shims do: the way to see where a daemon that seems stuck
+// is waiting (the log reaches containerd's own).
+func dumpStacksOnSignal() {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, unix.SIGUSR1)
+	go func() {
+		for range c {
+			buf := make([]byte, 1<<20)
+			n := runtime.Stack(buf, true)
+			logrus.Infof("=== goroutine stack dump (SIGUSR1) ===\n%s\n=== end of goroutine stack dump ===", buf[:n])
+		}
+	}()
 }
 
 // setupLogging sends logs to the bundle's "log" FIFO, which containerd
