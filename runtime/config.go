@@ -54,7 +54,7 @@ func (r *Runtime) toConfig(id, bundle string, s *specs.Spec, o configOpts) (*con
 			NoNewKeyring:     o.noNewKeyring,
 			Spec:             resolved,
 			RootlessEUID:     os.Geteuid() != 0,
-			RootlessCgroups:  os.Geteuid() != 0,
+			RootlessCgroups:  r.useRootlessCgroups(),
 		})
 		return err
 	})

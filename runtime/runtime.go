@@ -8,7 +8,9 @@ import (
 type Runtime struct {
 	root          string
 	systemdCgroup bool
-	programs      *programCache
+	// rootlessCgroups is WithRootlessCgroups's setting; nil detects it.
+	rootlessCgroups *bool
+	programs        *programCache
 }
 
 // Option configures a Runtime.

@@ -37,6 +37,9 @@ func startContainer(c *cli.Context, action startAction) (int, error) {
 		return -1, err
 	}
 	id := c.Args().First()
+	if _, err := rootlessFlag(c); err != nil {
+		return -1, err
+	}
 	bundle, err := absPath("bundle", c.String("bundle"))
 	if err != nil {
 		return -1, err

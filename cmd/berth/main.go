@@ -46,12 +46,14 @@ func newApp() *cli.App {
 	app.Usage = usage
 	app.Version = version
 	cli.VersionPrinter = printVersion
+	root, xdgRoot := stateRootDefault()
 	app.Flags = []cli.Flag{
 		cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
 		cli.StringFlag{Name: "log", Usage: "set the log file to write berth logs to (default is '/dev/stderr')"},
 		cli.StringFlag{Name: "log-format", Value: "text", Usage: "set the log format ('text' (default), or 'json')"},
-		cli.StringFlag{Name: "root", Value: "/run/berth", Usage: "root directory for storage of container state (this should be located in tmpfs)"},
+		cli.StringFlag{Name: "root", Value: root, Usage: "root directory for storage of container state (this should be located in tmpfs)"},
 		cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\" for e.g. \"system.slice:berth:434234\""},
+		cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
 	}
 	app.Commands = []cli.Command{
 		checkpointCommand,
@@ -72,7 +74,14 @@ func newApp() *cli.App {
 		stateCommand,
 		updateCommand,
 	}
-	app.Before = configureLogging
+	app.Before = func(c *cli.Context) error {
+		if !c.IsSet("root") && xdgRoot {
+			if err := prepareXDGRoot(root); err != nil {
+				return err
+			}
+		}
+		return configureLogging(c)
+	}
 	return app
 }
 

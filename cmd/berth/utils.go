@@ -52,7 +52,10 @@ func newRuntime(c *cli.Context) (*berth.Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--root: %w", err)
 	}
-	return berth.New(root, berth.WithSystemdCgroup(c.GlobalBool("systemd-cgroup")))
+	// A bad --rootless matters only where a container is made (checked
+	// there, as runc checks it); other commands ignore it, as runc's do.
+	rootless, _ := rootlessFlag(c)
+	return berth.New(root, berth.WithSystemdCgroup(c.GlobalBool("systemd-cgroup")), berth.WithRootlessCgroups(rootless))
 }
 
 // loadContainer loads the container named by the first argument.
