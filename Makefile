@@ -30,7 +30,7 @@ CRI_DIR := $(CURDIR)/.cache/cri
 DEMO_DIR  ?= /tmp/berth-demo
 TEST_ARGS ?=
 
-.PHONY: all setup setup-base build demo test unit integration conformance test-vm test-vm-systemd test-vm-systemd-cli test-podman test-cri test-reliability fuzz bench vet clean
+.PHONY: all setup setup-base build demo test unit integration conformance test-vm test-vm-systemd test-vm-systemd-critest test-podman test-cri test-reliability fuzz bench vet clean
 
 all: build
 
@@ -69,7 +69,7 @@ vet: setup-base
 
 # The patch's own tests (in the patched libcontainer) run here too.
 unit: setup-base
-	$(GO) test -count=1 $(TEST_ARGS) ./spec/... ./runtime/... ./shim/... ./cgroups/... ./seccomp/... ./apparmor/... \
+	$(GO) test -count=1 $(TEST_ARGS) ./spec/... ./runtime/... ./shim/... ./cgroups/... ./seccomp/... ./apparmor/... ./cmd/... \
 		github.com/opencontainers/runc/libcontainer/seccomp/...
 
 # The environment of the containerd tests (integration/containerd and the
@@ -149,20 +149,21 @@ test-vm: setup
 
 # Boots Debian's kernel under qemu with systemd as pid 1 and pure cgroup v2,
 # on the host's own root (read-only over 9p, under a tmpfs overlay), and
-# runs the systemd cgroup driver checks there, berth beside runc v1.5.2.
-# make test runs test-vm-systemd-cli: the same guest without the CRI part
-# (critest under emulation took 2 to 7 minutes a handler, past the lane's
-# budget in one CI run); make test-vm-systemd runs it all.
-test-vm-systemd-cli: setup build
-	integration/vmsystemd/run.sh $(CURDIR) $(GO) LANE_SKIP_CRI=1 \
-		CONTAINERD_22=$(CONTAINERD2_DIR)/containerd RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc
-
+# runs berth beside runc v1.5.2 and the runc shim there: the systemd cgroup
+# driver through the CLI, containerd 2.2.1 (metrics, OOM events), CRIU
+# checkpoint and restore (CLI, ctr, CRI), and containerd's CRI with
+# SystemdCgroup = true. make test runs test-vm-systemd, all but critest
+# (under emulation critest took 2 to 7 minutes a handler, past the lane's
+# budget in one CI run); test-vm-systemd-critest adds critest's subset.
+VM_SYSTEMD_ENV = CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CONTAINERD_22_SHIM_RUNC=$(CONTAINERD2_DIR)/containerd-shim-runc-v2 \
+	RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc BERTH_SHIM=$(CURDIR)/bin/containerd-shim-berth-v2 \
+	CRANE=$(CRI_DIR)/bin/crane CRICTL=$(CRI_DIR)/bin/crictl CRITEST=$(CRI_DIR)/bin/critest \
+	CNI_BIN_DIR=/usr/lib/cni BUSYBOX_DYNAMIC_ROOT=$(CRI_DIR)/busybox BERTH_GO=$(GO)
 test-vm-systemd: setup build
-	VM_SYSTEMD_TIMEOUT=1500 integration/vmsystemd/run.sh $(CURDIR) $(GO) \
-		CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CONTAINERD_22_SHIM_RUNC=$(CONTAINERD2_DIR)/containerd-shim-runc-v2 \
-		RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc BERTH_SHIM=$(CURDIR)/bin/containerd-shim-berth-v2 \
-		CRANE=$(CRI_DIR)/bin/crane CRICTL=$(CRI_DIR)/bin/crictl CRITEST=$(CRI_DIR)/bin/critest \
-		CNI_BIN_DIR=/usr/lib/cni BUSYBOX_DYNAMIC_ROOT=$(CRI_DIR)/busybox BERTH_GO=$(GO)
+	integration/vmsystemd/run.sh $(CURDIR) $(GO) LANE_SKIP_CRITEST=1 $(VM_SYSTEMD_ENV)
+
+test-vm-systemd-critest: setup build
+	VM_SYSTEMD_TIMEOUT=1500 integration/vmsystemd/run.sh $(CURDIR) $(GO) $(VM_SYSTEMD_ENV)
 
 # Side by side with runc v1.5.2, crun and containerd's runc shim: sections
 # 1-5 (and 1r, 3r on runc's own spec) from integration/cmd/bench, section 6
@@ -195,7 +196,7 @@ bench: setup build
 		-berth-shim bin/containerd-shim-berth-v2 -crane $(CRI_DIR)/bin/crane -crictl $(CRI_DIR)/bin/crictl \
 		-cni /usr/lib/cni -go $(GO) -busybox-root $(CRI_DIR)/busybox -n $(BENCH_CRI_N) -density $(BENCH_DENSITY)
 
-test: vet unit fuzz integration conformance test-vm test-vm-systemd-cli test-podman test-cri test-reliability
+test: vet unit fuzz integration conformance test-vm test-vm-systemd test-podman test-cri test-reliability
 
 clean:
 	rm -rf bin .cache

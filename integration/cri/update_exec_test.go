@@ -76,7 +76,11 @@ func startProbe(t *testing.T, crictlBin string, e *crienv.Env, dir, handler, nam
 		cancel()
 	}
 	ctrConfig := filepath.Join(dir, name+"-ctr.json")
+	// An annotation, as the kubelet always gives some: containerd 2.2.1's
+	// restore of a checkpoint (CRImportCheckpoint) panics on a container
+	// that had none.
 	config := fmt.Sprintf(`{"metadata": {"name": "probe"}, "image": {"image": %q}, "command": %s,
+		"annotations": {"io.kubernetes.container.hash": "0"},
 		"linux": {"resources": {"memory_limit_in_bytes": 67108864}}}`, probeImage, command)
 	if err := os.WriteFile(ctrConfig, []byte(config), 0o644); err != nil {
 		p.remove()

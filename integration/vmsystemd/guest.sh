@@ -162,6 +162,74 @@ ctr_checks() {
 	$CTR container rm "$id" > /dev/null 2>&1
 }
 
+# ctr_cr_checks RUNTIME RUNTIME_TYPE [CTR RUN OPTIONS]: checkpoint and
+# restore through containerd 2.2.1: into its content store, leaving the task
+# running (ctr container checkpoint --task --rw), then with an image and a
+# work path of the client's and --exit (ctr task checkpoint: the runc
+# options ImagePath, WorkPath, Exit), then a live restore from the content
+# store (ctr container restore --live --rw: containerd's Create with a
+# checkpoint, restored at Start). The task counts in its rootfs and notes
+# each start of its shell in /tmp/starts: restored, it counts on and has
+# started once.
+ctr_cr_checks() {
+	rt=$1; rtype=$2; shift 2
+	id=cr-$rt
+	W=/run/lane-ctrcr-$rt
+	rm -rf $W; mkdir -p $W
+	count() { $CTR task exec --exec-id "c$(date +%s%N)" "$id" cat /tmp/count 2>/dev/null; }
+	task_status() { $CTR task ls 2>/dev/null | awk -v id="$id" '$1 == id { print $3 }'; }
+	if ! $CTR run -d --runtime "$rtype" "$@" "$IMAGE" "$id" \
+		sh -c 'echo start >> /tmp/starts; i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done' > "$L/ctrcr-$rt.log" 2>&1; then
+		record "$rt" "ctr container checkpoint --task" "run failed: $(tail -n1 "$L/ctrcr-$rt.log")"
+		return
+	fi
+	sleep 2
+	if $CTR container checkpoint --task --rw "$id" "lane/checkpoint-$rt:1" > "$L/ctrcr-$rt.log" 2>&1; then
+		record "$rt" "ctr container checkpoint --task" "$(task_status)"
+	else
+		record "$rt" "ctr container checkpoint --task" "failed: $(tail -n1 "$L/ctrcr-$rt.log")"
+	fi
+	a=$(count); sleep 1; c=$(count)
+	record "$rt" "after the checkpoint: the counter goes on" "$([ -n "$a" ] && [ -n "$c" ] && [ "$c" -gt "$a" ] && echo yes || echo "no ($a, $c)")"
+	if $CTR task checkpoint --exit --image-path $W/images --work-path $W/work "$id" > "$L/ctrcr-$rt.log" 2>&1; then
+		record "$rt" "ctr task checkpoint --exit --image-path --work-path" \
+			"images $(ls $W/images/inventory.img > /dev/null 2>&1 && echo yes || echo no), dump.log $([ -f $W/work/dump.log ] && echo yes || echo no)"
+		i=0; while [ "$(task_status)" = RUNNING ] && [ $i -lt 40 ]; do sleep 0.5; i=$((i+1)); done
+		record "$rt" "ctr task checkpoint --exit: task" "$(task_status)"
+	else
+		record "$rt" "ctr task checkpoint --exit --image-path --work-path" "failed: $(tail -n1 "$L/ctrcr-$rt.log")"
+	fi
+	# A failed checkpoint's CRIU log, kept in the bundle by the shim.
+	cp "$C/state/io.containerd.runtime.v2.task/lane/$id/criu-dump.log" "$L/ctrcr-$rt-criu-dump.log" 2> /dev/null
+	$CTR task kill -s KILL "$id" > /dev/null 2>&1
+	i=0; while [ "$(task_status)" = RUNNING ] && [ $i -lt 40 ]; do sleep 0.5; i=$((i+1)); done
+	$CTR task rm -f "$id" > /dev/null 2>&1
+	$CTR container rm "$id" > /dev/null 2>&1
+	if $CTR container restore --live --rw "$id" "lane/checkpoint-$rt:1" > "$L/ctrcr-$rt.log" 2>&1; then
+		record "$rt" "ctr container restore --live" "$(task_status)"
+		a=$(count); sleep 1; c=$(count)
+		starts=$($CTR task exec --exec-id starts "$id" cat /tmp/starts 2>/dev/null)
+		record "$rt" "restored: the counter goes on, one start" \
+			"$([ -n "$a" ] && [ -n "$c" ] && [ "$c" -gt "$a" ] && [ "$starts" = start ] && echo yes || echo "no ($a, $c, starts '$starts')")"
+	else
+		record "$rt" "ctr container restore --live" "failed: $(tail -n1 "$L/ctrcr-$rt.log")"
+	fi
+	tpid=$($CTR task ls 2>/dev/null | awk -v id="$id" '$1 == id { print $2 }')
+	shim=$(awk '{ print $4 }' /proc/$tpid/stat 2>/dev/null)
+	$CTR task kill -s KILL "$id" > "$L/ctrcr-$rt-kill.log" 2>&1
+	i=0; while [ "$(task_status)" = RUNNING ] && [ $i -lt 40 ]; do sleep 0.5; i=$((i+1)); done
+	if timeout 30 $CTR task rm "$id" > "$L/ctrcr-$rt-rm.log" 2>&1; then
+		record "$rt" "restored: task killed and removed" ok
+	else
+		# Where the shim waits: its stacks go to containerd's log.
+		[ -n "$shim" ] && kill -USR1 "$shim" 2> /dev/null && sleep 1
+		record "$rt" "restored: task killed and removed" "failed: $(tail -n1 "$L/ctrcr-$rt-rm.log")"
+	fi
+	$CTR task rm -f "$id" > /dev/null 2>&1
+	$CTR container rm "$id" > /dev/null 2>&1
+	$CTR image rm "lane/checkpoint-$rt:1" > /dev/null 2>&1
+}
+
 # expect_cr NAME WANT: as expect, but where CRIU fails runc too, the line
 # is "VMTEST known" (CRIU and this guest, not berth), and counts as neither.
 expect_cr() {
@@ -249,6 +317,8 @@ evpid=$!
 sleep 1
 ctr_checks berth io.containerd.berth.v2
 ctr_checks runc io.containerd.runc.v2 --runc-binary "$RUNC"
+ctr_cr_checks berth io.containerd.berth.v2
+ctr_cr_checks runc io.containerd.runc.v2 --runc-binary "$RUNC"
 kill $evpid
 kill $ctdpid; wait $ctdpid
 expect "metrics: memory usage above 0" true
@@ -258,6 +328,13 @@ expect "metrics: cpu PSI" true
 expect "metrics: memory PSI some.total above 0" true
 expect "metrics: io PSI" true
 expect "/tasks/oom events for the kill" 1
+expect_cr "ctr container checkpoint --task" RUNNING
+expect_cr "after the checkpoint: the counter goes on" yes
+expect_cr "ctr task checkpoint --exit --image-path --work-path" "images yes, dump.log yes"
+expect_cr "ctr task checkpoint --exit: task" STOPPED
+expect_cr "ctr container restore --live" RUNNING
+expect_cr "restored: the counter goes on, one start" yes
+expect_cr "restored: task killed and removed" ok
 
 # Kubernetes: containerd 2.2.1's CRI with SystemdCgroup = true, critest's
 # systemd subset with the runc shim and with berth, update then exec, and
@@ -267,13 +344,15 @@ if [ "${LANE_SKIP_CRI:-}" = 1 ]; then
 	echo "VMTEST info CRI skipped (LANE_SKIP_CRI=1, for a quicker run by hand)"
 elif [ -x "$L/cri.test" ]; then
 	start=$(date +%s)
-	(cd "$REPO/integration/cri" && BERTH_CRI_SYSTEMD=1 "$L/cri.test" -test.v -test.count=1 -test.timeout 20m -test.run '^TestCRI$') > "$L/cri.log" 2>&1
+	(cd "$REPO/integration/cri" && BERTH_CRI_SYSTEMD=1 BERTH_CRI_SKIP_CRITEST=${LANE_SKIP_CRITEST:-} "$L/cri.test" -test.v -test.count=1 -test.timeout 20m -test.run '^TestCRI$') > "$L/cri.log" 2>&1
 	rc=$?
 	# A failed run keeps its directory: its critest logs come out.
-	for f in /tmp/berth-cri*/critest-*.log /tmp/berth-cri*/containerd.log; do [ -f "$f" ] && cp "$f" "$L/"; done
-	grep -E "^ +[a-z-]+ +[0-9]+ passed|^handler|^stats as|passes with|fails with" "$L/cri.log" | sed 's/^ */VMTEST info /'
+	for f in "$TMPDIR"/berth-cri*/critest-*.log "$TMPDIR"/berth-cri*/containerd.log; do [ -f "$f" ] && cp "$f" "$L/"; done
+	grep -E "^ +[a-z-]+ +[0-9]+ passed|^handler|^stats as|^checkpoint, |passes with|fails with" "$L/cri.log" | sed 's/^ */VMTEST info /'
+	what="critest subset, update then exec, stats, checkpoint and restore"
+	[ "${LANE_SKIP_CRITEST:-}" = 1 ] && what="update then exec, stats, checkpoint and restore (critest skipped: LANE_SKIP_CRITEST=1)"
 	if [ $rc -eq 0 ]; then
-		ok "CRI with SystemdCgroup = true: critest subset, update then exec, stats, side by side ($(( $(date +%s) - start )) s)"
+		ok "CRI with SystemdCgroup = true: $what, side by side ($(( $(date +%s) - start )) s)"
 	else
 		fail "CRI with SystemdCgroup = true (exit $rc): $(grep -E -- "--- FAIL|_test.go:[0-9]+:" "$L/cri.log" | head -n 8 | tr '\n' ' ')"
 	fi
