@@ -66,6 +66,9 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start sta
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
+	if err := requireInit(); err != nil {
+		return nil, err
+	}
 	if !filepath.IsAbs(o.Bundle) {
 		return nil, errorf(ErrInvalid, "bundle %q: path must be absolute", o.Bundle)
 	}
@@ -80,6 +83,9 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start sta
 		return nil, fmt.Errorf("%s: %w", filepath.Join(bundle, spec.ConfigName), err)
 	}
 	if err := o.IO.validate(s.Process.Terminal, "process"); err != nil {
+		return nil, err
+	}
+	if err := requireSeccompBuild(s); err != nil {
 		return nil, err
 	}
 	if err := checkHost(ctx, s); err != nil {

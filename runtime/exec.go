@@ -53,6 +53,9 @@ func (c *Container) exec(ctx context.Context, p *specs.Process, o ExecOpts) (*Pr
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := requireInit(); err != nil {
+		return nil, err
+	}
 	if p == nil {
 		return nil, errorf(ErrInvalid, "process: must be given")
 	}

@@ -27,5 +27,6 @@ func Init() {
 	if len(os.Args) > 1 && os.Args[1] == InitArg {
 		libcontainer.Init()
 	}
+	initCalled.Store(true)
 	goruntime.LockOSThread()
 }

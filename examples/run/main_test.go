@@ -48,3 +48,50 @@ func goBinary() string {
 	}
 	return "go"
 }
+
+// TestLibraryBuildMistakes: the two mistakes a new user of the library
+// made are refused before anything is made, each with an error that says
+// what to do: a build without -tags seccomp running a spec with seccomp
+// (the error named no tag, from inside the container's init), and a
+// program that never calls runtime.Init (its main ran twice, and the
+// create failed with "procReady not received").
+func TestLibraryBuildMistakes(t *testing.T) {
+	testutil.RequireRoot(t, "runs a real container")
+	dir := t.TempDir()
+	bundle := filepath.Join(dir, "bundle")
+	if err := busybox.MakeBundle(bundle, spec.WithArgs("true")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, pkg string
+		tags      []string
+		args      func(root string) []string
+		says      string
+	}{
+		{"without -tags seccomp", ".", nil, func(root string) []string { return []string{"-root", root, bundle, "notag"} }, "-tags seccomp"},
+		{"without runtime.Init", "./testdata/noinit", []string{"-tags", "seccomp"}, func(root string) []string { return []string{root, bundle} }, "runtime.Init"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := filepath.Join(t.TempDir(), "prog")
+			args := append(append([]string{"build"}, tc.tags...), "-o", bin, tc.pkg)
+			build := exec.Command(goBinary(), args...)
+			build.Env = append(os.Environ(), "GOWORK=off")
+			if out, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("go build: %v\n%s", err, out)
+			}
+			root := filepath.Join(t.TempDir(), "state")
+			out, err := exec.Command(bin, tc.args(root)...).CombinedOutput()
+			if err == nil || !strings.Contains(string(out), tc.says) {
+				t.Fatalf("%v: %s; want a failure naming %q", err, out, tc.says)
+			}
+			if strings.Count(string(out), "main ran") > 1 {
+				t.Errorf("main ran twice: %s", out)
+			}
+			if entries, _ := os.ReadDir(root); len(entries) != 0 {
+				t.Errorf("state left behind: %v", entries)
+			}
+			t.Logf("%s: %s", tc.name, strings.TrimSpace(string(out)))
+		})
+	}
+}
