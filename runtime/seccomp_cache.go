@@ -8,7 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
+	"time"
 )
 
 // programFilePrefix names, in a runtime's root, the files of compiled
@@ -33,6 +36,13 @@ const maxProgramFile = 1 << 20
 // memory: one per distinct profile, and a profile is usually shared, but a
 // notify profile names each container's listener.
 const maxProgramsInMemory = 64
+
+// maxProgramFiles bounds the program files in a root. A key includes the
+// identity of the binary that compiled it, so each upgrade of berth, or of
+// a program using the library, starts new files; the least recently used
+// beyond the bound are removed when a program is stored. A removed program
+// is compiled again when next needed.
+const maxProgramFiles = 32
 
 // programCache keeps compiled seccomp programs by key, in memory (for a
 // long-lived process such as the shim daemon) and in files in dir named
@@ -83,6 +93,9 @@ func (c *programCache) get(key string) ([]byte, bool) {
 		return nil, false
 	}
 	c.remember(key, data)
+	// Used: it is among the last to go (see prune).
+	now := time.Now()
+	_ = os.Chtimes(c.path(key), now, now)
 	return data, true
 }
 
@@ -109,7 +122,36 @@ func (c *programCache) put(key string, data []byte) error {
 		_ = os.Remove(tmp.Name())
 		return fmt.Errorf("seccomp program cache: %w", err)
 	}
+	c.prune(maxProgramFiles)
 	return nil
+}
+
+// prune removes the least recently used program files beyond max.
+func (c *programCache) prune(max int) {
+	entries, err := os.ReadDir(c.dir)
+	if err != nil {
+		return
+	}
+	type file struct {
+		name string
+		used time.Time
+	}
+	var files []file
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), programFilePrefix) || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		if info, err := e.Info(); err == nil {
+			files = append(files, file{e.Name(), info.ModTime()})
+		}
+	}
+	if len(files) <= max {
+		return
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].used.Before(files[j].used) })
+	for _, f := range files[:len(files)-max] {
+		_ = os.Remove(filepath.Join(c.dir, f.name))
+	}
 }
 
 // remember keeps data under key in memory, forgetting every other program

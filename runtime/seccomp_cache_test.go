@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestProgramKey(t *testing.T) {
@@ -112,5 +114,56 @@ func TestProgramCacheMemoryBound(t *testing.T) {
 	}
 	if got, ok := c.get(programKey([]byte{maxProgramsInMemory})); !ok || got[0] != maxProgramsInMemory {
 		t.Fatalf("the newest program is gone: %v, %v", got, ok)
+	}
+}
+
+// TestProgramCacheFileBound: a root keeps at most maxProgramFiles program
+// files; storing one more removes the least recently used (a file read
+// back counts as used), and nothing else in the root.
+func TestProgramCacheFileBound(t *testing.T) {
+	dir := t.TempDir()
+	other := filepath.Join(dir, "a-container")
+	if err := os.Mkdir(other, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c := newProgramCache(dir)
+	old := time.Now().Add(-time.Hour)
+	for i := 0; i < maxProgramFiles; i++ {
+		key := programKey([]byte{byte(i)})
+		if err := c.put(key, []byte("p")); err != nil {
+			t.Fatal(err)
+		}
+		// Stored an hour ago, the oldest first.
+		at := old.Add(time.Duration(i) * time.Second)
+		if err := os.Chtimes(c.path(key), at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, second := programKey([]byte{0}), programKey([]byte{1})
+	// The first is read back by another process (not from memory): used.
+	if _, ok := newProgramCache(dir).get(first); !ok {
+		t.Fatal("first program not read back")
+	}
+	if err := c.put(programKey([]byte("new")), []byte("p")); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), programFilePrefix) {
+			n++
+		}
+	}
+	if n != maxProgramFiles {
+		t.Errorf("%d program files, want %d", n, maxProgramFiles)
+	}
+	if _, err := os.Stat(c.path(first)); err != nil {
+		t.Errorf("the program used last was removed: %v", err)
+	}
+	if _, err := os.Stat(c.path(second)); err == nil {
+		t.Errorf("the least recently used program was kept")
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("a container's directory was touched: %v", err)
 	}
 }
