@@ -320,12 +320,19 @@ func TestLibraryOOM(t *testing.T) {
 	}
 }
 
-// TestLibraryLoadedWait: a container loaded by a second Runtime (as another
-// process would) can be waited on, with an unknown exit code.
+// TestLibraryLoadedWait: a container loaded again in the process that
+// created it (by another Runtime on the same root, as by Load) shares the
+// creator's ownership of its init: its Wait gives the real exit status (it
+// gave -1), and its Delete reaps the init (it left a zombie until the first
+// object's Wait).
 func TestLibraryLoadedWait(t *testing.T) {
 	t.Parallel()
 	rt := newRuntime(t)
 	c, _ := runSleeper(t, rt)
+	pid, err := c.Pid()
+	if err != nil {
+		t.Fatal(err)
+	}
 	other, err := berth.New(rt.Root())
 	if err != nil {
 		t.Fatal(err)
@@ -349,15 +356,20 @@ func TestLibraryLoadedWait(t *testing.T) {
 	}
 	select {
 	case es := <-done:
-		if es.Code != berth.UnknownExitCode {
-			t.Fatalf("loaded wait code %d, want unknown", es.Code)
+		if es.Code != 137 {
+			t.Fatalf("loaded wait code %d, want 137 (the creator's status)", es.Code)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("loaded wait did not see the exit")
 	}
-	// The owner still learns the real status.
-	es, err := c.Wait(context.Background())
-	if err != nil || es.Code != 137 {
+	if err := loaded.Delete(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+		t.Fatalf("init %d left (a zombie) after the loaded container's delete", pid)
+	}
+	// The first object agrees.
+	if es, err := c.Wait(context.Background()); err != nil || es.Code != 137 {
 		t.Fatalf("owner wait: %+v %v", es, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

@@ -31,7 +31,11 @@ func (r *Runtime) Load(id string) (*Container, error) {
 	if err != nil {
 		return nil, opError("load", id, classify(err))
 	}
-	return newContainer(r, lc), nil
+	c := newContainer(r, lc)
+	if o, ok := initOwnerOf(r.stateDir(id)); ok {
+		c.init = o // created by this process: its owner's status and reaping
+	}
+	return c, nil
 }
 
 // ID returns the container's id.

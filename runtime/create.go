@@ -133,7 +133,9 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start sta
 			_, _ = proc.Wait() // reap init if it was spawned
 			return err
 		}
-		c.init = newOwnedExit(proc, o.OnExit)
+		owner := newOwnedExit(proc, o.OnExit)
+		c.init = owner
+		own(r.stateDir(id), owner)
 		return nil
 	})
 	if err != nil {

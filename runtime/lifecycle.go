@@ -129,6 +129,9 @@ func (c *Container) delete(ctx context.Context, force bool) error {
 		return classify(err)
 	}
 	c.reap(ctx)
+	if o, ok := c.init.(*ownedExit); ok {
+		disown(c.rt.stateDir(c.ID()), o)
+	}
 	return nil
 }
 
