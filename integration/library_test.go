@@ -448,3 +448,24 @@ func TestLibraryErrors(t *testing.T) {
 		t.Errorf("signal deleted container succeeded")
 	}
 }
+
+// TestLibraryExecWithoutEnv: Exec takes the whole process; one without an
+// env (so without PATH) and a command to look up is refused before
+// anything runs, saying so (it failed inside the container: "sh":
+// executable file not found in $PATH); with an absolute path it runs.
+func TestLibraryExecWithoutEnv(t *testing.T) {
+	t.Parallel()
+	rt := newRuntime(t)
+	c, _ := runSleeper(t, rt)
+	_, err := c.Exec(context.Background(), &specs.Process{Args: []string{"sh", "-c", "true"}, Cwd: "/"}, berth.ExecOpts{})
+	if !errors.Is(err, berth.ErrInvalid) || !strings.Contains(err.Error(), "process.env") || !strings.Contains(err.Error(), "PATH") {
+		t.Fatalf("exec of sh without env: %v; want ErrInvalid naming process.env and PATH", err)
+	}
+	p, err := c.Exec(context.Background(), &specs.Process{Args: []string{"/bin/sh", "-c", "exit 3"}, Cwd: "/"}, berth.ExecOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es, err := p.Wait(context.Background()); err != nil || es.Code != 3 {
+		t.Fatalf("exec of /bin/sh without env: %+v %v, want exit 3", es, err)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/berth-oci/berth/spec"
@@ -38,7 +40,11 @@ type Process struct {
 
 // Exec starts an extra process in a created or running container (or a
 // paused one with AllowPaused), as runc allows. The caller owns it:
-// call Wait to collect its exit status.
+// call Wait to collect its exit status. p is the whole process, as runc
+// exec's --process file is: nothing comes from the container's init (its
+// env, and so its PATH, cwd, user or capabilities); the zero values are
+// root, cwd "/", no capabilities and an empty environment, in which a
+// command without a '/' is refused (no PATH to look it up in).
 func (c *Container) Exec(ctx context.Context, p *specs.Process, o ExecOpts) (*Process, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -61,6 +67,9 @@ func (c *Container) exec(ctx context.Context, p *specs.Process, o ExecOpts) (*Pr
 	}
 	if err := spec.ValidateProcess(p, "process"); err != nil {
 		return nil, err
+	}
+	if !strings.Contains(p.Args[0], "/") && !slices.ContainsFunc(p.Env, func(e string) bool { return strings.HasPrefix(e, "PATH=") }) {
+		return nil, errorf(ErrInvalid, "process.env: no PATH to look %q up in; give the process an env with PATH, or an absolute path (an exec'd process inherits nothing from the container's init)", p.Args[0])
 	}
 	if err := o.IO.validate(p.Terminal, "process"); err != nil {
 		return nil, err
