@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -467,5 +468,55 @@ func TestLibraryExecWithoutEnv(t *testing.T) {
 	}
 	if es, err := p.Wait(context.Background()); err != nil || es.Code != 3 {
 		t.Fatalf("exec of /bin/sh without env: %+v %v, want exit 3", es, err)
+	}
+}
+
+// TestLibraryPipeIO: a container's output captured into Go writers, and
+// its stdin fed from a Go reader, through runtime.PipeIO (it took about 25
+// lines of pipes and goroutines before); the same writer for stdout and
+// stderr keeps their order; an exec's output is captured the same way.
+func TestLibraryPipeIO(t *testing.T) {
+	t.Parallel()
+	rt := newRuntime(t)
+	var out, errOut bytes.Buffer
+	pio, err := berth.NewPipeIO(strings.NewReader("from stdin\n"), &out, &errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := newBundle(t, spec.WithArgs("sh", "-c", "cat; echo to stderr >&2; exit 5"))
+	c, err := rt.Run(context.Background(), uniqueID(t), berth.CreateOpts{Bundle: bundle, IO: pio.IO})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := c.Wait(context.Background())
+	if err != nil || es.Code != 5 {
+		t.Fatalf("wait: %+v %v", es, err)
+	}
+	if err := pio.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "from stdin\n" || errOut.String() != "to stderr\n" {
+		t.Fatalf("stdout %q, stderr %q", out.String(), errOut.String())
+	}
+	if err := c.Delete(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+
+	s, _ := runSleeper(t, rt)
+	var both bytes.Buffer
+	epio, err := berth.NewPipeIO(nil, &both, &both)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Exec(context.Background(), &specs.Process{Args: []string{"/bin/sh", "-c", "echo one; echo two >&2; echo three"}, Cwd: "/"},
+		berth.ExecOpts{IO: epio.IO})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := epio.Wait(); err != nil || both.String() != "one\ntwo\nthree\n" {
+		t.Fatalf("exec output %q, %v", both.String(), err)
 	}
 }
