@@ -11,7 +11,7 @@ SETUP_LEVEL=${SETUP_LEVEL:-full}
 export GOWORK=off
 
 GO_VERSION=${GO_VERSION:-1.26.8}
-GO_MIN_MINOR=25
+GO_MIN_MINOR=26
 # qemu, Debian's kernel, apparmor (apparmor_parser) and cpio are for the VM
 # lane (make test-vm), which boots a kernel with AppArmor and cgroup v2;
 # crun is a peer in make bench; podman and conmon are the podman lane
