@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"strconv"
 
 	"github.com/urfave/cli"
 
@@ -54,10 +55,17 @@ func startContainer(c *cli.Context, action startAction) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	extra, err := preservedFiles(c.Int("preserve-fds"))
+	// Socket activation: systemd's sockets first, then --preserve-fds,
+	// and the process told of them, as runc does.
+	extra := listenFiles()
+	if len(extra) > 0 && s.Process != nil {
+		s.Process.Env = append(s.Process.Env, "LISTEN_FDS="+strconv.Itoa(len(extra)), "LISTEN_PID=1")
+	}
+	preserved, err := preservedFiles(3+len(extra), c.Int("preserve-fds"))
 	if err != nil {
 		return -1, err
 	}
+	extra = append(extra, preserved...)
 	rt, err := newRuntime(c)
 	if err != nil {
 		return -1, err

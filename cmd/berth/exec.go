@@ -87,7 +87,7 @@ func execProcess(c *cli.Context) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	extra, err := preservedFiles(c.Int("preserve-fds"))
+	extra, err := preservedFiles(3, c.Int("preserve-fds"))
 	if err != nil {
 		return -1, err
 	}

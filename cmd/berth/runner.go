@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli"
@@ -164,13 +165,39 @@ func dialSocket(flag, path string) (*os.File, error) {
 	return f, nil
 }
 
-// preservedFiles returns fds 3..3+n-1 of this process, for --preserve-fds.
-func preservedFiles(n int) ([]*os.File, error) {
+// listenFiles returns the sockets systemd passed for socket activation
+// (LISTEN_FDS fds from 3, when LISTEN_PID is this process), which the
+// container gets first among its extra files, as runc passes them.
+func listenFiles() []*os.File {
+	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	if err != nil || pid != os.Getpid() {
+		return nil
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n <= 0 {
+		return nil
+	}
+	names := strings.Split(os.Getenv("LISTEN_FDNAMES"), ":")
+	files := make([]*os.File, 0, n)
+	for fd := 3; fd < 3+n; fd++ {
+		unix.CloseOnExec(fd)
+		name := "LISTEN_FD_" + strconv.Itoa(fd)
+		if i := fd - 3; i < len(names) && names[i] != "" {
+			name = names[i]
+		}
+		files = append(files, os.NewFile(uintptr(fd), name))
+	}
+	return files
+}
+
+// preservedFiles returns the n fds from base of this process, for
+// --preserve-fds (base is 3, after any socket activation fds).
+func preservedFiles(base, n int) ([]*os.File, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("--preserve-fds: %d is negative", n)
 	}
 	var files []*os.File
-	for fd := 3; fd < 3+n; fd++ {
+	for fd := base; fd < base+n; fd++ {
 		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 		if err != nil {
 			return nil, fmt.Errorf("--preserve-fds: fd %d is not open: %w", fd, err)
