@@ -10,6 +10,7 @@ import (
 
 	"github.com/berth-oci/berth/integration/busybox"
 	"github.com/berth-oci/berth/integration/hoststate"
+	"github.com/berth-oci/berth/internal/testutil"
 	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
 	runcoptions "github.com/containerd/containerd/api/types/runc/options"
 	"google.golang.org/grpc/codes"
@@ -92,12 +93,7 @@ func testShimCgroup(t *testing.T, d *daemon) {
 // task's init.
 func shimOfTask(t *testing.T, d *daemon, id string) int {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(d.taskPid(id)), "stat"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-	ppid, err := strconv.Atoi(fields[1])
+	ppid, err := testutil.ParentPid(d.taskPid(id))
 	if err != nil {
 		t.Fatal(err)
 	}

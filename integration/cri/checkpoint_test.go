@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-oci/berth/integration/crienv"
+	"github.com/berth-oci/berth/internal/testutil"
 )
 
 // checkpointSteps are the steps of checkCheckpointSideBySide, in order.
@@ -61,15 +62,7 @@ func shimOfContainer(crictl func(args ...string) (string, error), id string) int
 	if err != nil || json.Unmarshal([]byte(s), &info) != nil || info.Info.Pid == 0 {
 		return 0
 	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", info.Info.Pid))
-	if err != nil {
-		return 0
-	}
-	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-	if len(fields) < 2 {
-		return 0
-	}
-	ppid, _ := strconv.Atoi(fields[1])
+	ppid, _ := testutil.ParentPid(info.Info.Pid)
 	return ppid
 }
 
