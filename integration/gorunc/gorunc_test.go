@@ -369,3 +369,20 @@ func TestErrorsSurface(t *testing.T) {
 		t.Fatalf("log lacks the bad id error:\n%s", data)
 	}
 }
+
+// TestRootlessOption: go-runc's Rootless option (what rootless containerd,
+// nerdctl and BuildKit set) passes --rootless=true or false; berth takes
+// both and runs the container (as root, the rootless cgroup manager only
+// ignores cgroup permission errors).
+func TestRootlessOption(t *testing.T) {
+	t.Parallel()
+	for _, rootless := range []bool{true, false} {
+		r, ctx := client(t), context.Background()
+		r.Rootless = &rootless
+		b := bundle(t, spec.WithArgs("sh", "-c", "exit 4"))
+		status, err := r.Run(ctx, uniqueID("rootless"), b, &runc.CreateOpts{})
+		if status != 4 {
+			t.Fatalf("Rootless %v: run status %d (%v), want 4", rootless, status, err)
+		}
+	}
+}
