@@ -21,7 +21,7 @@ const nobodyUID, nobodyGID = 65534, 65534
 // only a command that makes a container refuses a bad one, as runc.
 func TestRootlessStateRootSideBySide(t *testing.T) {
 	testutil.RequireRoot(t, "runs the binaries as nobody")
-	for _, rt := range []struct{ name, bin string }{{"berth", binary(t)}, {"runc", runcBinary(t)}} {
+	for _, rt := range []struct{ name, bin string }{{"berth", reachableCopy(t, binary(t))}, {"runc", reachableCopy(t, runcBinary(t))}} {
 		t.Run(rt.name, func(t *testing.T) {
 			// Not t.TempDir: its parent is root's alone.
 			xdg, err := os.MkdirTemp("", "berth-xdg-")
@@ -71,4 +71,27 @@ func TestRootlessStateRootSideBySide(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reachableCopy copies the executable bin where any user can run it: the
+// tree it was built in may be closed to others (a clone under /root).
+func reachableCopy(t *testing.T, bin string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "berth-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, filepath.Base(bin))
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dst
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -93,9 +94,11 @@ func (c *programCache) get(key string) ([]byte, bool) {
 		return nil, false
 	}
 	c.remember(key, data)
-	// Used: it is among the last to go (see prune).
-	now := time.Now()
-	_ = os.Chtimes(c.path(key), now, now)
+	// Used: it is among the last to go (see prune). The access time says
+	// so; the modification time stays that of the write.
+	if info, err := f.Stat(); err == nil {
+		_ = os.Chtimes(c.path(key), time.Now(), info.ModTime())
+	}
 	return data, true
 }
 
@@ -126,7 +129,8 @@ func (c *programCache) put(key string, data []byte) error {
 	return nil
 }
 
-// prune removes the least recently used program files beyond max.
+// prune removes the least recently used program files beyond max, by
+// access time (set by get, and by the write).
 func (c *programCache) prune(max int) {
 	entries, err := os.ReadDir(c.dir)
 	if err != nil {
@@ -142,7 +146,11 @@ func (c *programCache) prune(max int) {
 			continue
 		}
 		if info, err := e.Info(); err == nil {
-			files = append(files, file{e.Name(), info.ModTime()})
+			used := info.ModTime()
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				used = time.Unix(st.Atim.Unix())
+			}
+			files = append(files, file{e.Name(), used})
 		}
 	}
 	if len(files) <= max {

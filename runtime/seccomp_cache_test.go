@@ -133,7 +133,7 @@ func TestProgramCacheFileBound(t *testing.T) {
 		if err := c.put(key, []byte("p")); err != nil {
 			t.Fatal(err)
 		}
-		// Stored an hour ago, the oldest first.
+		// Stored and used an hour ago, the oldest first.
 		at := old.Add(time.Duration(i) * time.Second)
 		if err := os.Chtimes(c.path(key), at, at); err != nil {
 			t.Fatal(err)
@@ -157,8 +157,10 @@ func TestProgramCacheFileBound(t *testing.T) {
 	if n != maxProgramFiles {
 		t.Errorf("%d program files, want %d", n, maxProgramFiles)
 	}
-	if _, err := os.Stat(c.path(first)); err != nil {
+	if st, err := os.Stat(c.path(first)); err != nil {
 		t.Errorf("the program used last was removed: %v", err)
+	} else if !st.ModTime().Equal(old) {
+		t.Errorf("reading the program changed its modification time to %v", st.ModTime())
 	}
 	if _, err := os.Stat(c.path(second)); err == nil {
 		t.Errorf("the least recently used program was kept")
