@@ -287,6 +287,67 @@ cr_checks() {
 	$R delete -f cr > /dev/null 2>&1
 	for f in $W/work-*/*.log; do [ -f "$f" ] && cp "$f" "$L/$rt-criu-$(basename "$(dirname "$f")")-$(basename "$f")"; done
 }
+# cr_more_checks RUNTIME BINARY: checkpoint and restore of an established
+# TCP connection (--tcp-established; refused without it) and of a
+# container with a bind mount of the host's (CRIU's external mount).
+cr_more_checks() {
+	rt=$1
+	R="$2 --systemd-cgroup --root /run/lane-$rt"
+	W=/run/lane-cr2-$rt
+	rm -rf $W; mkdir -p $W /run/lane-bind-$rt
+	wait_id() {
+		i=0; while [ "$($R state "$1" 2>/dev/null | jq -r .status)" != "$2" ] && [ $i -lt 60 ]; do sleep 0.5; i=$((i+1)); done
+		$R state "$1" 2>/dev/null | jq -r .status
+	}
+	last_got() { $R exec cr-tcp tail -n1 /dev/shm/got 2>/dev/null; }
+	# TCP.
+	true | $R --log "$L/$rt-crtcp-run.log" run -d -b "$L/bundles/$rt/cr-tcp" cr-tcp 2>&1 | cat > /dev/null &
+	if [ "$(wait_id cr-tcp running)" = running ]; then
+		sleep 3
+		if $R checkpoint --leave-running --image-path $W/notcp --work-path $W/work-notcp cr-tcp > "$L/$rt-crtcp.log" 2>&1; then
+			record "$rt" "checkpoint of an established TCP connection without --tcp-established" "done"
+		else
+			record "$rt" "checkpoint of an established TCP connection without --tcp-established" "refused"
+		fi
+		if $R checkpoint --tcp-established --image-path $W/tcp --work-path $W/work-tcp cr-tcp >> "$L/$rt-crtcp.log" 2>&1; then
+			record "$rt" "checkpoint --tcp-established" "$($R state cr-tcp > /dev/null 2>&1 && echo "container kept" || echo "container removed")"
+			true | $R --log "$L/$rt-crtcp-restore.log" restore -d --tcp-established --image-path $W/tcp --work-path $W/work-tcp-restore \
+				-b "$L/bundles/$rt/cr-tcp" cr-tcp 2>&1 | cat > /dev/null &
+			st=$(wait_id cr-tcp running)
+			if [ "$st" = running ]; then
+				a=$(last_got); sleep 1; c=$(last_got)
+				record "$rt" "restore --tcp-established: the connection goes on" "$([ -n "$a" ] && [ -n "$c" ] && [ "$c" -gt "$a" ] && echo yes || echo "no ($a, $c)")"
+			else
+				record "$rt" "restore --tcp-established: the connection goes on" "restore failed ($st): $(grep -h Error $W/work-tcp-restore/restore.log 2>/dev/null | tail -n1)"
+			fi
+		else
+			record "$rt" "checkpoint --tcp-established" "failed: $(grep -h Error $W/work-tcp/dump.log 2>/dev/null | tail -n1) $(tail -n1 "$L/$rt-crtcp.log")"
+		fi
+	else
+		record "$rt" "checkpoint --tcp-established" "run failed: $(tail -n1 "$L/$rt-crtcp-run.log")"
+	fi
+	$R delete -f cr-tcp > /dev/null 2>&1
+	# A bind mount of the host's.
+	true | $R --log "$L/$rt-crbind-run.log" run -d -b "$L/bundles/$rt/cr-bind" cr-bind 2>&1 | cat > /dev/null &
+	if [ "$(wait_id cr-bind running)" = running ]; then
+		sleep 2
+		if $R checkpoint --image-path $W/bind --work-path $W/work-bind cr-bind > "$L/$rt-crbind.log" 2>&1; then
+			true | $R --log "$L/$rt-crbind-restore.log" restore -d --image-path $W/bind --work-path $W/work-bind-restore \
+				-b "$L/bundles/$rt/cr-bind" cr-bind 2>&1 | cat > /dev/null &
+			st=$(wait_id cr-bind running)
+			a=$(cat /run/lane-bind-$rt/count 2>/dev/null); sleep 1; c=$(cat /run/lane-bind-$rt/count 2>/dev/null)
+			record "$rt" "checkpoint and restore with a bind mount: the counter goes on in the host's directory" \
+				"$([ "$st" = running ] && [ -n "$a" ] && [ -n "$c" ] && [ "$c" -gt "$a" ] && echo yes || echo "no ($st: $a, $c) $(grep -h Error $W/work-bind-restore/restore.log 2>/dev/null | tail -n1)")"
+		else
+			record "$rt" "checkpoint and restore with a bind mount: the counter goes on in the host's directory" \
+				"checkpoint failed: $(grep -h Error $W/work-bind/dump.log 2>/dev/null | tail -n1) $(tail -n1 "$L/$rt-crbind.log")"
+		fi
+	else
+		record "$rt" "checkpoint and restore with a bind mount: the counter goes on in the host's directory" "run failed: $(tail -n1 "$L/$rt-crbind-run.log")"
+	fi
+	$R delete -f cr-bind > /dev/null 2>&1
+	for f in $W/work-*/*.log; do [ -f "$f" ] && cp "$f" "$L/$rt-criu2-$(basename "$(dirname "$f")")-$(basename "$f")"; done
+}
 echo "VMTEST criu $(criu --version 2>&1 | head -n1); criu check: $(criu check 2>&1 | tail -n1)"
 cr_checks berth "$BERTH"
 cr_checks runc "$RUNC"
@@ -294,6 +355,12 @@ expect_cr "checkpoint --leave-running" running
 expect_cr "checkpoint --pre-dump, then --parent-path" "container removed"
 expect_cr "restore -d" running
 expect_cr "restore: the counter goes on" yes
+cr_more_checks berth "$BERTH"
+cr_more_checks runc "$RUNC"
+expect_cr "checkpoint of an established TCP connection without --tcp-established" refused
+expect_cr "checkpoint --tcp-established" "container removed"
+expect_cr "restore --tcp-established: the connection goes on" yes
+expect_cr "checkpoint and restore with a bind mount: the counter goes on in the host's directory" yes
 
 C=/run/lane-containerd
 mkdir -p $C

@@ -64,6 +64,17 @@ func write(dir string) error {
 			// checkpoint left it.
 			"cr": {systemdCgroup("system.slice", "lane-"+rt, "cr"),
 				spec.WithArgs("sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /dev/shm/count; sleep 0.2; done")},
+			// An established TCP connection inside the container (over
+			// its loopback): numbers sent once a tenth of a second, kept
+			// by the server in a tmpfs.
+			"cr-tcp": {systemdCgroup("system.slice", "lane-"+rt, "cr-tcp"),
+				// (The server's stdin never ends: at its end busybox's nc
+				// closes the connection.)
+				spec.WithArgs("sh", "-c", "sleep 100000 | nc -l -p 7777 > /dev/shm/got & sleep 1; i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done | nc 127.0.0.1 7777")},
+			// A counter in a directory of the host's, bind-mounted.
+			"cr-bind": {systemdCgroup("system.slice", "lane-"+rt, "cr-bind"),
+				spec.WithBindMount("/run/lane-bind-"+rt, "/data", false),
+				spec.WithArgs("sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /data/count; sleep 0.2; done")},
 			"oom": {spec.WithMemoryLimit(16 << 20), systemdCgroup("system.slice", "lane-"+rt, "oom"),
 				spec.WithArgs("sh", "-c", "sleep 2; x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done")},
 		}
