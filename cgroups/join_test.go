@@ -8,15 +8,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/berth-oci/berth/internal/testutil"
 )
 
 // TestJoinProcess moves a child into a cgroup made for the test in every
 // v1 hierarchy (or the v2 one) and finds it there; a cgroup that does not
 // exist, or a relative path, is refused, creating nothing.
 func TestJoinProcess(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to make cgroups")
-	}
+	testutil.RequireRoot(t, "makes cgroups")
 	name := "/berth-join-test-" + strconv.Itoa(os.Getpid())
 	if err := JoinProcess(name, os.Getpid()); !errors.Is(err, ErrNoSuchCgroup) {
 		t.Fatalf("missing cgroup: %v, want ErrNoSuchCgroup", err)
