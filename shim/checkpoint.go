@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	taskv3 "github.com/berth-oci/berth/shim/internal/taskapi"
 	runcoptions "github.com/containerd/containerd/api/types/runc/options"
@@ -103,25 +102,16 @@ func decodeCheckpointOptions(a *anypb.Any) (*runcoptions.CheckpointOptions, erro
 // the container comes into being running where the checkpoint left it.
 // The caller holds t.mu.
 func (s *service) restoreInit(ctx context.Context, t *task) error {
-	r, p := t.restore, t.init
+	r := t.restore
 	c, err := r.rt.Restore(ctx, t.id, r.create, r.criu)
-	p.stdio.closeContainerSide()
+	t.init.stdio.closeContainerSide()
 	if err != nil {
 		return err
 	}
-	if p.terminal {
-		if err := p.stdio.terminal.attach(p.stdio.paths.stdin, p.stdio.paths.stdout); err != nil {
-			_ = c.Delete(ctx, true)
-			return err
-		}
-	}
-	pid, err := c.Pid()
-	if err != nil {
-		_ = c.Delete(ctx, true)
+	if err := t.adoptInit(ctx, c); err != nil {
 		return err
 	}
-	t.c, t.restore, p.pid = c, nil, pid
-	_ = writeFileAtomic(filepath.Join(t.bundle, initPidFile), []byte(strconv.Itoa(pid)))
+	t.restore = nil
 	s.watchOOM(t)
 	return nil
 }

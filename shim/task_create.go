@@ -89,21 +89,10 @@ func (s *service) newTask(ctx context.Context, req *taskv3.CreateTaskRequest) (_
 		stdio.close()
 		return nil, err
 	}
-	t.c = c
-	if p.terminal {
-		if err := stdio.terminal.attach(req.Stdin, req.Stdout); err != nil {
-			_ = c.Delete(ctx, true)
-			stdio.close()
-			return nil, err
-		}
-	}
-	pid, err := c.Pid()
-	if err != nil {
-		_ = c.Delete(ctx, true)
+	if err := t.adoptInit(ctx, c); err != nil {
 		stdio.close()
 		return nil, err
 	}
-	p.pid = pid
 	// containerd gives up a task whose Create outlasted it (restarted, it
 	// found no task and removed the bundle); the container goes with it.
 	if _, err := os.Stat(req.Bundle); err != nil {
@@ -111,8 +100,28 @@ func (s *service) newTask(ctx context.Context, req *taskv3.CreateTaskRequest) (_
 		stdio.close()
 		return nil, fmt.Errorf("bundle %s removed while its task was created: %w", req.Bundle, errdefs.ErrFailedPrecondition)
 	}
-	_ = writeFileAtomic(filepath.Join(req.Bundle, initPidFile), []byte(strconv.Itoa(pid)))
 	return t, nil
+}
+
+// adoptInit makes c, whose init was just created or restored, the task's
+// container: the init's terminal attached, its pid known and written to
+// the bundle. On error c is deleted. The caller holds t.mu.
+func (t *task) adoptInit(ctx context.Context, c *berth.Container) error {
+	p := t.init
+	if p.terminal {
+		if err := p.stdio.terminal.attach(p.stdio.paths.stdin, p.stdio.paths.stdout); err != nil {
+			_ = c.Delete(ctx, true)
+			return err
+		}
+	}
+	pid, err := c.Pid()
+	if err != nil {
+		_ = c.Delete(ctx, true)
+		return err
+	}
+	t.c, p.pid = c, pid
+	_ = writeFileAtomic(filepath.Join(t.bundle, initPidFile), []byte(strconv.Itoa(pid)))
+	return nil
 }
 
 func hasNamespace(s *specs.Spec, typ specs.LinuxNamespaceType) bool {
