@@ -133,6 +133,19 @@ expect "delete: state" 0
 # oom_kill counter cannot be read afterwards.
 expect "oom: events" 1
 
+# ctr_wait_stopped ID: up to 20 s for the task to leave RUNNING.
+ctr_wait_stopped() {
+	i=0; while $CTR task ls 2> /dev/null | grep -q "^$1 .*RUNNING" && [ $i -lt 40 ]; do sleep 0.5; i=$((i+1)); done
+}
+
+# ctr_remove ID: the task killed, then it and its container removed.
+ctr_remove() {
+	$CTR task kill -s KILL "$1" > /dev/null 2>&1
+	ctr_wait_stopped "$1"
+	$CTR task rm -f "$1" > /dev/null 2>&1
+	$CTR container rm "$1" > /dev/null 2>&1
+}
+
 # ctr_checks RUNTIME RUNTIME_TYPE [CTR RUN OPTIONS]: a task under a private
 # containerd 2.2.1 whose memory hog is OOM-killed while its init lives on;
 # then the task's cgroup v2 metrics (memory events, PSI) and the /tasks/oom
@@ -156,10 +169,7 @@ ctr_checks() {
 	record "$rt" "metrics: io PSI" "$(echo "$m" | jq '.io.psi != null')"
 	record "$rt" "/tasks/oom events for the kill" "$(grep '/tasks/oom' "$L/ctr-events.log" | grep -c "\"$id\"")"
 	echo "VMTEST info $rt task metrics: $(echo "$m" | jq -c '{memory_events, cpu_psi: .cpu.psi, memory_psi: .memory.psi}')"
-	$CTR task kill -s KILL "$id" > /dev/null 2>&1
-	i=0; while $CTR task ls | grep -q "^$id .*RUNNING" && [ $i -lt 40 ]; do sleep 0.5; i=$((i+1)); done
-	$CTR task rm -f "$id" > /dev/null 2>&1
-	$CTR container rm "$id" > /dev/null 2>&1
+	ctr_remove "$id"
 }
 
 # ctr_cr_checks RUNTIME RUNTIME_TYPE [CTR RUN OPTIONS]: checkpoint and
@@ -194,17 +204,14 @@ ctr_cr_checks() {
 	if $CTR task checkpoint --exit --image-path $W/images --work-path $W/work "$id" > "$L/ctrcr-$rt.log" 2>&1; then
 		record "$rt" "ctr task checkpoint --exit --image-path --work-path" \
 			"images $(ls $W/images/inventory.img > /dev/null 2>&1 && echo yes || echo no), dump.log $([ -f $W/work/dump.log ] && echo yes || echo no)"
-		i=0; while [ "$(task_status)" = RUNNING ] && [ $i -lt 40 ]; do sleep 0.5; i=$((i+1)); done
+		ctr_wait_stopped "$id"
 		record "$rt" "ctr task checkpoint --exit: task" "$(task_status)"
 	else
 		record "$rt" "ctr task checkpoint --exit --image-path --work-path" "failed: $(tail -n1 "$L/ctrcr-$rt.log")"
 	fi
 	# A failed checkpoint's CRIU log, kept in the bundle by the shim.
 	cp "$C/state/io.containerd.runtime.v2.task/lane/$id/criu-dump.log" "$L/ctrcr-$rt-criu-dump.log" 2> /dev/null
-	$CTR task kill -s KILL "$id" > /dev/null 2>&1
-	i=0; while [ "$(task_status)" = RUNNING ] && [ $i -lt 40 ]; do sleep 0.5; i=$((i+1)); done
-	$CTR task rm -f "$id" > /dev/null 2>&1
-	$CTR container rm "$id" > /dev/null 2>&1
+	ctr_remove "$id"
 	if $CTR container restore --live --rw "$id" "lane/checkpoint-$rt:1" > "$L/ctrcr-$rt.log" 2>&1; then
 		record "$rt" "ctr container restore --live" "$(task_status)"
 		a=$(count); sleep 1; c=$(count)
@@ -217,7 +224,7 @@ ctr_cr_checks() {
 	tpid=$($CTR task ls 2>/dev/null | awk -v id="$id" '$1 == id { print $2 }')
 	shim=$(awk '{ print $4 }' /proc/$tpid/stat 2>/dev/null)
 	$CTR task kill -s KILL "$id" > "$L/ctrcr-$rt-kill.log" 2>&1
-	i=0; while [ "$(task_status)" = RUNNING ] && [ $i -lt 40 ]; do sleep 0.5; i=$((i+1)); done
+	ctr_wait_stopped "$id"
 	if timeout 30 $CTR task rm "$id" > "$L/ctrcr-$rt-rm.log" 2>&1; then
 		record "$rt" "restored: task killed and removed" ok
 	else
