@@ -17,6 +17,7 @@ import (
 
 	bootstrap "github.com/containerd/containerd/api/runtime/bootstrap/v1"
 	runcoptions "github.com/containerd/containerd/api/types/runc/options"
+	runtimeoptions "github.com/containerd/containerd/api/types/runtimeoptions/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -130,10 +131,17 @@ func startOptions(input []byte, params *bootstrap.BootstrapParams) (taskOptions,
 	if params != nil {
 		var ro runcoptions.Options
 		found, err := params.FindExtension(&ro)
-		if err != nil || !found {
+		if err != nil {
 			return taskOptions{}, err
 		}
-		return optionsOf(&ro), nil
+		if found {
+			return optionsOf(&ro), nil
+		}
+		var config runtimeoptions.Options
+		if found, err := params.FindExtension(&config); err != nil || !found {
+			return taskOptions{}, err
+		}
+		return configOptions(&config)
 	}
 	if len(input) == 0 {
 		return taskOptions{}, nil

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	runcoptions "github.com/containerd/containerd/api/types/runc/options"
+	runtimeoptions "github.com/containerd/containerd/api/types/runtimeoptions/v1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -20,8 +21,9 @@ const (
 )
 
 // taskOptions are the runtime options berth honours. containerd sends runc's
-// Options, CRI sends runtimeoptions.v1.Options for non-runc runtimes, and
-// plain ctr sends none; anything but runc's is accepted and ignored.
+// Options, CRI sends runtimeoptions.v1.Options for non-runc runtimes (read
+// by configOptions), and plain ctr sends none; any other type is accepted
+// and ignored.
 type taskOptions struct {
 	NoPivotRoot  bool `json:"no_pivot_root,omitempty"`
 	NoNewKeyring bool `json:"no_new_keyring,omitempty"`
@@ -62,6 +64,13 @@ func (o taskOptions) check() error {
 
 func decodeOptions(a *anypb.Any) (taskOptions, error) {
 	var o taskOptions
+	if a.GetTypeUrl() == runtimeOptionsType {
+		var ro runtimeoptions.Options
+		if err := proto.Unmarshal(a.GetValue(), &ro); err != nil {
+			return o, err
+		}
+		return configOptions(&ro)
+	}
 	if a == nil || a.GetTypeUrl() != runcOptionsType {
 		return o, nil
 	}

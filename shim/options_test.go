@@ -8,6 +8,7 @@ import (
 
 	bootstrap "github.com/containerd/containerd/api/runtime/bootstrap/v1"
 	runcoptions "github.com/containerd/containerd/api/types/runc/options"
+	runtimeoptions "github.com/containerd/containerd/api/types/runtimeoptions/v1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 )
@@ -54,6 +55,19 @@ func TestStartOptions(t *testing.T) {
 	if err := params.AddExtension(ro); err != nil {
 		t.Fatal(err)
 	}
+	// berth's own runtime type gets the CRI's runtimeoptions, whose body is
+	// the TOML of its options table.
+	cri := &runtimeoptions.Options{ConfigBody: []byte("ShimCgroup = '/cri-shims'\n")}
+	criAny, err := anypb.New(cri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	criAny.TypeUrl = runtimeOptionsType
+	criForm, _ := proto.Marshal(criAny)
+	criParams := &bootstrap.BootstrapParams{InstanceID: "c1", Namespace: "ns"}
+	if err := criParams.AddExtension(cri); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name   string
 		input  []byte
@@ -65,6 +79,8 @@ func TestStartOptions(t *testing.T) {
 		{"bootstrap params", nil, params, "/shims"},
 		{"bootstrap params without options", nil, &bootstrap.BootstrapParams{InstanceID: "c1"}, ""},
 		{"not options", []byte("garbage"), nil, ""},
+		{"CRI's runtimeoptions, older form", criForm, nil, "/cri-shims"},
+		{"CRI's runtimeoptions, bootstrap params", nil, criParams, "/cri-shims"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
