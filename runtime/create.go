@@ -32,6 +32,12 @@ type CreateOpts struct {
 	// OnExit, if set, is called once with init's exit status when it exits.
 	// It must not block: it may run on the reaper's goroutine.
 	OnExit func(ExitStatus)
+	// NotifySocket gives the container an sd_notify socket, as runc does
+	// when NOTIFY_SOCKET is set: <state dir>/notify is bind-mounted
+	// read-only at /run/notify and the process gets
+	// NOTIFY_SOCKET=/run/notify/notify.sock. Bind it with
+	// Container.ListenNotify before the container starts.
+	NotifySocket bool
 }
 
 // Create creates a container from a bundle and leaves its init waiting to
@@ -91,6 +97,9 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start sta
 	if err := checkHost(ctx, s); err != nil {
 		return nil, err
 	}
+	if o.NotifySocket {
+		s = withNotifySocket(s, filepath.Join(r.stateDir(id), notifyDirName))
+	}
 	cfg, err := r.toConfig(id, bundle, s, configOpts{noPivotRoot: o.NoPivotRoot, noNewKeyring: o.NoNewKeyring})
 	if err != nil {
 		return nil, err
@@ -126,6 +135,16 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start sta
 	}
 	c := newContainer(r, lc)
 	err = spawning(func() error {
+		if o.NotifySocket {
+			// The bind mount's source, in the state directory that
+			// libcontainer.Create made, before the init mounts it.
+			if err := os.Mkdir(filepath.Join(r.stateDir(id), notifyDirName), 0o755); err != nil {
+				if derr := lc.Destroy(); derr != nil {
+					logrus.WithError(derr).Warnf("clean up container %s after failed create", id)
+				}
+				return err
+			}
+		}
 		if err := start(lc, proc); err != nil {
 			if derr := lc.Destroy(); derr != nil {
 				logrus.WithError(derr).Warnf("clean up container %s after failed start", id)

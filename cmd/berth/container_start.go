@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli"
 
 	berth "github.com/berth-oci/berth/runtime"
@@ -66,6 +67,7 @@ func startContainer(c *cli.Context, action startAction) (int, error) {
 		return -1, err
 	}
 	extra = append(extra, preserved...)
+	notifyHost := os.Getenv("NOTIFY_SOCKET")
 	rt, err := newRuntime(c)
 	if err != nil {
 		return -1, err
@@ -82,9 +84,12 @@ func startContainer(c *cli.Context, action startAction) (int, error) {
 		ExtraFiles:   extra,
 		NoPivotRoot:  c.Bool("no-pivot"),
 		NoNewKeyring: c.Bool("no-new-keyring"),
+		// systemd's sd_notify, relayed from the container as runc does.
+		NotifySocket: notifyHost != "",
 	}
 	ctx := context.Background()
 	var ctr *berth.Container
+	var relay *berth.NotifyRelay
 	switch action {
 	case actionCreate:
 		ctr, err = rt.Create(ctx, id, opts)
@@ -92,7 +97,10 @@ func startContainer(c *cli.Context, action startAction) (int, error) {
 		// Create, then Start once a foreground terminal is set up, so
 		// the container's first output is already processed as runc's.
 		if ctr, err = rt.Create(ctx, id, opts); err == nil {
-			if err = stdio.beforeStart(); err == nil {
+			if err = stdio.beforeStart(); err == nil && opts.NotifySocket {
+				relay, err = ctr.ListenNotify(notifyHost)
+			}
+			if err == nil {
 				err = ctr.Start(ctx)
 			}
 			if err != nil {
@@ -116,6 +124,20 @@ func startContainer(c *cli.Context, action startAction) (int, error) {
 	if err != nil {
 		_ = ctr.Delete(ctx, true)
 		return -1, err
+	}
+	if relay != nil {
+		defer relay.Close()
+		if detach {
+			// As runc: run -d returns once the container is ready (or
+			// gone), and systemd is to watch its init.
+			return 0, relay.Relay(ctx, pid, pid)
+		}
+		// In the foreground berth itself is the service's main process.
+		go func() {
+			if err := relay.Relay(ctx, os.Getpid(), pid); err != nil {
+				logrus.WithError(err).Warn("relay the container's READY")
+			}
+		}()
 	}
 	if detach {
 		return 0, nil

@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
+	"os"
 
 	"github.com/urfave/cli"
+
+	berth "github.com/berth-oci/berth/runtime"
 )
 
 var startCommand = cli.Command{
@@ -21,6 +25,27 @@ are starting.`,
 		if err != nil {
 			return err
 		}
-		return ctr.Start(context.Background())
+		ctx := context.Background()
+		host := os.Getenv("NOTIFY_SOCKET")
+		if host == "" {
+			return ctr.Start(ctx)
+		}
+		// Created with NOTIFY_SOCKET: bind the container's socket, start,
+		// and return once it is ready (or gone), as runc's start does.
+		relay, err := ctr.ListenNotify(host)
+		if errors.Is(err, berth.ErrNoNotifySocket) {
+			return ctr.Start(ctx)
+		} else if err != nil {
+			return err
+		}
+		defer relay.Close()
+		if err := ctr.Start(ctx); err != nil {
+			return err
+		}
+		pid, err := ctr.Pid()
+		if err != nil {
+			return err
+		}
+		return relay.Relay(ctx, pid, pid)
 	},
 }
