@@ -1,0 +1,328 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/integration/busybox"
+	"github.com/berth-oci/berth/spec"
+	"github.com/berth-oci/berth/internal/testutil"
+)
+
+// rootlessUser runs one runtime's CLI as nobody, with its own
+// $XDG_RUNTIME_DIR (so its default state root, as runc's, is
+// $XDG_RUNTIME_DIR/<runtime>) and bundles nobody can read.
+type rootlessUser struct {
+	t        *testing.T
+	name     string // berth or runc
+	bin      string
+	xdg, dir string
+}
+
+func newRootlessUser(t *testing.T, name, bin string) *rootlessUser {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "berth-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &rootlessUser{t: t, name: name, bin: bin, xdg: filepath.Join(dir, "xdg"), dir: dir}
+	if err := os.Mkdir(u.xdg, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		root := filepath.Join(u.xdg, name)
+		entries, _ := os.ReadDir(root)
+		for _, e := range entries {
+			u.run(nil, "delete", "--force", e.Name())
+		}
+		os.RemoveAll(dir)
+	})
+	if err := os.Chown(dir, nobodyUID, nobodyGID); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(u.xdg, nobodyUID, nobodyGID); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// bundle writes a busybox bundle for nobody: the rootless spec (user
+// namespace, no network namespace, no cgroup resources) with the given
+// mappings (nil: nobody's own ids as root), then opts.
+func (u *rootlessUser) bundle(name string, maps []specs.LinuxIDMapping, opts ...spec.Option) string {
+	u.t.Helper()
+	if maps == nil {
+		maps = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nobodyUID, Size: 1}}
+	}
+	rootless := func(s *specs.Spec) {
+		spec.Rootless(s)
+		s.Linux.UIDMappings = maps
+		gids := make([]specs.LinuxIDMapping, len(maps))
+		copy(gids, maps)
+		s.Linux.GIDMappings = gids
+		s.Process.Terminal = false
+	}
+	dir := filepath.Join(u.dir, name)
+	if err := busybox.MakeBundle(dir, append([]spec.Option{rootless}, opts...)...); err != nil {
+		u.t.Fatal(err)
+	}
+	if err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, nobodyUID, nobodyGID)
+	}); err != nil {
+		u.t.Fatal(err)
+	}
+	return dir
+}
+
+// run runs the CLI as nobody; stdout and stderr are files, as a detached
+// container keeps its stdio.
+func (u *rootlessUser) run(extra []*os.File, args ...string) result {
+	u.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, u.bin, args...)
+	cmd.Env = []string{"XDG_RUNTIME_DIR=" + u.xdg, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "USER=nobody", "HOME=" + u.dir}
+	cmd.Dir = u.dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobodyUID, Gid: nobodyGID}}
+	cmd.ExtraFiles = extra
+	outFile, errFile := tempFile(u.t), tempFile(u.t)
+	cmd.Stdout, cmd.Stderr = outFile, errFile
+	err := cmd.Run()
+	r := result{stdout: readBack(u.t, outFile), stderr: readBack(u.t, errFile)}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		u.t.Fatalf("%s %v: %v", u.name, args, err)
+	}
+	return r
+}
+
+// status is the container's status, or "gone".
+func (u *rootlessUser) status(id string) string {
+	r := u.run(nil, "state", id)
+	var st struct{ Status string }
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &st) != nil {
+		return "gone"
+	}
+	return st.Status
+}
+
+func (u *rootlessUser) waitStatus(id, want string) string {
+	var got string
+	for i := 0; i < 100; i++ {
+		if got = u.status(id); got == want {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return got
+}
+
+// leftovers lists what the user's state root holds.
+func (u *rootlessUser) leftovers() []string {
+	entries, _ := os.ReadDir(filepath.Join(u.xdg, u.name))
+	var names []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".") { // berth's seccomp cache
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+// firstLine is an error's first line, as a user sees it.
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// rootlessScenario is one sequence an unprivileged user runs; it returns
+// what it saw, which must be the same for berth and for runc.
+type rootlessScenario struct {
+	name string
+	// subids: the scenario maps a range of nobody's subordinate ids
+	// (newuidmap and newgidmap).
+	subids bool
+	steps  func(t *testing.T, u *rootlessUser) string
+}
+
+var rootlessScenarios = []rootlessScenario{
+	{name: "run in the foreground", steps: func(t *testing.T, u *rootlessUser) string {
+		b := u.bundle("fg", nil, spec.WithArgs("sh", "-c", "id -u; tr -s ' ' < /proc/self/uid_map; exit 3"))
+		r := u.run(nil, "run", "-b", b, "fg")
+		return fmt.Sprintf("exit %d: %q; left %v", r.code, r.stdout, u.leftovers())
+	}},
+	{name: "run -d, exec, ps, kill, delete", steps: func(t *testing.T, u *rootlessUser) string {
+		b := u.bundle("life", nil, spec.WithArgs("sleep", "1000"))
+		var seen []string
+		r := u.run(nil, "run", "-d", "-b", b, "life")
+		seen = append(seen, fmt.Sprintf("run -d %d", r.code), u.waitStatus("life", "running"))
+		r = u.run(nil, "exec", "life", "sh", "-c", "id -u; echo $$")
+		seen = append(seen, fmt.Sprintf("exec %d %q", r.code, firstLine(r.stdout)))
+		r = u.run(nil, "ps", "--format", "json", "life")
+		var pids []int
+		_ = json.Unmarshal([]byte(r.stdout), &pids)
+		seen = append(seen, fmt.Sprintf("ps %d: %d pids", r.code, len(pids)))
+		r = u.run(nil, "kill", "life", "KILL")
+		seen = append(seen, fmt.Sprintf("kill %d", r.code), u.waitStatus("life", "stopped"))
+		r = u.run(nil, "delete", "life")
+		seen = append(seen, fmt.Sprintf("delete %d", r.code), u.status("life"), fmt.Sprintf("left %v", u.leftovers()))
+		return strings.Join(seen, ", ")
+	}},
+	{name: "pause without a delegated cgroup", steps: func(t *testing.T, u *rootlessUser) string {
+		b := u.bundle("pause", nil, spec.WithArgs("sleep", "1000"))
+		u.run(nil, "run", "-d", "-b", b, "pause")
+		st := u.waitStatus("pause", "running")
+		r := u.run(nil, "pause", "pause")
+		t.Logf("%s pause: exit %d: %s", u.name, r.code, firstLine(r.stderr))
+		after := u.status("pause")
+		u.run(nil, "resume", "pause")
+		d := u.run(nil, "delete", "--force", "pause")
+		return fmt.Sprintf("%s, pause exit %v, then %s, delete -f %d, left %v", st, r.code != 0, after, d.code, u.leftovers())
+	}},
+	{name: "a terminal through the console socket", steps: func(t *testing.T, u *rootlessUser) string {
+		b := u.bundle("tty", nil, spec.WithTerminal(true), spec.WithArgs("sh", "-c", "tty; sleep 1000"))
+		sock := filepath.Join(u.dir, "console.sock")
+		ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		if err := os.Chown(sock, nobodyUID, nobodyGID); err != nil {
+			t.Fatal(err)
+		}
+		masters := make(chan *os.File, 1)
+		go func() { masters <- acceptConsole(ln) }()
+		r := u.run(nil, "run", "-d", "--console-socket", sock, "-b", b, "tty")
+		printed := "no terminal received"
+		select {
+		case m := <-masters:
+			if m != nil {
+				defer m.Close()
+				_ = m.SetReadDeadline(time.Now().Add(10 * time.Second))
+				buf := make([]byte, 256)
+				n, _ := m.Read(buf)
+				printed = strings.TrimSpace(string(buf[:n]))
+			}
+		case <-time.After(20 * time.Second):
+		}
+		d := u.run(nil, "delete", "--force", "tty")
+		return fmt.Sprintf("run -d %d, printed %q, delete -f %d, left %v", r.code, printed, d.code, u.leftovers())
+	}},
+	{name: "a memory limit without a delegated cgroup", steps: func(t *testing.T, u *rootlessUser) string {
+		b := u.bundle("mem", nil, spec.WithMemoryLimit(64<<20), spec.WithArgs("true"))
+		r := u.run(nil, "run", "-b", b, "mem")
+		t.Logf("%s run with a memory limit: exit %d: %s", u.name, r.code, strings.TrimSpace(r.stderr))
+		return fmt.Sprintf("exit %v, left %v", r.code != 0, u.leftovers())
+	}},
+	{name: "a mapping of ids not the user's", steps: func(t *testing.T, u *rootlessUser) string {
+		b := u.bundle("notmine", []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1}}, spec.WithArgs("true"))
+		r := u.run(nil, "run", "-b", b, "notmine")
+		t.Logf("%s run mapping root's id: exit %d: %s", u.name, r.code, firstLine(r.stderr))
+		return fmt.Sprintf("exit %v, left %v", r.code != 0, u.leftovers())
+	}},
+	{name: "a range of subordinate ids", subids: true, steps: func(t *testing.T, u *rootlessUser) string {
+		maps := []specs.LinuxIDMapping{{ContainerID: 0, HostID: nobodyUID, Size: 1}, {ContainerID: 1, HostID: 200000, Size: 65536}}
+		b := u.bundle("range", maps, spec.WithArgs("sh", "-c", "id -u; id -g; tr -s ' ' < /proc/self/uid_map"), func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: 1000, GID: 1000}
+		})
+		r := u.run(nil, "run", "-b", b, "range")
+		return fmt.Sprintf("exit %d: %q %s; left %v", r.code, r.stdout, firstLine(r.stderr), u.leftovers())
+	}},
+}
+
+// acceptConsole takes the one connection of a console socket and returns
+// the terminal's master end it carries (nil if none).
+func acceptConsole(ln *net.UnixListener) *os.File {
+	conn, err := ln.AcceptUnix()
+	if err != nil {
+		return nil
+	}
+	defer conn.Close()
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := conn.ReadMsgUnix(make([]byte, 4096), oob)
+	if err != nil {
+		return nil
+	}
+	msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+	if len(msgs) != 1 {
+		return nil
+	}
+	fds, _ := unix.ParseUnixRights(&msgs[0])
+	if len(fds) != 1 {
+		return nil
+	}
+	return os.NewFile(uintptr(fds[0]), "console")
+}
+
+// withSubids gives nobody the subordinate ids 200000-265535 in /etc/subuid
+// and /etc/subgid for the test, and puts the files back as they were.
+func withSubids(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("newuidmap"); err != nil {
+		t.Skip("no newuidmap (package uidmap)")
+	}
+	for _, path := range []string{"/etc/subuid", "/etc/subgid"} {
+		old, err := os.ReadFile(path)
+		existed := err == nil
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		line := []byte("nobody:200000:65536\n")
+		if err := os.WriteFile(path, append(bytes.Clone(old), line...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if existed {
+				_ = os.WriteFile(path, old, 0o644)
+			} else {
+				_ = os.Remove(path)
+			}
+		})
+	}
+}
+
+// TestRootlessSideBySide runs, as the unprivileged user nobody, the same
+// sequences with berth and runc v1.5.2 and requires berth to see what runc
+// sees: a container in nobody's user namespace, its lifecycle, a terminal,
+// a subordinate id range through newuidmap, and the refusals of what an
+// unprivileged user cannot do, each leaving nothing in the state root.
+// (Debian's crun 1.8.1 refuses to start on this cgroup v1 hybrid host.)
+func TestRootlessSideBySide(t *testing.T) {
+	testutil.RequireRoot(t, "runs the binaries as nobody")
+	bins := map[string]string{"berth": reachableCopy(t, binary(t)), "runc": reachableCopy(t, runcBinary(t))}
+	for _, sc := range rootlessScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			if sc.subids {
+				withSubids(t)
+			}
+			seen := map[string]string{}
+			for _, name := range []string{"berth", "runc"} {
+				seen[name] = sc.steps(t, newRootlessUser(t, name, bins[name]))
+				t.Logf("%s: %s", name, seen[name])
+			}
+			if seen["berth"] != seen["runc"] {
+				t.Errorf("berth saw %s; runc saw %s", seen["berth"], seen["runc"])
+			}
+		})
+	}
+}
