@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,8 +73,14 @@ func runCritest(t *testing.T, critest, endpoint, handler, dir string) results {
 		// For a quicker run by hand: make test-cri CRITEST_FOCUS=regexp.
 		args = append(args, "--ginkgo.focus", focus)
 	}
+	if n := critestParallel(); n > 1 {
+		// critest hands the suite to the ginkgo CLI (installed beside it
+		// by make setup) with that many worker processes.
+		args = append(args, "--parallel", strconv.Itoa(n))
+	}
 	cmd := exec.CommandContext(ctx, critest, args...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(critest)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	start := time.Now()
 	runErr := cmd.Run()
@@ -205,7 +212,11 @@ func testCRI(t *testing.T, v containerdVersion) {
 			t.Errorf("remove pods after %s: %v", h, err)
 		}
 	}
-	for _, h := range []string{crienv.HandlerRunc, v.gate} {
+	probed := []string{crienv.HandlerRunc, v.gate}
+	if systemdLane() {
+		probed = append(probed, crienv.HandlerBerthNative)
+	}
+	for _, h := range probed {
 		checkUpdateThenExec(t, crictl, e, dir, h, env(t, "RUNC_BINARY"))
 	}
 	if systemdLane() {
@@ -370,4 +381,18 @@ func checkSystemdCgroupRefused(t *testing.T, crictlBin string, e *crienv.Env, di
 	if err != nil || strings.TrimSpace(string(pods)) != "" {
 		t.Errorf("pods left after the refused one: %q, %v", pods, err)
 	}
+}
+
+// critestParallel is how many ginkgo workers critest runs its specs on:
+// CRITEST_PARALLEL, or 1 (one process) where it is unset or where the
+// ginkgo CLI is not beside critest.
+func critestParallel() int {
+	n, err := strconv.Atoi(os.Getenv("CRITEST_PARALLEL"))
+	if err != nil || n < 2 {
+		return 1
+	}
+	if _, err := exec.LookPath(filepath.Join(filepath.Dir(os.Getenv("CRITEST")), "ginkgo")); err != nil {
+		return 1
+	}
+	return n
 }

@@ -2,6 +2,7 @@ package cri
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -34,6 +35,16 @@ func checkUpdateThenExec(t *testing.T, crictlBin string, e *crienv.Env, dir, han
 		}
 	}
 	fmt.Printf("handler %s: update then exec sync, twice: ok\n", handler)
+	if systemdLane() {
+		// The systemd driver puts the container in a scope of the pod's
+		// slice; cgroupfs would make a directory named by the whole
+		// "slice:prefix:id" path.
+		cg := containerCgroup(t, p, handler)
+		if want := "/berthlane.slice/cri-containerd-" + id + ".scope"; !strings.HasSuffix(cg, want) {
+			t.Fatalf("handler %s: the container's cgroup is %q, want one ending in %q (SystemdCgroup = true)", handler, cg, want)
+		}
+		fmt.Printf("handler %s: the container is in the systemd scope %s\n", handler, cg)
+	}
 	if root := e.RuncRoot(handler); handler == crienv.HandlerRunc || handler == crienv.HandlerBerth {
 		nsRoot := filepath.Join(root, "k8s.io")
 		out, err := exec.Command(runc, "--root", nsRoot, "list", "-q").CombinedOutput()
@@ -89,4 +100,26 @@ func startProbe(t *testing.T, crictlBin string, e *crienv.Env, dir, handler, nam
 	p.id = p.crictl("create", p.pod, ctrConfig, podConfig(t, dir, name))
 	p.crictl("start", p.id)
 	return p
+}
+
+// containerCgroup returns the cgroup v2 path of the probe's container, read
+// from /proc/<pid>/cgroup of its init.
+func containerCgroup(t *testing.T, p *probe, handler string) string {
+	t.Helper()
+	var st struct{ Info struct{ Pid int } }
+	out := p.crictl("inspect", "-o", "json", p.id)
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Info.Pid == 0 {
+		t.Fatalf("handler %s: inspect %s: no pid (%v)", handler, p.id, err)
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", st.Info.Pid))
+	if err != nil {
+		t.Fatalf("handler %s: %v", handler, err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if rest, ok := strings.CutPrefix(line, "0::"); ok {
+			return rest
+		}
+	}
+	t.Fatalf("handler %s: no cgroup v2 line in /proc/%d/cgroup: %q", handler, st.Info.Pid, data)
+	return ""
 }

@@ -332,6 +332,14 @@ func (e *Env) RuncRoot(handler string) string {
 // runtimes is the runtimes table of containerd's CRI configuration under
 // section: the handlers of the lane.
 func runtimes(section, runc, berthShim, sharedPods, runcRoot, berthRoot string, systemd bool) string {
+	// berth's own runtime type takes runc's option names too: containerd
+	// 2.x hands it the table as TOML (runtimeoptions' ConfigBody).
+	nativeOptions := ""
+	if systemd {
+		nativeOptions = fmt.Sprintf(`
+      [%s.runtimes.%s.options]
+        SystemdCgroup = true`, section, HandlerBerthNative)
+	}
 	return fmt.Sprintf(`    default_runtime_name = %[2]q
     [%[1]s.runtimes.%[2]s]
       runtime_type = "io.containerd.runc.v2"
@@ -346,7 +354,7 @@ func runtimes(section, runc, berthShim, sharedPods, runcRoot, berthRoot string, 
         Root = %[11]q
         SystemdCgroup = %[12]v
     [%[1]s.runtimes.%[4]s]
-      runtime_type = "io.containerd.berth.v2"
+      runtime_type = "io.containerd.berth.v2"%[13]s
     [%[1]s.runtimes.%[7]s]
       runtime_type = "io.containerd.runc.v2"
       runtime_path = %[6]q
@@ -357,7 +365,7 @@ func runtimes(section, runc, berthShim, sharedPods, runcRoot, berthRoot string, 
       runtime_path = %[9]q
       [%[1]s.runtimes.%[8]s.options]
         SystemdCgroup = false`, section, HandlerRunc, HandlerBerth, HandlerBerthNative, runc, berthShim, HandlerBerthSystemd,
-		HandlerBerthSharedPods, sharedPods, runcRoot, berthRoot, systemd)
+		HandlerBerthSharedPods, sharedPods, runcRoot, berthRoot, systemd, nativeOptions)
 }
 
 // daemonConfig is the part of containerd's configuration that every
