@@ -116,6 +116,14 @@ install_cri() {
 		mod=$(cd "$d" && GOFLAGS= "$GO_BIN" mod download -json "sigs.k8s.io/cri-tools@$CRI_TOOLS_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 		(cd "$mod" && GOFLAGS="-buildvcs=false -mod=mod" "$GO_BIN" test -c -o "$d/bin/critest" ./cmd/critest >&2)
 	fi
+	if [ ! -x "$d/bin/ginkgo" ]; then
+		# critest --parallel hands its specs to the ginkgo CLI, of the
+		# version cri-tools is built with.
+		log "installing the ginkgo CLI of cri-tools $CRI_TOOLS_VERSION into $d/bin"
+		local mod
+		mod=$(cd "$d" && GOFLAGS= "$GO_BIN" mod download -json "sigs.k8s.io/cri-tools@$CRI_TOOLS_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+		(cd "$mod" && GOBIN="$d/bin" GOFLAGS="-buildvcs=false -mod=mod" "$GO_BIN" install github.com/onsi/ginkgo/v2/ginkgo >&2)
+	fi
 	if [ ! -x "$d/busybox/bin/busybox" ]; then
 		log "unpacking Debian's dynamic busybox into $d/busybox"
 		local tmp

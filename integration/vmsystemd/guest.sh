@@ -24,12 +24,25 @@ RUNC=$REPO/.cache/conformance/runc/runc
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 ok() { echo "VMTEST ok $*"; }
 fail() { echo "VMTEST fail $*"; }
+# took WHAT: how long the part of the lane since the last one took.
+tprev=$(date +%s)
+took() { now=$(date +%s); echo "VMTEST info took $((now - tprev)) s: $*"; tprev=$now; }
 echo "VMTEST kernel $(uname -r), pid 1 $(cat /proc/1/comm), /sys/fs/cgroup $(stat -f -c %T /sys/fs/cgroup), systemd $(systemctl --version | sed -n '1s/systemd \([0-9]*\).*/\1/p'), system state $(systemctl is-system-running)"
 [ "$(cat /proc/1/comm)" = systemd ] && [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] || { fail "the guest is not systemd on cgroup v2"; echo "VMTEST done"; exit 1; }
 
 # record RUNTIME NAME VALUE: one observed value.
 record() { printf '%s|%s\n' "$2" "$3" >> "$L/values-$1"; }
 value() { awk -F'|' -v k="$2" '$1 == k { sub(/^[^|]*\|/, ""); print; exit }' "$L/values-$1"; }
+# wait_for ID STATUS [LOG]: up to 30 s for the container ID of $R to have
+# STATUS; given up sooner when LOG (the command's --log) has an error.
+wait_for() {
+	i=0
+	while [ "$($R state "$1" 2>/dev/null | jq -r .status)" != "$2" ] && [ $i -lt 60 ]; do
+		[ -n "${3:-}" ] && grep -qs 'level=error' "$3" && break
+		sleep 0.5; i=$((i+1))
+	done
+	$R state "$1" 2>/dev/null | jq -r .status
+}
 
 # cli_checks RUNTIME BINARY: the systemd cgroup driver through the CLI.
 cli_checks() {
@@ -91,8 +104,11 @@ cli_checks() {
 	$R delete -f oom
 }
 
-cli_checks berth "$BERTH"
-cli_checks runc "$RUNC"
+# berth's and runc's side by side at once: each has its own root, scopes
+# and values file (the lane's budget is 12 minutes under emulation).
+cli_checks berth "$BERTH" &
+cli_checks runc "$RUNC" &
+wait
 
 # expect NAME WANT: berth must show WANT; runc is reported beside it.
 expect() {
@@ -258,13 +274,8 @@ cr_checks() {
 	b=$L/bundles/$rt/cr
 	W=/run/lane-cr-$rt
 	mkdir -p $W
-	# wait_status STATUS: up to 30 s for the container to have it.
-	wait_status() {
-		i=0; while [ "$($R state cr 2>/dev/null | jq -r .status)" != "$1" ] && [ $i -lt 60 ]; do sleep 0.5; i=$((i+1)); done
-		$R state cr 2>/dev/null | jq -r .status
-	}
 	true | $R --log "$L/$rt-cr-run.log" run -d -b "$b" cr 2>&1 | cat > /dev/null &
-	if [ "$(wait_status running)" != running ]; then record "$rt" "checkpoint --leave-running" "run failed: $(tail -n1 "$L/$rt-cr-run.log")"; return; fi
+	if [ "$(wait_for cr running)" != running ]; then record "$rt" "checkpoint --leave-running" "run failed: $(tail -n1 "$L/$rt-cr-run.log")"; return; fi
 	sleep 2
 	if $R checkpoint --leave-running --image-path $W/running --work-path $W/work-running cr > "$L/$rt-cr.log" 2>&1; then
 		record "$rt" "checkpoint --leave-running" "$($R state cr | jq -r .status)"
@@ -280,7 +291,7 @@ cr_checks() {
 	fi
 	$R delete -f cr > /dev/null 2>&1
 	true | $R --log "$L/$rt-cr-restore.log" restore -d --image-path $W/final --work-path $W/work-restore -b "$b" cr 2>&1 | cat > /dev/null &
-	st=$(wait_status running)
+	st=$(wait_for cr running "$L/$rt-cr-restore.log")
 	if [ "$st" = running ]; then
 		record "$rt" "restore -d" running
 		sleep 1
@@ -302,14 +313,10 @@ cr_more_checks() {
 	R="$2 --systemd-cgroup --root /run/lane-$rt"
 	W=/run/lane-cr2-$rt
 	rm -rf $W; mkdir -p $W /run/lane-bind-$rt
-	wait_id() {
-		i=0; while [ "$($R state "$1" 2>/dev/null | jq -r .status)" != "$2" ] && [ $i -lt 60 ]; do sleep 0.5; i=$((i+1)); done
-		$R state "$1" 2>/dev/null | jq -r .status
-	}
 	last_got() { $R exec cr-tcp tail -n1 /dev/shm/got 2>/dev/null; }
 	# TCP.
 	true | $R --log "$L/$rt-crtcp-run.log" run -d -b "$L/bundles/$rt/cr-tcp" cr-tcp 2>&1 | cat > /dev/null &
-	if [ "$(wait_id cr-tcp running)" = running ]; then
+	if [ "$(wait_for cr-tcp running)" = running ]; then
 		sleep 3
 		if $R checkpoint --leave-running --image-path $W/notcp --work-path $W/work-notcp cr-tcp > "$L/$rt-crtcp.log" 2>&1; then
 			record "$rt" "checkpoint of an established TCP connection without --tcp-established" "done"
@@ -320,7 +327,7 @@ cr_more_checks() {
 			record "$rt" "checkpoint --tcp-established" "$($R state cr-tcp > /dev/null 2>&1 && echo "container kept" || echo "container removed")"
 			true | $R --log "$L/$rt-crtcp-restore.log" restore -d --tcp-established --image-path $W/tcp --work-path $W/work-tcp-restore \
 				-b "$L/bundles/$rt/cr-tcp" cr-tcp 2>&1 | cat > /dev/null &
-			st=$(wait_id cr-tcp running)
+			st=$(wait_for cr-tcp running "$L/$rt-crtcp-restore.log")
 			if [ "$st" = running ]; then
 				a=$(last_got); sleep 1; c=$(last_got)
 				record "$rt" "restore --tcp-established: the connection goes on" "$([ -n "$a" ] && [ -n "$c" ] && [ "$c" -gt "$a" ] && echo yes || echo "no ($a, $c)")"
@@ -336,12 +343,12 @@ cr_more_checks() {
 	$R delete -f cr-tcp > /dev/null 2>&1
 	# A bind mount of the host's.
 	true | $R --log "$L/$rt-crbind-run.log" run -d -b "$L/bundles/$rt/cr-bind" cr-bind 2>&1 | cat > /dev/null &
-	if [ "$(wait_id cr-bind running)" = running ]; then
+	if [ "$(wait_for cr-bind running)" = running ]; then
 		sleep 2
 		if $R checkpoint --image-path $W/bind --work-path $W/work-bind cr-bind > "$L/$rt-crbind.log" 2>&1; then
 			true | $R --log "$L/$rt-crbind-restore.log" restore -d --image-path $W/bind --work-path $W/work-bind-restore \
 				-b "$L/bundles/$rt/cr-bind" cr-bind 2>&1 | cat > /dev/null &
-			st=$(wait_id cr-bind running)
+			st=$(wait_for cr-bind running "$L/$rt-crbind-restore.log")
 			a=$(cat /run/lane-bind-$rt/count 2>/dev/null); sleep 1; c=$(cat /run/lane-bind-$rt/count 2>/dev/null)
 			record "$rt" "checkpoint and restore with a bind mount: the counter goes on in the host's directory" \
 				"$([ "$st" = running ] && [ -n "$a" ] && [ -n "$c" ] && [ "$c" -gt "$a" ] && echo yes || echo "no ($st: $a, $c) $(grep -h Error $W/work-bind-restore/restore.log 2>/dev/null | tail -n1)")"
@@ -355,19 +362,110 @@ cr_more_checks() {
 	$R delete -f cr-bind > /dev/null 2>&1
 	for f in $W/work-*/*.log; do [ -f "$f" ] && cp "$f" "$L/$rt-criu2-$(basename "$(dirname "$f")")-$(basename "$f")"; done
 }
+# cr_tty_lazy_checks RUNTIME BINARY: checkpoint and restore of a container
+# with a terminal (its master end held by recvtty through the console
+# socket; --shell-job, as CRIU needs for a controlling terminal), and a
+# checkpoint whose memory is served by CRIU's page server and restored
+# lazily (--lazy-pages, --status-fd; criu lazy-pages fetches the pages on
+# fault, as runc's own test does).
+cr_tty_lazy_checks() {
+	rt=$1
+	R="$2 --systemd-cgroup --root /run/lane-$rt"
+	W=/run/lane-cr3-$rt
+	rm -rf $W; mkdir -p $W
+	count() { $R exec "$1" cat /dev/shm/count 2>/dev/null; }
+	goes_on() { a=$(count "$1"); sleep 1; c=$(count "$1"); [ -n "$a" ] && [ -n "$c" ] && [ "$c" -gt "$a" ] && [ "$a" -gt 5 ] && echo yes || echo "no ($a, $c)"; }
+	# A terminal.
+	"$L/recvtty" $W/tty.sock $W/tty.out 2> "$L/$rt-recvtty.log" &
+	rpid=$!
+	i=0; while [ ! -S $W/tty.sock ] && [ $i -lt 20 ]; do sleep 0.2; i=$((i+1)); done
+	name="checkpoint --shell-job and restore of a container with a terminal: the counter goes on"
+	if $R --log "$L/$rt-crtty-run.log" run -d --console-socket $W/tty.sock -b "$L/bundles/$rt/cr-tty" cr-tty > /dev/null 2>&1 &&
+		[ "$(wait_for cr-tty running)" = running ]; then
+		sleep 2
+		if $R checkpoint --shell-job --image-path $W/tty --work-path $W/work-tty cr-tty > "$L/$rt-crtty.log" 2>&1; then
+			before=$(grep -c tick $W/tty.out)
+			if $R --log "$L/$rt-crtty-restore.log" restore -d --shell-job --console-socket $W/tty.sock --image-path $W/tty \
+				--work-path $W/work-tty-restore -b "$L/bundles/$rt/cr-tty" cr-tty > /dev/null 2>&1 &&
+				[ "$(wait_for cr-tty running)" = running ]; then
+				on=$(goes_on cr-tty)
+				after=$(grep -c tick $W/tty.out)
+				record "$rt" "$name" "$on"
+				record "$rt" "restored with a terminal: it prints on the new console" "$([ "$after" -gt "$before" ] && echo yes || echo "no ($before, $after lines)")"
+			else
+				record "$rt" "$name" "restore failed: $(grep -h Error $W/work-tty-restore/restore.log 2>/dev/null | tail -n1) $(tail -n1 "$L/$rt-crtty-restore.log")"
+			fi
+		else
+			record "$rt" "$name" "checkpoint failed: $(grep -h Error $W/work-tty/dump.log 2>/dev/null | tail -n1) $(tail -n1 "$L/$rt-crtty.log")"
+		fi
+	else
+		record "$rt" "$name" "run failed: $(tail -n1 "$L/$rt-crtty-run.log")"
+	fi
+	$R delete -f cr-tty > /dev/null 2>&1
+	kill $rpid; wait $rpid 2> /dev/null
+	# Lazy pages through the page server.
+	name="checkpoint --lazy-pages --page-server, restore --lazy-pages: the counter goes on"
+	port=$((27000 + ${#rt}))
+	true | $R --log "$L/$rt-crlazy-run.log" run -d -b "$L/bundles/$rt/cr" cr-lazy 2>&1 | cat > /dev/null &
+	if [ "$(wait_for cr-lazy running)" = running ]; then
+		sleep 2
+		# The status fd must be open for writing only (runc checks): a
+		# FIFO whose reader is there first.
+		mkfifo $W/status
+		(timeout 60 dd if=$W/status bs=1 count=1 2>/dev/null | od -An -c | tr -d ' ' > $W/ready) &
+		reader=$!
+		$R checkpoint --lazy-pages --page-server 127.0.0.1:$port --status-fd 3 --image-path $W/lazy --work-path $W/work-lazy cr-lazy \
+			3> $W/status > "$L/$rt-crlazy.log" 2>&1 &
+		dumper=$!
+		wait $reader
+		ready=$(cat $W/ready)
+		if [ "$ready" = '\0' ]; then
+			criu lazy-pages --page-server --address 127.0.0.1 --port $port -D $W/lazy -o $W/lazy-daemon.log -v4 &
+			lazyd=$!
+			sleep 1
+			if $R --log "$L/$rt-crlazy-restore.log" restore -d --lazy-pages --image-path $W/lazy --work-path $W/work-lazy-restore \
+				-b "$L/bundles/$rt/cr" cr-lazy < /dev/null > /dev/null 2>&1 && [ "$(wait_for cr-lazy running)" = running ]; then
+				record "$rt" "$name" "$(goes_on cr-lazy)"
+			else
+				record "$rt" "$name" "restore failed: $(grep -h Error $W/work-lazy-restore/restore.log 2>/dev/null | tail -n1) $(tail -n1 "$L/$rt-crlazy-restore.log")"
+			fi
+			timeout 30 sh -c "while kill -0 $lazyd 2> /dev/null; do sleep 0.5; done" || kill $lazyd
+		else
+			record "$rt" "$name" "the page server did not start ($ready): $(grep -h Error $W/work-lazy/dump.log 2>/dev/null | tail -n1) $(tail -n1 "$L/$rt-crlazy.log")"
+		fi
+		timeout 30 sh -c "while kill -0 $dumper 2> /dev/null; do sleep 0.5; done" || kill $dumper
+		wait $dumper 2> /dev/null
+	else
+		record "$rt" "$name" "run failed: $(tail -n1 "$L/$rt-crlazy-run.log")"
+	fi
+	$R delete -f cr-lazy > /dev/null 2>&1
+	cp $W/lazy-daemon.log "$L/$rt-criu3-lazy-daemon.log" 2>/dev/null
+	for f in $W/work-*/*.log; do [ -f "$f" ] && cp "$f" "$L/$rt-criu3-$(basename "$(dirname "$f")")-$(basename "$f")"; done
+}
+took "the CLI's systemd cgroup checks"
 echo "VMTEST criu $(criu --version 2>&1 | head -n1); criu check: $(criu check 2>&1 | tail -n1)"
-cr_checks berth "$BERTH"
-cr_checks runc "$RUNC"
+# cr_all RUNTIME BINARY: every CLI checkpoint check, one after the other.
+cr_all() {
+	cr_checks "$@"
+	cr_more_checks "$@"
+	cr_tty_lazy_checks "$@"
+}
+cr_all berth "$BERTH" &
+cr_all runc "$RUNC" &
+wait
 expect_cr "checkpoint --leave-running" running
 expect_cr "checkpoint --pre-dump, then --parent-path" "container removed"
 expect_cr "restore -d" running
 expect_cr "restore: the counter goes on" yes
-cr_more_checks berth "$BERTH"
-cr_more_checks runc "$RUNC"
 expect_cr "checkpoint of an established TCP connection without --tcp-established" refused
 expect_cr "checkpoint --tcp-established" "container removed"
 expect_cr "restore --tcp-established: the connection goes on" yes
 expect_cr "checkpoint and restore with a bind mount: the counter goes on in the host's directory" yes
+expect_cr "checkpoint --shell-job and restore of a container with a terminal: the counter goes on" yes
+expect_cr "restored with a terminal: it prints on the new console" yes
+expect_cr "checkpoint --lazy-pages --page-server, restore --lazy-pages: the counter goes on" yes
+
+took "the CLI's checkpoint and restore checks"
 
 C=/run/lane-containerd
 mkdir -p $C
@@ -410,6 +508,8 @@ expect_cr "ctr container restore --live" RUNNING
 expect_cr "restored: the counter goes on, one start" yes
 expect_cr "restored: task killed and removed" ok
 
+took "the containerd checks (ctr)"
+
 # Kubernetes: containerd 2.2.1's CRI with SystemdCgroup = true, critest's
 # systemd subset with the runc shim and with berth, update then exec, and
 # the stats the kubelet reads, side by side (integration/cri, built on the
@@ -433,4 +533,5 @@ elif [ -x "$L/cri.test" ]; then
 else
 	fail "CRI: no cri.test in the lane"
 fi
+took "the CRI checks"
 echo "VMTEST done"

@@ -64,6 +64,9 @@ func write(dir string) error {
 			// checkpoint left it.
 			"cr": {systemdCgroup("system.slice", "lane-"+rt, "cr"),
 				spec.WithArgs("sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /dev/shm/count; sleep 0.2; done")},
+			// The counter with a terminal, which prints it too.
+			"cr-tty": {systemdCgroup("system.slice", "lane-"+rt, "cr-tty"), spec.WithTerminal(true),
+				spec.WithArgs("sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /dev/shm/count; echo tick $i; sleep 0.2; done")},
 			// An established TCP connection inside the container (over
 			// its loopback): numbers sent once a tenth of a second, kept
 			// by the server in a tmpfs.

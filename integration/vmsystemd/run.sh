@@ -45,6 +45,8 @@ lane=$(mktemp -d /tmp/berth-vm-systemd.XXXXXX)
 trap 'rm -rf "$lane"' EXIT
 cp "$here/guest.sh" "$lane/lane.sh"
 (cd "$repo" && GOWORK=off "$GO" run -tags seccomp ./integration/vmsystemd "$lane")
+# The console socket's receiver of the terminal checkpoint.
+(cd "$repo" && "$GO" build -o "$lane/recvtty" ./integration/cmd/recvtty)
 # The CRI lane's tests, built here with the Makefile's flags, run there.
 (cd "$repo" && "$GO" test -c -o "$lane/cri.test" ./integration/cri)
 {
@@ -53,7 +55,7 @@ cp "$here/guest.sh" "$lane/lane.sh"
 } > "$lane/env"
 echo "test-vm-systemd: booting $(basename "$kernel") under qemu (TCG), systemd as pid 1, pure cgroup v2, the host's root over 9p"
 start=$(date +%s)
-timeout "${VM_SYSTEMD_TIMEOUT:-900}" qemu-system-x86_64 -m 6144 -smp 2 -cpu max -nographic -no-reboot -nic none \
+timeout "${VM_SYSTEMD_TIMEOUT:-1200}" qemu-system-x86_64 -m 6144 -smp 2 -cpu max -nographic -no-reboot -nic none \
 	-kernel "$kernel" -initrd "$initramfs" \
 	-append "console=ttyS0 panic=-1 quiet apparmor=1 security=apparmor systemd.unit=berth-vmtest.target systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all systemd.show_status=0" \
 	-fsdev local,id=hostroot,path=/,security_model=passthrough,readonly=on,multidevs=remap \
