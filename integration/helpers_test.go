@@ -64,22 +64,28 @@ func (c *cli) run(in []byte, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.bin, append([]string{"--root", c.root}, args...)...)
-	// Files, not pipes: create hands its stdio to the container, which
-	// would keep a pipe open (and exec.Cmd waiting) for its whole life.
-	outFile, errFile := tempFile(c.t), tempFile(c.t)
-	cmd.Stdout, cmd.Stderr = outFile, errFile
 	if in != nil {
 		cmd.Stdin = bytes.NewReader(in)
 	}
+	return runCommand(c.t, cmd)
+}
+
+// runCommand runs cmd and returns what it printed and its exit code; a
+// command that cannot run at all fails the test. Its stdout and stderr are
+// files, not pipes: create hands its stdio to the container, which would
+// keep a pipe open (and exec.Cmd waiting) for its whole life.
+func runCommand(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
+	outFile, errFile := tempFile(t), tempFile(t)
+	cmd.Stdout, cmd.Stderr = outFile, errFile
 	err := cmd.Run()
-	out, errb := readBack(c.t, outFile), readBack(c.t, errFile)
-	code := 0
+	r := result{stdout: readBack(t, outFile), stderr: readBack(t, errFile)}
 	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
+		r.code = ee.ExitCode()
 	} else if err != nil {
-		c.t.Fatalf("berth %v: %v", args, err)
+		t.Fatalf("%v: %v", cmd.Args, err)
 	}
-	return result{stdout: out, stderr: errb, code: code}
+	return r
 }
 
 // ok runs berth and fails the test unless it exits 0.

@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -16,33 +15,14 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-oci/berth/integration/busybox"
 	"github.com/berth-oci/berth/spec"
 )
-
-// sdnotifyBinary builds integration/cmd/sdnotify, static, once per test
-// binary (BERTH_GO, set by make; "go" otherwise).
-var sdnotifyBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "berth-sdnotify-")
-	if err != nil {
-		return "", err
-	}
-	goBin := os.Getenv("BERTH_GO")
-	if goBin == "" {
-		goBin = "go"
-	}
-	bin := filepath.Join(dir, "sdnotify")
-	cmd := exec.Command(goBin, "build", "-trimpath", "-o", bin, "./cmd/sdnotify")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build sdnotify: %v: %s", err, out)
-	}
-	return bin, nil
-})
 
 // withSdnotify copies sdnotify into the bundle's rootfs as /bin/sdnotify.
 func withSdnotify(t *testing.T, bundle string) {
 	t.Helper()
-	bin, err := sdnotifyBinary()
+	bin, err := busybox.SdnotifyBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,16 +91,7 @@ func runWithNotify(t *testing.T, c *cli, host string, args ...string) (result, i
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.bin, append([]string{"--root", c.root}, args...)...)
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+host)
-	outFile, errFile := tempFile(t), tempFile(t)
-	cmd.Stdout, cmd.Stderr = outFile, errFile
-	err := cmd.Run()
-	r := result{stdout: readBack(t, outFile), stderr: readBack(t, errFile)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return r, cmd.Process.Pid
+	return runCommand(t, cmd), cmd.Process.Pid
 }
 
 // TestNotifySocketSideBySide: with NOTIFY_SOCKET set, berth relays the

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,11 +14,10 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-oci/berth/integration/busybox"
-	"github.com/berth-oci/berth/spec"
 	"github.com/berth-oci/berth/internal/testutil"
+	"github.com/berth-oci/berth/spec"
 )
 
 // rootlessUser runs one runtime's CLI as nobody, with its own
@@ -46,7 +44,7 @@ func newRootlessUser(t *testing.T, name, bin string) *rootlessUser {
 		root := filepath.Join(u.xdg, name)
 		entries, _ := os.ReadDir(root)
 		for _, e := range entries {
-			u.run(nil, "delete", "--force", e.Name())
+			u.run("delete", "--force", e.Name())
 		}
 		os.RemoveAll(dir)
 	})
@@ -90,9 +88,8 @@ func (u *rootlessUser) bundle(name string, maps []specs.LinuxIDMapping, opts ...
 	return dir
 }
 
-// run runs the CLI as nobody; stdout and stderr are files, as a detached
-// container keeps its stdio.
-func (u *rootlessUser) run(extra []*os.File, args ...string) result {
+// run runs the CLI as nobody.
+func (u *rootlessUser) run(args ...string) result {
 	u.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -100,22 +97,12 @@ func (u *rootlessUser) run(extra []*os.File, args ...string) result {
 	cmd.Env = []string{"XDG_RUNTIME_DIR=" + u.xdg, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "USER=nobody", "HOME=" + u.dir}
 	cmd.Dir = u.dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobodyUID, Gid: nobodyGID}}
-	cmd.ExtraFiles = extra
-	outFile, errFile := tempFile(u.t), tempFile(u.t)
-	cmd.Stdout, cmd.Stderr = outFile, errFile
-	err := cmd.Run()
-	r := result{stdout: readBack(u.t, outFile), stderr: readBack(u.t, errFile)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		u.t.Fatalf("%s %v: %v", u.name, args, err)
-	}
-	return r
+	return runCommand(u.t, cmd)
 }
 
 // status is the container's status, or "gone".
 func (u *rootlessUser) status(id string) string {
-	r := u.run(nil, "state", id)
+	r := u.run("state", id)
 	var st struct{ Status string }
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &st) != nil {
 		return "gone"
@@ -168,35 +155,35 @@ type rootlessScenario struct {
 var rootlessScenarios = []rootlessScenario{
 	{name: "run in the foreground", steps: func(t *testing.T, u *rootlessUser) string {
 		b := u.bundle("fg", nil, spec.WithArgs("sh", "-c", "id -u; tr -s ' ' < /proc/self/uid_map; exit 3"))
-		r := u.run(nil, "run", "-b", b, "fg")
+		r := u.run("run", "-b", b, "fg")
 		return fmt.Sprintf("exit %d: %q; left %v", r.code, r.stdout, u.leftovers())
 	}},
 	{name: "run -d, exec, ps, kill, delete", steps: func(t *testing.T, u *rootlessUser) string {
 		b := u.bundle("life", nil, spec.WithArgs("sleep", "1000"))
 		var seen []string
-		r := u.run(nil, "run", "-d", "-b", b, "life")
+		r := u.run("run", "-d", "-b", b, "life")
 		seen = append(seen, fmt.Sprintf("run -d %d", r.code), u.waitStatus("life", "running"))
-		r = u.run(nil, "exec", "life", "sh", "-c", "id -u; echo $$")
+		r = u.run("exec", "life", "sh", "-c", "id -u; echo $$")
 		seen = append(seen, fmt.Sprintf("exec %d %q", r.code, firstLine(r.stdout)))
-		r = u.run(nil, "ps", "--format", "json", "life")
+		r = u.run("ps", "--format", "json", "life")
 		var pids []int
 		_ = json.Unmarshal([]byte(r.stdout), &pids)
 		seen = append(seen, fmt.Sprintf("ps %d: %d pids", r.code, len(pids)))
-		r = u.run(nil, "kill", "life", "KILL")
+		r = u.run("kill", "life", "KILL")
 		seen = append(seen, fmt.Sprintf("kill %d", r.code), u.waitStatus("life", "stopped"))
-		r = u.run(nil, "delete", "life")
+		r = u.run("delete", "life")
 		seen = append(seen, fmt.Sprintf("delete %d", r.code), u.status("life"), fmt.Sprintf("left %v", u.leftovers()))
 		return strings.Join(seen, ", ")
 	}},
 	{name: "pause without a delegated cgroup", steps: func(t *testing.T, u *rootlessUser) string {
 		b := u.bundle("pause", nil, spec.WithArgs("sleep", "1000"))
-		u.run(nil, "run", "-d", "-b", b, "pause")
+		u.run("run", "-d", "-b", b, "pause")
 		st := u.waitStatus("pause", "running")
-		r := u.run(nil, "pause", "pause")
+		r := u.run("pause", "pause")
 		t.Logf("%s pause: exit %d: %s", u.name, r.code, firstLine(r.stderr))
 		after := u.status("pause")
-		u.run(nil, "resume", "pause")
-		d := u.run(nil, "delete", "--force", "pause")
+		u.run("resume", "pause")
+		d := u.run("delete", "--force", "pause")
 		return fmt.Sprintf("%s, pause exit %v, then %s, delete -f %d, left %v", st, r.code != 0, after, d.code, u.leftovers())
 	}},
 	{name: "a terminal through the console socket", steps: func(t *testing.T, u *rootlessUser) string {
@@ -212,7 +199,7 @@ var rootlessScenarios = []rootlessScenario{
 		}
 		masters := make(chan *os.File, 1)
 		go func() { masters <- acceptConsole(ln) }()
-		r := u.run(nil, "run", "-d", "--console-socket", sock, "-b", b, "tty")
+		r := u.run("run", "-d", "--console-socket", sock, "-b", b, "tty")
 		printed := "no terminal received"
 		select {
 		case m := <-masters:
@@ -225,18 +212,18 @@ var rootlessScenarios = []rootlessScenario{
 			}
 		case <-time.After(20 * time.Second):
 		}
-		d := u.run(nil, "delete", "--force", "tty")
+		d := u.run("delete", "--force", "tty")
 		return fmt.Sprintf("run -d %d, printed %q, delete -f %d, left %v", r.code, printed, d.code, u.leftovers())
 	}},
 	{name: "a memory limit without a delegated cgroup", steps: func(t *testing.T, u *rootlessUser) string {
 		b := u.bundle("mem", nil, spec.WithMemoryLimit(64<<20), spec.WithArgs("true"))
-		r := u.run(nil, "run", "-b", b, "mem")
+		r := u.run("run", "-b", b, "mem")
 		t.Logf("%s run with a memory limit: exit %d: %s", u.name, r.code, strings.TrimSpace(r.stderr))
 		return fmt.Sprintf("exit %v, left %v", r.code != 0, u.leftovers())
 	}},
 	{name: "a mapping of ids not the user's", steps: func(t *testing.T, u *rootlessUser) string {
 		b := u.bundle("notmine", []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1}}, spec.WithArgs("true"))
-		r := u.run(nil, "run", "-b", b, "notmine")
+		r := u.run("run", "-b", b, "notmine")
 		t.Logf("%s run mapping root's id: exit %d: %s", u.name, r.code, firstLine(r.stderr))
 		return fmt.Sprintf("exit %v, left %v", r.code != 0, u.leftovers())
 	}},
@@ -245,7 +232,7 @@ var rootlessScenarios = []rootlessScenario{
 		b := u.bundle("range", maps, spec.WithArgs("sh", "-c", "id -u; id -g; tr -s ' ' < /proc/self/uid_map"), func(s *specs.Spec) {
 			s.Process.User = specs.User{UID: 1000, GID: 1000}
 		})
-		r := u.run(nil, "run", "-b", b, "range")
+		r := u.run("run", "-b", b, "range")
 		return fmt.Sprintf("exit %d: %q %s; left %v", r.code, r.stdout, firstLine(r.stderr), u.leftovers())
 	}},
 }
@@ -258,47 +245,11 @@ func acceptConsole(ln *net.UnixListener) *os.File {
 		return nil
 	}
 	defer conn.Close()
-	oob := make([]byte, unix.CmsgSpace(4))
-	_, oobn, _, _, err := conn.ReadMsgUnix(make([]byte, 4096), oob)
+	master, err := testutil.ReceiveFd(conn)
 	if err != nil {
 		return nil
 	}
-	msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
-	if len(msgs) != 1 {
-		return nil
-	}
-	fds, _ := unix.ParseUnixRights(&msgs[0])
-	if len(fds) != 1 {
-		return nil
-	}
-	return os.NewFile(uintptr(fds[0]), "console")
-}
-
-// withSubids gives nobody the subordinate ids 200000-265535 in /etc/subuid
-// and /etc/subgid for the test, and puts the files back as they were.
-func withSubids(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("newuidmap"); err != nil {
-		t.Skip("no newuidmap (package uidmap)")
-	}
-	for _, path := range []string{"/etc/subuid", "/etc/subgid"} {
-		old, err := os.ReadFile(path)
-		existed := err == nil
-		if err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		line := []byte("nobody:200000:65536\n")
-		if err := os.WriteFile(path, append(bytes.Clone(old), line...), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if existed {
-				_ = os.WriteFile(path, old, 0o644)
-			} else {
-				_ = os.Remove(path)
-			}
-		})
-	}
+	return master
 }
 
 // TestRootlessSideBySide runs, as the unprivileged user nobody, the same
@@ -313,7 +264,7 @@ func TestRootlessSideBySide(t *testing.T) {
 	for _, sc := range rootlessScenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			if sc.subids {
-				withSubids(t)
+				testutil.WithSubids(t, "nobody", 200000, 65536)
 			}
 			seen := map[string]string{}
 			for _, name := range []string{"berth", "runc"} {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/containerd/console"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-oci/berth/internal/testutil"
 	"github.com/berth-oci/berth/spec"
@@ -295,24 +294,13 @@ func pidfdListener(t *testing.T) (string, <-chan int) {
 			return
 		}
 		defer conn.Close()
-		oob := make([]byte, unix.CmsgSpace(4))
-		_, oobn, _, _, err := conn.ReadMsgUnix(make([]byte, 64), oob)
+		pidfd, err := testutil.ReceiveFd(conn)
 		if err != nil {
 			out <- -1
 			return
 		}
-		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
-		if len(msgs) != 1 {
-			out <- -1
-			return
-		}
-		fds, _ := unix.ParseUnixRights(&msgs[0])
-		if len(fds) != 1 {
-			out <- -1
-			return
-		}
-		defer unix.Close(fds[0])
-		out <- pidOfPidfd(fds[0])
+		defer pidfd.Close()
+		out <- pidOfPidfd(int(pidfd.Fd()))
 	}()
 	return path, out
 }

@@ -13,7 +13,7 @@ import (
 	"net"
 	"os"
 
-	"golang.org/x/sys/unix"
+	"github.com/berth-oci/berth/internal/testutil"
 )
 
 func main() {
@@ -43,7 +43,7 @@ func serve(socket, output string) error {
 		if err != nil {
 			return err
 		}
-		master, err := receiveFd(conn)
+		master, err := testutil.ReceiveFd(conn)
 		conn.Close()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "recvtty:", err)
@@ -56,23 +56,4 @@ func serve(socket, output string) error {
 			_, _ = io.Copy(out, master)
 		}()
 	}
-}
-
-// receiveFd reads the one file descriptor a connection carries.
-func receiveFd(conn *net.UnixConn) (*os.File, error) {
-	name := make([]byte, 4096)
-	oob := make([]byte, unix.CmsgSpace(4))
-	n, oobn, _, _, err := conn.ReadMsgUnix(name, oob)
-	if err != nil {
-		return nil, fmt.Errorf("read the console socket: %w", err)
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return nil, fmt.Errorf("no file descriptor received (%v)", err)
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return nil, fmt.Errorf("no file descriptor received (%v)", err)
-	}
-	return os.NewFile(uintptr(fds[0]), string(name[:n])), nil
 }
