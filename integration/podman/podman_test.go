@@ -8,13 +8,18 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-oci/berth/integration/busybox"
 	"github.com/berth-oci/berth/integration/hoststate"
@@ -27,7 +32,13 @@ const image = busybox.ImageName
 type podman struct {
 	runtime string // the OCI runtime binary podman drives
 	dir     string
+	// uid is the user podman runs as: 0, or nobody's for rootless podman,
+	// whose home and XDG directories are under dir.
+	uid int
 }
+
+// nobody is the user rootless podman runs as.
+const nobodyUID, nobodyGID = 65534, 65534
 
 // result is how a podman command ended.
 type result struct {
@@ -36,18 +47,36 @@ type result struct {
 }
 
 func (p *podman) globalArgs() []string {
-	return []string{
+	args := []string{
 		"--root", filepath.Join(p.dir, "root"), "--runroot", filepath.Join(p.dir, "run"),
 		"--tmpdir", filepath.Join(p.dir, "tmp"), "--network-config-dir", filepath.Join(p.dir, "net"),
 		"--cgroup-manager", "cgroupfs", "--events-backend", "file", "--runtime", p.runtime,
 	}
+	if p.uid != 0 {
+		// No overlay mounts for a user here (fuse-overlayfs is not
+		// asked for): vfs copies.
+		args = append(args, "--storage-driver", "vfs")
+	}
+	return args
 }
 
 // run runs one podman command.
-func (p *podman) run(args ...string) result {
+func (p *podman) run(args ...string) result { return p.runEnv(nil, args...) }
+
+// runEnv runs one podman command with env added to the test's.
+func (p *podman) runEnv(env []string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "podman", append(p.globalArgs(), args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	if p.uid != 0 {
+		home := filepath.Join(p.dir, "home")
+		cmd.Env = append([]string{"HOME=" + home, "USER=nobody", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+			"XDG_RUNTIME_DIR=" + filepath.Join(p.dir, "xdg"), "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+			"XDG_DATA_HOME=" + filepath.Join(home, ".local", "share")}, env...)
+		cmd.Dir = p.dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(p.uid), Gid: nobodyGID}}
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -104,6 +133,28 @@ func outcome(r result) string {
 }
 
 var checks = []check{
+	{"--sdnotify=container: the container's READY reaches NOTIFY_SOCKET", "READY=1", func(p *podman) string {
+		sdnotify, err := busybox.SdnotifyBinary()
+		if err != nil {
+			return err.Error()
+		}
+		host, err := listenNotify(filepath.Join(p.dir, "notify.sock"))
+		if err != nil {
+			return err.Error()
+		}
+		defer host.Close()
+		if err := os.Chown(host.LocalAddr().String(), p.uid, p.uid); err != nil {
+			return err.Error()
+		}
+		r := p.runEnv([]string{"NOTIFY_SOCKET=" + host.LocalAddr().String()},
+			append(append([]string{"run"}, containerArgs...), "-d", "--name", "n1", "--sdnotify=container",
+				"-v", sdnotify+":/bin/sdnotify:ro", image, "sh", "-c", "sleep 0.5; sdnotify READY=1; sleep 300")...)
+		defer p.run("rm", "--force", "--time", "0", "n1")
+		if r.code != 0 {
+			return outcome(r)
+		}
+		return readyFrom(host, 20*time.Second)
+	}},
 	{"run --rm exit code", "exit 3 , removed", func(p *podman) string {
 		r := p.runContainer("--rm", "--name", "rm1", image, "sh", "-c", "exit 3")
 		gone := "removed"
@@ -205,17 +256,49 @@ func runtimes(t *testing.T) []string {
 }
 
 // newPodman prepares a private podman for a runtime with the busybox
-// image loaded, and removes everything it made when the test ends.
-func newPodman(t *testing.T, runtime string) *podman {
+// image loaded, and removes everything it made when the test ends. With
+// uid nobody's, podman is rootless: its directories are nobody's, and the
+// runtime a copy nobody can run.
+func newPodman(t *testing.T, runtime string, uid int) *podman {
 	dir, err := os.MkdirTemp("", "berth-podman")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &podman{runtime: runtime, dir: dir}
+	p := &podman{runtime: runtime, dir: dir, uid: uid}
+	if uid != 0 {
+		for _, d := range []string{"home", "xdg", "bin"} {
+			if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		data, err := os.ReadFile(runtime)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.runtime = filepath.Join(dir, "bin", filepath.Base(runtime))
+		if err := os.WriteFile(p.runtime, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := filepath.Walk(dir, func(path string, _ os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Chown(path, uid, nobodyGID)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	t.Cleanup(func() {
 		p.run("rm", "--all", "--force", "--time", "0")
 		if r := p.run("system", "reset", "--force"); r.code != 0 {
 			t.Errorf("podman system reset: %s", r.stderr)
+		}
+		// Rootless podman keeps a pause process holding its user
+		// namespace; it is this test's to stop.
+		if data, err := os.ReadFile(filepath.Join(dir, "xdg", "libpod", "tmp", "pause.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 1 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
 		}
 		if m := hoststate.MountsUnder(dir); len(m) > 0 {
 			t.Errorf("mounts left under %s: %v", dir, m)
@@ -224,6 +307,9 @@ func newPodman(t *testing.T, runtime string) *podman {
 	})
 	archive := filepath.Join(dir, "busybox.tar")
 	if err := busybox.WriteImage(archive); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(archive, uid, nobodyGID); uid != 0 && err != nil {
 		t.Fatal(err)
 	}
 	if r := p.run("load", "--input", archive); r.code != 0 {
@@ -249,21 +335,52 @@ func TestPodman(t *testing.T) {
 			}
 		})
 	}
+	compareRuntimes(t, "podman lane", rts, checks, 0)
+}
+
+// rootlessChecks are the checks rootless podman runs: all but those that
+// need a cgroup of the user's own (pause, stats, limits), which a cgroup v1
+// host does not delegate.
+var rootlessChecks = func() []check {
+	skip := map[string]bool{"pause and unpause": true, "stats": true, "memory limit": true, "pids limit": true}
+	var out []check
+	for _, c := range checks {
+		if !skip[c.name] {
+			out = append(out, c)
+		}
+	}
+	return out
+}()
+
+// TestPodmanRootless runs the checks rootless podman can run, as the user
+// nobody (vfs storage, a subordinate id range for its user namespace),
+// with runc and with berth side by side, and fails where runc passes and
+// berth does not.
+func TestPodmanRootless(t *testing.T) {
+	rts := runtimes(t)
+	testutil.WithSubids(t, "nobody", 200000, 65536)
+	compareRuntimes(t, "rootless podman lane", rts, rootlessChecks, nobodyUID)
+}
+
+// compareRuntimes runs cs with each runtime (each in its own podman
+// storage, the runtimes in parallel), as uid, and fails where runc passes
+// and berth does not.
+func compareRuntimes(t *testing.T, lane string, rts []string, cs []check, uid int) {
 	got := make([][]string, len(rts))
 	var wg sync.WaitGroup
 	for i, rt := range rts {
-		p := newPodman(t, rt)
+		p := newPodman(t, rt, uid)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for _, c := range checks {
+			for _, c := range cs {
 				got[i] = append(got[i], c.do(p))
 			}
 		}()
 	}
 	wg.Wait()
 	passed := make([]int, len(rts))
-	for j, c := range checks {
+	for j, c := range cs {
 		runcOK, berthOK := got[0][j] == c.want, got[1][j] == c.want
 		for i := range rts {
 			if got[i][j] == c.want {
@@ -279,7 +396,40 @@ func TestPodman(t *testing.T) {
 			t.Logf("%s: ok with both", c.name)
 		}
 	}
-	t.Logf("podman lane: runc %d/%d checks passed, berth %d/%d", passed[0], len(checks), passed[1], len(checks))
-	fmt.Printf("podman lane: runc %d passed, %d failed; berth %d passed, %d failed\n",
-		passed[0], len(checks)-passed[0], passed[1], len(checks)-passed[1])
+	fmt.Printf("%s: runc %d passed, %d failed; berth %d passed, %d failed\n",
+		lane, passed[0], len(cs)-passed[0], passed[1], len(cs)-passed[1])
+}
+
+// listenNotify is the caller's NOTIFY_SOCKET (systemd's, for a service).
+func listenNotify(path string) (*net.UnixConn, error) {
+	return net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+}
+
+// readyFrom returns the READY= line the socket gets within d, closing the
+// fds that come with the messages (a BARRIER=1's pipe, which systemd
+// closes), or what came instead.
+func readyFrom(conn *net.UnixConn, d time.Duration) string {
+	_ = conn.SetReadDeadline(time.Now().Add(d))
+	var got []string
+	buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(4*4))
+	for {
+		n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+		if err != nil {
+			return fmt.Sprintf("no READY (%v); got %q", err, got)
+		}
+		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for _, m := range msgs {
+				fds, _ := unix.ParseUnixRights(&m)
+				for _, fd := range fds {
+					unix.Close(fd)
+				}
+			}
+		}
+		for _, line := range strings.Split(string(buf[:n]), "\n") {
+			if strings.HasPrefix(line, "READY=") {
+				return line
+			}
+			got = append(got, line)
+		}
+	}
 }
