@@ -423,11 +423,16 @@ cr_tty_lazy_checks() {
 			criu lazy-pages --page-server --address 127.0.0.1 --port $port -D $W/lazy -o $W/lazy-daemon.log -v4 &
 			lazyd=$!
 			sleep 1
-			if $R --log "$L/$rt-crlazy-restore.log" restore -d --lazy-pages --image-path $W/lazy --work-path $W/work-lazy-restore \
-				-b "$L/bundles/$rt/cr" cr-lazy < /dev/null > /dev/null 2>&1 && [ "$(wait_for cr-lazy running)" = running ]; then
-				record "$rt" "$name" "$(goes_on cr-lazy)"
+			# Under another id and scope, as runc's own test: the dumped
+			# container goes only once its last page has been fetched.
+			# The work path is the images' directory, where criu
+			# lazy-pages listens (lazy-pages.socket), as in runc's test.
+			if $R --log "$L/$rt-crlazy-restore.log" restore -d --lazy-pages --image-path $W/lazy --work-path $W/lazy \
+				-b "$L/bundles/$rt/cr-lazy-restored" cr-lazy-restored < /dev/null > /dev/null 2>&1 &&
+				[ "$(wait_for cr-lazy-restored running)" = running ]; then
+				record "$rt" "$name" "$(goes_on cr-lazy-restored)"
 			else
-				record "$rt" "$name" "restore failed: $(grep -h Error $W/work-lazy-restore/restore.log 2>/dev/null | tail -n1) $(tail -n1 "$L/$rt-crlazy-restore.log")"
+				record "$rt" "$name" "restore failed: $(grep -h Error $W/lazy/restore.log 2>/dev/null | tail -n1) $(tail -n1 "$L/$rt-crlazy-restore.log")"
 			fi
 			timeout 30 sh -c "while kill -0 $lazyd 2> /dev/null; do sleep 0.5; done" || kill $lazyd
 		else
@@ -439,9 +444,52 @@ cr_tty_lazy_checks() {
 		record "$rt" "$name" "run failed: $(tail -n1 "$L/$rt-crlazy-run.log")"
 	fi
 	$R delete -f cr-lazy > /dev/null 2>&1
+	$R delete -f cr-lazy-restored > /dev/null 2>&1
 	cp $W/lazy-daemon.log "$L/$rt-criu3-lazy-daemon.log" 2>/dev/null
+	cp $W/lazy/restore.log "$L/$rt-criu3-lazy-restore.log" 2>/dev/null
 	for f in $W/work-*/*.log; do [ -f "$f" ] && cp "$f" "$L/$rt-criu3-$(basename "$(dirname "$f")")-$(basename "$f")"; done
 }
+# rootless_checks RUNTIME BINARY: as the unprivileged user lanerl (made
+# here: the guest's root is a throwaway overlay), --systemd-cgroup puts a
+# rootless container in a scope of the user's own systemd manager, which
+# has cgroup v2 delegated to it, with the spec's limits; delete removes it.
+rootless_checks() {
+	rt=$1
+	uid=1500
+	dir=/run/lane-rootless/$rt
+	mkdir -p $dir && cp "$2" $dir/$rt && chmod 755 /run/lane-rootless $dir $dir/$rt
+	as_user() {
+		runuser -u lanerl -- env XDG_RUNTIME_DIR=/run/user/$uid DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$uid/bus \
+			PATH=/usr/sbin:/usr/bin:/sbin:/bin "$dir/$rt" --systemd-cgroup "$@"
+	}
+	b=$L/bundles/$rt/rootless
+	if ! as_user run -d -b "$b" rl < /dev/null > "$L/$rt-rootless-run.log" 2>&1; then
+		record "$rt" "rootless: run -d" "failed: $(tail -n1 "$L/$rt-rootless-run.log")"
+		return
+	fi
+	record "$rt" "rootless: run -d" ok
+	pid=$(as_user state rl | jq -r .pid)
+	cg=$(sed -n 's/^0:://p' /proc/$pid/cgroup)
+	record "$rt" "rootless: the init's cgroup" "$(echo "$cg" | sed "s/lane-$rt-/lane-RT-/")"
+	record "$rt" "rootless: memory.max" "$(cat /sys/fs/cgroup$cg/memory.max 2>&1)"
+	record "$rt" "rootless: pids.max" "$(cat /sys/fs/cgroup$cg/pids.max 2>&1)"
+	record "$rt" "rootless: exec" "$(as_user exec rl id -u 2>&1)"
+	as_user delete -f rl > /dev/null 2>&1
+	record "$rt" "rootless: delete removes the scope" "$([ -d /sys/fs/cgroup$cg ] && echo kept || echo removed)"
+}
+if useradd -u 1500 -U -m lanerl && echo "lanerl:300000:65536" >> /etc/subuid && echo "lanerl:300000:65536" >> /etc/subgid &&
+	systemctl start user@1500.service; then
+	rootless_checks berth "$BERTH"
+	rootless_checks runc "$RUNC"
+	expect "rootless: run -d" ok
+	expect "rootless: the init's cgroup" /user.slice/user-1500.slice/user@1500.service/user.slice/lane-RT-rootless.scope
+	expect "rootless: memory.max" 67108864
+	expect "rootless: pids.max" 20
+	expect "rootless: exec" 0
+	expect "rootless: delete removes the scope" removed
+else
+	fail "rootless: could not make the user lanerl and start its systemd manager"
+fi
 took "the CLI's systemd cgroup checks"
 echo "VMTEST criu $(criu --version 2>&1 | head -n1); criu check: $(criu check 2>&1 | tail -n1)"
 # cr_all RUNTIME BINARY: every CLI checkpoint check, one after the other.
@@ -487,10 +535,12 @@ $CTR image import "$L/busybox.tar" > /dev/null
 $CTR events > "$L/ctr-events.log" 2>&1 &
 evpid=$!
 sleep 1
-ctr_checks berth io.containerd.berth.v2
-ctr_checks runc io.containerd.runc.v2 --runc-binary "$RUNC"
-ctr_cr_checks berth io.containerd.berth.v2
-ctr_cr_checks runc io.containerd.runc.v2 --runc-binary "$RUNC"
+# Each runtime's tasks have ids of their own: the two run at once.
+(ctr_checks berth io.containerd.berth.v2; ctr_cr_checks berth io.containerd.berth.v2) &
+p1=$!
+(ctr_checks runc io.containerd.runc.v2 --runc-binary "$RUNC"; ctr_cr_checks runc io.containerd.runc.v2 --runc-binary "$RUNC") &
+p2=$!
+wait $p1 $p2
 kill $evpid
 kill $ctdpid; wait $ctdpid
 expect "metrics: memory usage above 0" true

@@ -47,6 +47,18 @@ func annotations(kv map[string]string) spec.Option {
 	}
 }
 
+// laneUserID is the uid (and gid) of the guest's unprivileged user.
+const laneUserID = 1500
+
+// rootlessUser maps the user, and only the user, to root in the container.
+func rootlessUser(id uint32) spec.Option {
+	return func(s *specs.Spec) {
+		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: id, Size: 1}}
+		s.Linux.UIDMappings, s.Linux.GIDMappings = m, append([]specs.LinuxIDMapping(nil), m...)
+		s.Process.Terminal = false
+	}
+}
+
 func write(dir string) error {
 	rootfs := filepath.Join(dir, "rootfs")
 	if err := busybox.MakeRootfs(rootfs); err != nil {
@@ -63,6 +75,9 @@ func write(dir string) error {
 			// A counter in a tmpfs, to show a restore goes on where the
 			// checkpoint left it.
 			"cr": {systemdCgroup("system.slice", "lane-"+rt, "cr"),
+				spec.WithArgs("sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /dev/shm/count; sleep 0.2; done")},
+			// The restore of a lazy checkpoint of "cr", beside it.
+			"cr-lazy-restored": {systemdCgroup("system.slice", "lane-"+rt, "cr-lazy-restored"),
 				spec.WithArgs("sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /dev/shm/count; sleep 0.2; done")},
 			// The counter with a terminal, which prints it too.
 			"cr-tty": {systemdCgroup("system.slice", "lane-"+rt, "cr-tty"), spec.WithTerminal(true),
@@ -81,6 +96,11 @@ func write(dir string) error {
 			"oom": {spec.WithMemoryLimit(16 << 20), systemdCgroup("system.slice", "lane-"+rt, "oom"),
 				spec.WithArgs("sh", "-c", "sleep 2; x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done")},
 		}
+		// A rootless container of the user lanerl (uid 1500, made in the
+		// guest), in a scope of that user's systemd manager.
+		bundles["rootless"] = []spec.Option{spec.Rootless, rootlessUser(laneUserID),
+			systemdCgroup("user.slice", "lane-"+rt, "rootless"),
+			spec.WithMemoryLimit(64 << 20), spec.WithPidsLimit(20), spec.WithArgs("sleep", "1000")}
 		for name, opts := range bundles {
 			b := filepath.Join(dir, "bundles", rt, name)
 			if err := os.MkdirAll(b, 0o755); err != nil {

@@ -42,6 +42,8 @@ fi
 
 # The lane's share: the guest's script and its environment in, logs out.
 lane=$(mktemp -d /tmp/berth-vm-systemd.XXXXXX)
+# The guest's unprivileged user reads its rootless bundle there.
+chmod 755 "$lane"
 trap 'rm -rf "$lane"' EXIT
 cp "$here/guest.sh" "$lane/lane.sh"
 (cd "$repo" && GOWORK=off "$GO" run -tags seccomp ./integration/vmsystemd "$lane")
