@@ -135,17 +135,16 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start sta
 	}
 	c := newContainer(r, lc)
 	err = spawning(func() error {
+		var err error
 		if o.NotifySocket {
 			// The bind mount's source, in the state directory that
 			// libcontainer.Create made, before the init mounts it.
-			if err := os.Mkdir(filepath.Join(r.stateDir(id), notifyDirName), 0o755); err != nil {
-				if derr := lc.Destroy(); derr != nil {
-					logrus.WithError(derr).Warnf("clean up container %s after failed create", id)
-				}
-				return err
-			}
+			err = os.Mkdir(filepath.Join(r.stateDir(id), notifyDirName), 0o755)
 		}
-		if err := start(lc, proc); err != nil {
+		if err == nil {
+			err = start(lc, proc)
+		}
+		if err != nil {
 			if derr := lc.Destroy(); derr != nil {
 				logrus.WithError(derr).Warnf("clean up container %s after failed start", id)
 			}
