@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os"
@@ -13,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/berth-oci/berth/integration/busybox"
+	"github.com/berth-oci/berth/internal/testutil"
 	"github.com/berth-oci/berth/spec"
 )
 
@@ -53,24 +51,14 @@ func newNotifyHost(t *testing.T) *notifyHost {
 	}
 	t.Cleanup(func() { conn.Close() })
 	go func() {
-		buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(4*4))
 		for {
-			n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+			msg, files, err := testutil.ReadMessage(conn)
 			if err != nil {
 				return
 			}
-			if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
-				for _, m := range msgs {
-					fds, _ := unix.ParseUnixRights(&m)
-					for _, fd := range fds {
-						unix.Close(fd)
-					}
-				}
-			}
+			testutil.CloseAll(files)
 			h.mu.Lock()
-			for _, l := range bytes.Split(bytes.TrimSpace(buf[:n]), []byte{'\n'}) {
-				h.lines = append(h.lines, string(l))
-			}
+			h.lines = append(h.lines, strings.Split(strings.TrimSpace(msg), "\n")...)
 			h.mu.Unlock()
 		}
 	}()

@@ -19,8 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/berth-oci/berth/integration/busybox"
 	"github.com/berth-oci/berth/integration/hoststate"
 	"github.com/berth-oci/berth/internal/testutil"
@@ -411,21 +409,13 @@ func listenNotify(path string) (*net.UnixConn, error) {
 func readyFrom(conn *net.UnixConn, d time.Duration) string {
 	_ = conn.SetReadDeadline(time.Now().Add(d))
 	var got []string
-	buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(4*4))
 	for {
-		n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+		msg, files, err := testutil.ReadMessage(conn)
 		if err != nil {
 			return fmt.Sprintf("no READY (%v); got %q", err, got)
 		}
-		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
-			for _, m := range msgs {
-				fds, _ := unix.ParseUnixRights(&m)
-				for _, fd := range fds {
-					unix.Close(fd)
-				}
-			}
-		}
-		for _, line := range strings.Split(string(buf[:n]), "\n") {
+		testutil.CloseAll(files)
+		for _, line := range strings.Split(msg, "\n") {
 			if strings.HasPrefix(line, "READY=") {
 				return line
 			}
