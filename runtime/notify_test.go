@@ -12,7 +12,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/internal/testutil"
 )
 
 // relayPair is a relay whose container end and host end are sockets of
@@ -46,25 +47,17 @@ func relayPair(t *testing.T) (relay *NotifyRelay, send func(string), host *net.U
 // closes a barrier's pipe) when closeFds is set.
 func readHost(t *testing.T, host *net.UnixConn, closeFds bool) (string, int) {
 	t.Helper()
-	buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(4))
 	_ = host.SetReadDeadline(time.Now().Add(10 * time.Second))
-	n, oobn, _, _, err := host.ReadMsgUnix(buf, oob)
+	msg, files, err := testutil.ReadMessage(host)
 	if err != nil {
 		t.Fatal(err)
 	}
-	nfds := 0
-	if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
-		for _, m := range msgs {
-			fds, _ := unix.ParseUnixRights(&m)
-			nfds += len(fds)
-			for _, fd := range fds {
-				if closeFds {
-					unix.Close(fd)
-				}
-			}
-		}
+	if closeFds {
+		testutil.CloseAll(files)
+	} else {
+		t.Cleanup(func() { testutil.CloseAll(files) })
 	}
-	return string(buf[:n]), nfds
+	return msg, len(files)
 }
 
 func TestNotifyRelayReady(t *testing.T) {
