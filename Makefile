@@ -34,7 +34,7 @@ CRITEST_PARALLEL ?= 3
 DEMO_DIR  ?= /tmp/berth-demo
 TEST_ARGS ?=
 
-.PHONY: all setup setup-base build demo test unit integration conformance test-vm test-vm-systemd test-podman test-cri test-reliability fuzz bench vet clean
+.PHONY: all setup setup-base build demo test unit integration conformance test-vm test-vm-systemd test-podman test-docker test-cri test-reliability fuzz bench vet clean
 
 all: build
 
@@ -86,7 +86,7 @@ CONTAINERD_ENV = BERTH_BINARY=$(CURDIR)/$(1)/berth BERTH_SHIM=$(CURDIR)/$(1)/con
 
 integration: setup build
 	$(call CONTAINERD_ENV,bin) BERTH_GO=$(GO) $(GO) test -count=1 -timeout 20m $(TEST_ARGS) \
-		$$($(GO) list ./integration/... ./examples/... | grep -v -e /integration/podman -e /integration/cri$$ -e /integration/reliability)
+		$$($(GO) list ./integration/... ./examples/... | grep -v -e /integration/podman -e /integration/docker -e /integration/cri$$ -e /integration/reliability)
 
 # Debian's podman 4.3 and conmon drive bin/berth and runc v1.5.2 side by
 # side (podman's default seccomp profile, no network); fails where a check
@@ -94,6 +94,14 @@ integration: setup build
 test-podman: setup build
 	BERTH_BINARY=$(CURDIR)/bin/berth RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc BERTH_GO=$(GO) \
 		$(GO) test -count=1 -timeout 10m -v $(TEST_ARGS) ./integration/podman/
+
+# Debian's Docker 20.10 (a private dockerd on a private containerd 1.6, no
+# iptables, no bridge) drives bin/berth and runc v1.5.2 side by side
+# through its "runtimes" configuration, a dockerd restart with live restore
+# included; fails where a check passes with runc and not with berth.
+test-docker: setup build
+	BERTH_BINARY=$(CURDIR)/bin/berth RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc CONTAINERD_16=/usr/bin/containerd \
+		$(GO) test -count=1 -timeout 10m -v $(TEST_ARGS) ./integration/docker/
 
 # All 58 programs against bin/berth and runc v1.5.2, side by side; fails if
 # berth fails any test point runc passes.
@@ -206,7 +214,7 @@ bench: setup build
 		-berth-shim bin/containerd-shim-berth-v2 -crane $(CRI_DIR)/bin/crane -crictl $(CRI_DIR)/bin/crictl \
 		-cni /usr/lib/cni -go $(GO) -busybox-root $(CRI_DIR)/busybox -n $(BENCH_CRI_N) -density $(BENCH_DENSITY)
 
-test: vet unit fuzz integration conformance test-vm test-vm-systemd test-podman test-cri test-reliability
+test: vet unit fuzz integration conformance test-vm test-vm-systemd test-podman test-docker test-cri test-reliability
 
 clean:
 	rm -rf bin .cache
