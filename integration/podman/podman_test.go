@@ -5,7 +5,6 @@
 package podman
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -38,12 +37,6 @@ type podman struct {
 // nobody is the user rootless podman runs as.
 const nobodyUID, nobodyGID = 65534, 65534
 
-// result is how a podman command ended.
-type result struct {
-	stdout, stderr string
-	code           int
-}
-
 func (p *podman) globalArgs() []string {
 	args := []string{
 		"--root", filepath.Join(p.dir, "root"), "--runroot", filepath.Join(p.dir, "run"),
@@ -59,10 +52,10 @@ func (p *podman) globalArgs() []string {
 }
 
 // run runs one podman command.
-func (p *podman) run(args ...string) result { return p.runEnv(nil, args...) }
+func (p *podman) run(args ...string) testutil.Result { return p.runEnv(nil, args...) }
 
 // runEnv runs one podman command with env added to the test's.
-func (p *podman) runEnv(env []string, args ...string) result {
+func (p *podman) runEnv(env []string, args ...string) testutil.Result {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "podman", append(p.globalArgs(), args...)...)
@@ -75,17 +68,11 @@ func (p *podman) runEnv(env []string, args ...string) result {
 		cmd.Dir = p.dir
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(p.uid), Gid: nobodyGID}}
 	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		code = -1
-		errb.WriteString(err.Error())
+	r, err := testutil.RunCommand(cmd)
+	if err != nil {
+		return testutil.Result{Code: -1, Stderr: err.Error()}
 	}
-	return result{stdout: strings.TrimSpace(out.String()), stderr: strings.TrimSpace(errb.String()), code: code}
+	return r
 }
 
 // containerArgs are the flags every container of the lane gets: no network,
@@ -94,13 +81,13 @@ func (p *podman) runEnv(env []string, args ...string) result {
 var containerArgs = []string{"--pull", "never", "--network", "none", "--log-driver", "k8s-file",
 	"--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"}
 
-func (p *podman) runContainer(args ...string) result {
+func (p *podman) runContainer(args ...string) testutil.Result {
 	return p.run(append(append([]string{"run"}, containerArgs...), args...)...)
 }
 
 // inspect returns a field of a container's podman inspect.
 func (p *podman) inspect(name, format string) string {
-	return p.run("inspect", "--format", format, name).stdout
+	return p.run("inspect", "--format", format, name).Stdout
 }
 
 // waitState waits up to 15s for the container to reach status.
@@ -123,13 +110,6 @@ type check struct {
 	do   func(p *podman) string
 }
 
-func outcome(r result) string {
-	if r.code != 0 && r.stderr != "" {
-		return fmt.Sprintf("exit %d %s [stderr: %s]", r.code, r.stdout, r.stderr)
-	}
-	return fmt.Sprintf("exit %d %s", r.code, r.stdout)
-}
-
 var checks = []check{
 	{"--sdnotify=container: the container's READY reaches NOTIFY_SOCKET", "READY=1", func(p *podman) string {
 		sdnotify, err := busybox.SdnotifyBinary()
@@ -148,98 +128,98 @@ var checks = []check{
 			append(append([]string{"run"}, containerArgs...), "-d", "--name", "n1", "--sdnotify=container",
 				"-v", sdnotify+":/bin/sdnotify:ro", image, "sh", "-c", "sleep 0.5; sdnotify READY=1; sleep 300")...)
 		defer p.run("rm", "--force", "--time", "0", "n1")
-		if r.code != 0 {
-			return outcome(r)
+		if r.Code != 0 {
+			return r.Outcome()
 		}
 		return readyFrom(host, 20*time.Second)
 	}},
 	{"run --rm exit code", "exit 3 , removed", func(p *podman) string {
 		r := p.runContainer("--rm", "--name", "rm1", image, "sh", "-c", "exit 3")
 		gone := "removed"
-		if p.run("container", "exists", "rm1").code == 0 {
+		if p.run("container", "exists", "rm1").Code == 0 {
 			gone = "left behind"
 		}
-		return outcome(r) + ", " + gone
+		return r.Outcome() + ", " + gone
 	}},
 	{"run stdout", "exit 0 hello", func(p *podman) string {
-		return outcome(p.runContainer("--rm", image, "echo", "hello"))
+		return p.runContainer("--rm", image, "echo", "hello").Outcome()
 	}},
 	{"default seccomp profile applies", "exit 0 Seccomp:\t2", func(p *podman) string {
-		return outcome(p.runContainer("--rm", image, "grep", "Seccomp:", "/proc/self/status"))
+		return p.runContainer("--rm", image, "grep", "Seccomp:", "/proc/self/status").Outcome()
 	}},
 	{"detached run and logs", "running, logs: started", func(p *podman) string {
-		if r := p.runContainer("-d", "--name", "d1", image, "sh", "-c", "echo started; sleep 300 & wait"); r.code != 0 {
-			return outcome(r)
+		if r := p.runContainer("-d", "--name", "d1", image, "sh", "-c", "echo started; sleep 300 & wait"); r.Code != 0 {
+			return r.Outcome()
 		}
 		state := p.waitState("d1", "running")
 		var logs string
 		for i := 0; i < 50 && !strings.Contains(logs, "started"); i++ {
-			logs = p.run("logs", "d1").stdout
+			logs = p.run("logs", "d1").Stdout
 			time.Sleep(100 * time.Millisecond)
 		}
 		return state + ", logs: " + logs
 	}},
 	{"exec", "exit 5 in-exec", func(p *podman) string {
-		return outcome(p.run("exec", "d1", "sh", "-c", "echo in-exec; exit 5"))
+		return p.run("exec", "d1", "sh", "-c", "echo in-exec; exit 5").Outcome()
 	}},
 	{"exec with a tty", "exit 0 /dev/pts", func(p *podman) string {
 		r := p.run("exec", "-t", "d1", "tty")
-		r.stdout = strings.TrimRight(strings.TrimSpace(r.stdout), "0123456789")
-		r.stdout = strings.TrimSuffix(r.stdout, "/")
-		return outcome(r)
+		r.Stdout = strings.TrimRight(strings.TrimSpace(r.Stdout), "0123456789")
+		r.Stdout = strings.TrimSuffix(r.Stdout, "/")
+		return r.Outcome()
 	}},
 	{"pause and unpause", "paused, running", func(p *podman) string {
-		if r := p.run("pause", "d1"); r.code != 0 {
-			return outcome(r)
+		if r := p.run("pause", "d1"); r.Code != 0 {
+			return r.Outcome()
 		}
 		paused := p.inspect("d1", "{{.State.Status}}")
-		if r := p.run("unpause", "d1"); r.code != 0 {
-			return paused + ", " + outcome(r)
+		if r := p.run("unpause", "d1"); r.Code != 0 {
+			return paused + ", " + r.Outcome()
 		}
 		return paused + ", " + p.inspect("d1", "{{.State.Status}}")
 	}},
 	{"stats", "exit 0 pids 2", func(p *podman) string {
 		r := p.run("stats", "--no-stream", "--format", "pids {{.PIDs}}", "d1")
-		return outcome(r)
+		return r.Outcome()
 	}},
 	{"kill", "exited 137", func(p *podman) string {
-		if r := p.run("kill", "d1"); r.code != 0 {
-			return outcome(r)
+		if r := p.run("kill", "d1"); r.Code != 0 {
+			return r.Outcome()
 		}
 		return p.waitState("d1", "exited") + " " + p.inspect("d1", "{{.State.ExitCode}}")
 	}},
 	{"stop", "exited 0", func(p *podman) string {
-		if r := p.runContainer("-d", "--name", "s1", image, "sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"); r.code != 0 {
-			return outcome(r)
+		if r := p.runContainer("-d", "--name", "s1", image, "sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"); r.Code != 0 {
+			return r.Outcome()
 		}
 		p.waitState("s1", "running")
 		time.Sleep(200 * time.Millisecond) // the trap is set once sh runs
-		if r := p.run("stop", "-t", "10", "s1"); r.code != 0 {
-			return outcome(r)
+		if r := p.run("stop", "-t", "10", "s1"); r.Code != 0 {
+			return r.Outcome()
 		}
 		return p.inspect("s1", "{{.State.Status}}") + " " + p.inspect("s1", "{{.State.ExitCode}}")
 	}},
 	{"memory limit", "exit 0 67108864", func(p *podman) string {
-		return outcome(p.runContainer("--rm", "--memory", "64m", image, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+		return p.runContainer("--rm", "--memory", "64m", image, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes").Outcome()
 	}},
 	{"pids limit", "exit 0 50", func(p *podman) string {
-		return outcome(p.runContainer("--rm", "--pids-limit", "50", image, "cat", "/sys/fs/cgroup/pids/pids.max"))
+		return p.runContainer("--rm", "--pids-limit", "50", image, "cat", "/sys/fs/cgroup/pids/pids.max").Outcome()
 	}},
 	{"env", "exit 0 bar", func(p *podman) string {
-		return outcome(p.runContainer("--rm", "-e", "FOO=bar", image, "sh", "-c", "echo $FOO"))
+		return p.runContainer("--rm", "-e", "FOO=bar", image, "sh", "-c", "echo $FOO").Outcome()
 	}},
 	{"user", "exit 0 1000:1000", func(p *podman) string {
-		return outcome(p.runContainer("--rm", "--user", "1000:1000", image, "sh", "-c", "echo $(id -u):$(id -g)"))
+		return p.runContainer("--rm", "--user", "1000:1000", image, "sh", "-c", "echo $(id -u):$(id -g)").Outcome()
 	}},
 	{"read-only rootfs", "exit 0 read-only", func(p *podman) string {
-		return outcome(p.runContainer("--rm", "--read-only", image, "sh", "-c", "touch /x 2>/dev/null && echo writable || echo read-only"))
+		return p.runContainer("--rm", "--read-only", image, "sh", "-c", "touch /x 2>/dev/null && echo writable || echo read-only").Outcome()
 	}},
 	{"create, start --attach", "exit 4 attached", func(p *podman) string {
 		create := append(append([]string{"create"}, containerArgs...), "--name", "c1", image, "sh", "-c", "echo attached; exit 4")
-		if r := p.run(create...); r.code != 0 {
-			return outcome(r)
+		if r := p.run(create...); r.Code != 0 {
+			return r.Outcome()
 		}
-		return outcome(p.run("start", "--attach", "c1"))
+		return p.run("start", "--attach", "c1").Outcome()
 	}},
 }
 
@@ -288,8 +268,8 @@ func newPodman(t *testing.T, runtime string, uid int) *podman {
 	}
 	t.Cleanup(func() {
 		p.run("rm", "--all", "--force", "--time", "0")
-		if r := p.run("system", "reset", "--force"); r.code != 0 {
-			t.Errorf("podman system reset: %s", r.stderr)
+		if r := p.run("system", "reset", "--force"); r.Code != 0 {
+			t.Errorf("podman system reset: %s", r.Stderr)
 		}
 		// Rootless podman keeps a pause process holding its user
 		// namespace; it is this test's to stop.
@@ -310,8 +290,8 @@ func newPodman(t *testing.T, runtime string, uid int) *podman {
 	if err := os.Chown(archive, uid, nobodyGID); uid != 0 && err != nil {
 		t.Fatal(err)
 	}
-	if r := p.run("load", "--input", archive); r.code != 0 {
-		t.Fatalf("podman load: %s", r.stderr)
+	if r := p.run("load", "--input", archive); r.Code != 0 {
+		t.Fatalf("podman load: %s", r.Stderr)
 	}
 	return p
 }
@@ -377,25 +357,11 @@ func compareRuntimes(t *testing.T, lane string, rts []string, cs []check, uid in
 		}()
 	}
 	wg.Wait()
-	passed := make([]int, len(rts))
-	for j, c := range cs {
-		runcOK, berthOK := got[0][j] == c.want, got[1][j] == c.want
-		for i := range rts {
-			if got[i][j] == c.want {
-				passed[i]++
-			}
-		}
-		switch {
-		case runcOK && !berthOK:
-			t.Errorf("%s: berth gave %q, runc gave %q (want %q)", c.name, got[1][j], got[0][j], c.want)
-		case !runcOK:
-			t.Logf("%s: runc fails it too here: runc %q, berth %q (want %q)", c.name, got[0][j], got[1][j], c.want)
-		default:
-			t.Logf("%s: ok with both", c.name)
-		}
+	expected := make([]testutil.Expected, len(cs))
+	for i, c := range cs {
+		expected[i] = testutil.Expected{Name: c.name, Want: c.want}
 	}
-	fmt.Printf("%s: runc %d passed, %d failed; berth %d passed, %d failed\n",
-		lane, passed[0], len(cs)-passed[0], passed[1], len(cs)-passed[1])
+	testutil.CompareToReference(t, lane, expected, got[0], got[1])
 }
 
 // listenNotify is the caller's NOTIFY_SOCKET (systemd's, for a service).
