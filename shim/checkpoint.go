@@ -13,7 +13,6 @@ import (
 	"github.com/sirupsen/logrus"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
-	"google.golang.org/protobuf/types/known/emptypb"
 
 	berth "github.com/berth-oci/berth/runtime"
 )
@@ -33,29 +32,15 @@ type pendingRestore struct {
 	criu   berth.CheckpointOpts
 }
 
-// Checkpoint saves the task's processes with CRIU into req.Path, with
-// runc's CheckpointOptions (none: the task keeps running, as the kubelet's
-// forensic checkpoint wants). With Exit, CRIU stops the container and its
-// TaskExit follows.
-func (s *service) Checkpoint(ctx context.Context, req *taskv3.CheckpointTaskRequest) (*emptypb.Empty, error) {
+// checkpointOptions are containerd's checkpoint request as berth's
+// options: runc's CheckpointOptions (none: the task keeps running, as the
+// kubelet's forensic checkpoint wants).
+func checkpointOptions(req *taskv3.CheckpointTaskRequest) (berth.CheckpointOpts, error) {
 	co, err := decodeCheckpointOptions(req.Options)
 	if err != nil {
-		return nil, toGRPC(fmt.Errorf("checkpoint %s: options: %w: %w", req.ID, err, errdefs.ErrInvalidArgument))
+		return berth.CheckpointOpts{}, fmt.Errorf("checkpoint %s: options: %w: %w", req.ID, err, errdefs.ErrInvalidArgument)
 	}
-	t, err := s.task(ctx, req.ID)
-	if err != nil {
-		return nil, err
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if err := t.init.canCheckpoint(); err != nil {
-		return nil, toGRPC(err)
-	}
-	c, err := t.container("checkpoint")
-	if err != nil {
-		return nil, toGRPC(err)
-	}
-	opts := berth.CheckpointOpts{
+	return berth.CheckpointOpts{
 		ImagePath:           req.Path,
 		WorkPath:            co.GetWorkPath(),
 		ParentPath:          co.GetParentPath(),
@@ -66,6 +51,21 @@ func (s *service) Checkpoint(ctx context.Context, req *taskv3.CheckpointTaskRequ
 		FileLocks:           co.GetFileLocks(),
 		EmptyNamespaces:     co.GetEmptyNamespaces(),
 		ManageCgroupsMode:   co.GetCgroupsMode(),
+	}, nil
+}
+
+// checkpoint saves the task's processes with CRIU into opts.ImagePath.
+// Without LeaveRunning, CRIU stops the container and its TaskExit
+// follows. A failed dump's CRIU log is kept in the bundle.
+func (t *task) checkpoint(ctx context.Context, opts berth.CheckpointOpts) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.init.canCheckpoint(); err != nil {
+		return err
+	}
+	c, err := t.containerLocked("checkpoint")
+	if err != nil {
+		return err
 	}
 	if opts.WorkPath == "" {
 		// A work directory of the shim's own, gone after: CRIU's logs
@@ -77,11 +77,11 @@ func (s *service) Checkpoint(ctx context.Context, req *taskv3.CheckpointTaskRequ
 		kept := filepath.Join(t.bundle, criuDumpLog)
 		if cerr := copyFile(filepath.Join(opts.WorkPath, "dump.log"), kept); cerr != nil {
 			logrus.WithError(cerr).Warnf("checkpoint %s: keep CRIU's dump.log", t.id)
-			return nil, toGRPC(err)
+			return err
 		}
-		return nil, toGRPC(fmt.Errorf("%w (CRIU's log: %s)", err, kept))
+		return fmt.Errorf("%w (CRIU's log: %s)", err, kept)
 	}
-	return &emptypb.Empty{}, nil
+	return nil
 }
 
 // decodeCheckpointOptions reads runc's CheckpointOptions; none, or another
@@ -98,21 +98,21 @@ func decodeCheckpointOptions(a *anypb.Any) (*runcoptions.CheckpointOptions, erro
 	return &co, nil
 }
 
-// restoreInit restores a task created from a checkpoint, at its Start:
+// restoreLocked restores a task created from a checkpoint, at its start:
 // the container comes into being running where the checkpoint left it.
 // The caller holds t.mu.
-func (s *service) restoreInit(ctx context.Context, t *task) error {
+func (t *task) restoreLocked(ctx context.Context) error {
 	r := t.restore
 	c, err := r.rt.Restore(ctx, t.id, r.create, r.criu)
 	t.init.stdio.closeContainerSide()
 	if err != nil {
 		return err
 	}
-	if err := t.adoptInit(ctx, c); err != nil {
+	if err := t.adoptInitLocked(ctx, c); err != nil {
 		return err
 	}
 	t.restore = nil
-	s.watchOOM(t)
+	t.watchOOMLocked()
 	return nil
 }
 

@@ -24,7 +24,7 @@ import (
 func TestRequestsBeforeRestore(t *testing.T) {
 	ctx := context.Background()
 	s := testService()
-	tk := &task{id: "t", bundle: t.TempDir(), execs: map[string]*process{}, restore: &pendingRestore{}}
+	tk := &task{id: "t", bundle: t.TempDir(), execs: map[string]*process{}, restore: &pendingRestore{}, env: s.env()}
 	tk.init = newProcess("t", "")
 	tk.init.stdio = &stdio{}
 	s.tasks["t"] = tk

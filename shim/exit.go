@@ -12,10 +12,11 @@ import (
 // handleExit records a process's exit and publishes TaskExit, holding back
 // init's until every running exec has exited, as containerd's own shim
 // does. It runs on its own goroutine, once per process.
-func (s *service) handleExit(t *task, p *process, es berth.ExitStatus) {
-	// The process's stdio is read under the lock: Create and Start hold
+func (t *task) handleExit(p *process, es berth.ExitStatus) {
+	// The process's stdio is read under the lock: create and start hold
 	// it until the process has its real stdio. Output drains to the
-	// client, which then sees EOF, without the lock held.
+	// client, which then sees EOF, without the lock held: the stdio is
+	// the process's own from then on, and its drain takes its own lock.
 	t.mu.Lock()
 	stdio := p.stdio
 	t.mu.Unlock()
@@ -27,9 +28,9 @@ func (s *service) handleExit(t *task, p *process, es berth.ExitStatus) {
 		return // a create that failed after its init was spawned
 	}
 	if !p.isInit() {
-		s.publishExit(t, p, es)
-		if t.init.state == stateExitHeld && t.runningExecs() == 0 {
-			s.publishExit(t, t.init, *t.init.exit)
+		t.publishExitLocked(p, es)
+		if t.init.state == stateExitHeld && t.runningExecsLocked() == 0 {
+			t.publishExitLocked(t.init, *t.init.exit)
 		}
 		return
 	}
@@ -37,18 +38,19 @@ func (s *service) handleExit(t *task, p *process, es berth.ExitStatus) {
 		// Without a pid namespace, init's death kills nothing else.
 		_ = t.c.Signal(syscall.SIGKILL, true)
 	}
-	if t.runningExecs() > 0 {
+	if t.runningExecsLocked() > 0 {
 		p.exit = &es
-		_ = p.transition(stateExitHeld)
+		p.move(stateExitHeld)
 		return
 	}
-	s.publishExit(t, p, es)
+	t.publishExitLocked(p, es)
 }
 
-// publishExit moves p to stopped and publishes its TaskExit.
-func (s *service) publishExit(t *task, p *process, es berth.ExitStatus) {
+// publishExitLocked moves p to stopped and publishes its TaskExit. The
+// caller holds t.mu.
+func (t *task) publishExitLocked(p *process, es berth.ExitStatus) {
 	p.exit = &es
-	_ = p.transition(stateStopped)
+	p.move(stateStopped)
 	id := p.id
 	if p.isInit() {
 		id = t.id
@@ -57,7 +59,7 @@ func (s *service) publishExit(t *task, p *process, es berth.ExitStatus) {
 			t.oom.Sync()
 		}
 	}
-	s.events.publish(topicTaskExit, &eventstypes.TaskExit{
+	t.env.events.publish(topicTaskExit, &eventstypes.TaskExit{
 		ContainerID: t.id,
 		ID:          id,
 		Pid:         uint32(p.pid),

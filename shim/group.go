@@ -29,8 +29,9 @@ const (
 	// groupService and pinMethod are the ttrpc method start calls.
 	groupService = "berth.shim.v1.Group"
 	pinMethod    = "Pin"
-	// statsMethod answers the daemon's own figures (see daemonStats),
-	// for tests that watch a long-lived daemon for leaks.
+	// statsMethod answers the daemon's own figures (see daemonStats): a
+	// diagnostic for whoever watches a long-lived daemon (the tests watch
+	// it for leaks and for refused transitions).
 	statsMethod = "Stats"
 	// pinTTL bounds a pin whose Create never comes (containerd failed in
 	// between); the daemon then retires if it holds nothing else.
@@ -53,8 +54,8 @@ func (s *service) pin(id string) error {
 }
 
 // maybeRetire retires the daemon if it holds no task, no create in
-// progress and no live pin. The
-// socket is gone before it returns, so a later start launches a new daemon.
+// progress and no live pin. The socket is gone before it returns, so a
+// later start launches a new daemon.
 func (s *service) maybeRetire() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -104,12 +105,16 @@ func registerGroup(server *ttrpc.Server, s *service) {
 	})
 }
 
-// daemonStats are a daemon's own figures.
+// daemonStats are a daemon's own figures, the answer to the Group
+// service's Stats method (JSON in a StringValue).
 type daemonStats struct {
 	Pid        int `json:"pid"`
 	Goroutines int `json:"goroutines"`
 	Fds        int `json:"fds"`
 	Tasks      int `json:"tasks"`
+	// RefusedTransitions counts the process transitions the shim decided
+	// and its state table refused: bugs, each logged (process.move).
+	RefusedTransitions int64 `json:"refused_transitions"`
 	// What holds the daemon besides tasks: the ids pinned or in Create.
 	Pins     []string `json:"pins,omitempty"`
 	Creating []string `json:"creating,omitempty"`
@@ -117,7 +122,8 @@ type daemonStats struct {
 
 func (s *service) stats() daemonStats {
 	fds, _ := os.ReadDir("/proc/self/fd")
-	st := daemonStats{Pid: os.Getpid(), Goroutines: goruntime.NumGoroutine(), Fds: len(fds)}
+	st := daemonStats{Pid: os.Getpid(), Goroutines: goruntime.NumGoroutine(), Fds: len(fds),
+		RefusedTransitions: refusedTransitions.Load()}
 	s.mu.Lock()
 	st.Tasks = len(s.tasks)
 	for id := range s.pins {

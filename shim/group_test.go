@@ -24,8 +24,7 @@ func TestPinAndRetire(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopped := make(chan struct{})
-	svc := newService("ns", nil, func() { close(stopped) })
-	svc.stopListening = func() { _ = l.Close() }
+	svc := newService(serviceConfig{namespace: "ns", shutdown: func() { close(stopped) }, stopListening: func() { _ = l.Close() }})
 	registerGroup(server, svc)
 	go func() { _ = server.Serve(context.Background(), l) }()
 	defer server.Close()
@@ -81,7 +80,7 @@ func TestPinAndRetire(t *testing.T) {
 // waits for it, then finds the task (or not, if the Create failed), and
 // gives up with its context.
 func TestTaskWaitsForCreate(t *testing.T) {
-	svc := newService("ns", nil, func() {})
+	svc := newService(serviceConfig{namespace: "ns", shutdown: func() {}})
 	created := make(chan struct{})
 	svc.creating["c1"] = created
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

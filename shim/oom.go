@@ -5,15 +5,16 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// watchOOM publishes TaskOOM for each OOM kill in the container, counted
-// against the cgroup's oom_kill counter (runtime.OOMWatch). It starts right
-// after create, with t.mu held: init already sits in its cgroup. The init's
-// exit syncs the watch first (publishExit), so that a kill's TaskOOM comes
-// before the TaskExit, as under containerd's runc shim.
-func (s *service) watchOOM(t *task) {
-	id := t.id
+// watchOOMLocked publishes TaskOOM for each OOM kill in the container,
+// counted against the cgroup's oom_kill counter (runtime.OOMWatch). It
+// starts right after create or restore, with t.mu held: init already sits
+// in its cgroup. The init's exit syncs the watch first (publishExitLocked),
+// so that a kill's TaskOOM comes before the TaskExit, as under
+// containerd's runc shim.
+func (t *task) watchOOMLocked() {
+	id, events := t.id, t.env.events
 	w, err := t.c.WatchOOMFunc(func() {
-		s.events.publish(topicTaskOOM, &eventstypes.TaskOOM{ContainerID: id})
+		events.publish(topicTaskOOM, &eventstypes.TaskOOM{ContainerID: id})
 	})
 	if err != nil {
 		logrus.WithError(err).Warnf("no OOM notifications for %s", t.id)

@@ -97,18 +97,26 @@ func optionsOf(ro *runcoptions.Options) taskOptions {
 	}
 }
 
-// stateRoot is where container state lives for a namespace: runc
-// Options.root/<namespace> if the task was created with a root (recorded in
-// the bundle), as containerd's runc shim gives runc; else <containerd state>/berth/<namespace>, found from the bundle path
-// (<state>/io.containerd.runtime.v2.task/<namespace>/<id>), so that two
-// containerd daemons never share it; for the default containerd that is
-// /run/containerd/berth/<namespace>.
+// stateRoot is where container state lives for a namespace, for a task
+// whose options are recorded in its bundle (writeOptions): see
+// stateRootFor. cleanup, which has only the bundle, uses it.
 func stateRoot(bundle, namespace string) string {
+	var o taskOptions
 	if data, err := os.ReadFile(filepath.Join(bundle, optionsFile)); err == nil {
-		var o taskOptions
-		if json.Unmarshal(data, &o) == nil && o.Root != "" && filepath.IsAbs(o.Root) {
-			return filepath.Join(o.Root, namespace)
-		}
+		_ = json.Unmarshal(data, &o)
+	}
+	return stateRootFor(bundle, namespace, o)
+}
+
+// stateRootFor is where container state lives for a namespace: runc
+// Options.root/<namespace> if the task has a root, as containerd's runc
+// shim gives runc; else <containerd state>/berth/<namespace>, found from
+// the bundle path (<state>/io.containerd.runtime.v2.task/<namespace>/<id>),
+// so that two containerd daemons never share it; for the default
+// containerd that is /run/containerd/berth/<namespace>.
+func stateRootFor(bundle, namespace string, o taskOptions) string {
+	if o.Root != "" && filepath.IsAbs(o.Root) {
+		return filepath.Join(o.Root, namespace)
 	}
 	nsDir := filepath.Dir(filepath.Clean(bundle))
 	taskDir := filepath.Dir(nsDir)

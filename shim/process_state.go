@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/containerd/errdefs"
+	"github.com/sirupsen/logrus"
 )
 
 // processState is where a process is in its life, as the shim serves it
@@ -49,13 +51,34 @@ var transitions = map[processState][]processState{
 }
 
 // transition moves p to state to, or says why it cannot. The caller holds
-// the task's lock.
+// the task's lock. It is the only place p.state changes.
 func (p *process) transition(to processState) error {
 	if !slices.Contains(transitions[p.state], to) {
 		return fmt.Errorf("process %s: %s to %s is not a transition: %w", p.name(), p.state, to, errdefs.ErrFailedPrecondition)
 	}
 	p.state = to
 	return nil
+}
+
+// refusedTransitions counts the moves refused where the shim's own logic
+// had decided them (move): each is a bug. They are logged, reported by
+// the daemon's diagnostics (daemonStats), and fail the tests.
+var refusedTransitions atomic.Int64
+
+// move is transition where the caller has already checked the rule (a
+// can* method, or the exit path): a refusal is a bug, logged and counted,
+// and p stays where it was.
+func (p *process) move(to processState) {
+	if err := p.transition(to); err != nil {
+		refusedTransitions.Add(1)
+		logrus.WithError(err).Error("BUG: a process transition the shim decided was refused")
+	}
+}
+
+// errFinished is the error for a request to a process that has exited:
+// NotFound, as containerd expects.
+func errFinished(name string) error {
+	return fmt.Errorf("process %s already finished: %w", name, errdefs.ErrNotFound)
 }
 
 // The rules of which request a process takes in which state, in one place.
@@ -70,7 +93,7 @@ func (p *process) canStart() error {
 // exec not started cannot be signalled (it has no pid), init can.
 func (p *process) canSignal() error {
 	if p.finished() {
-		return fmt.Errorf("process %s already finished: %w", p.name(), errdefs.ErrNotFound)
+		return errFinished(p.name())
 	}
 	if !p.isInit() {
 		return p.require("signal", errdefs.ErrFailedPrecondition, stateRunning)

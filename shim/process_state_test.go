@@ -87,7 +87,7 @@ func TestRules(t *testing.T) {
 func testService() *service {
 	pub := &publisher{drained: make(chan struct{})}
 	pub.cond = sync.NewCond(&pub.mu)
-	return newService("ns", pub, func() {})
+	return newService(serviceConfig{namespace: "ns", events: pub, shutdown: func() {}})
 }
 
 func (s *service) topics() []string {
@@ -103,7 +103,7 @@ func (s *service) topics() []string {
 // taskWithExec registers task "t" (init running, no container) with exec
 // "e1" in state st.
 func taskWithExec(s *service, st processState) (*task, *process) {
-	t := &task{id: "t", execs: map[string]*process{}}
+	t := &task{id: "t", execs: map[string]*process{}, env: s.env()}
 	t.init = newProcess("t", "")
 	t.init.state, t.init.stdio = stateRunning, &stdio{}
 	p := newProcess("t", "e1")
@@ -176,14 +176,14 @@ func TestExecRequestsInEveryState(t *testing.T) {
 func TestInitExitHeldForExecs(t *testing.T) {
 	s := testService()
 	tk, e := taskWithExec(s, stateRunning)
-	s.handleExit(tk, tk.init, berth.ExitStatus{Code: 137})
+	tk.handleExit(tk.init, berth.ExitStatus{Code: 137})
 	if tk.init.state != stateExitHeld || slices.Contains(s.topics(), topicTaskExit) {
 		t.Fatalf("init %s, events %v: its exit must wait for the exec", tk.init.state, s.topics())
 	}
 	if _, err := s.Kill(context.Background(), &taskv3.KillRequest{ID: "t", Signal: 9}); !errors.Is(errgrpc.ToNative(err), errdefs.ErrNotFound) {
 		t.Errorf("kill of held init: %v, want not found", err)
 	}
-	s.handleExit(tk, e, berth.ExitStatus{Code: 0})
+	tk.handleExit(e, berth.ExitStatus{Code: 0})
 	if tk.init.state != stateStopped || e.state != stateStopped {
 		t.Fatalf("init %s, exec %s after the exec's exit", tk.init.state, e.state)
 	}
@@ -226,7 +226,7 @@ func TestExitBeforeStartReturns(t *testing.T) {
 	tk.mu.Lock() // Start holds it from before the exec runs
 	done := make(chan struct{})
 	go func() {
-		s.handleExit(tk, p, berth.ExitStatus{Code: 0}) // the exit, at once
+		tk.handleExit(p, berth.ExitStatus{Code: 0}) // the exit, at once
 		close(done)
 	}()
 	time.Sleep(50 * time.Millisecond) // let the handler run as far as it can
@@ -251,4 +251,18 @@ func TestExitBeforeStartReturns(t *testing.T) {
 	if p.state != stateStopped {
 		t.Errorf("exec is %s", p.state)
 	}
+}
+
+// TestMoveRefusedIsCounted: a move the state table refuses leaves the
+// process where it was and is counted (TestMain then fails the package).
+func TestMoveRefusedIsCounted(t *testing.T) {
+	before := refusedTransitions.Load()
+	p := newProcess("t", "")
+	p.move(stateRunning)
+	p.move(stateStopped)
+	p.move(stateRunning) // stopped to running: refused
+	if p.state != stateStopped || refusedTransitions.Load() != before+1 {
+		t.Fatalf("state %s, %d refusals counted, want stopped and 1", p.state, refusedTransitions.Load()-before)
+	}
+	refusedTransitions.Add(-1) // this test's own, on purpose
 }

@@ -59,22 +59,27 @@ func serve(ctx context.Context, f *flags) error {
 	var once sync.Once
 	stop := func() { once.Do(func() { close(done) }) }
 	events := newPublisher(f.namespace, os.Getenv("TTRPC_ADDRESS"))
-	svc := newService(f.namespace, events, stop)
-	if svc.stdioPipes, err = stdioThroughPipes(os.Getenv(StdioEnv), defaultLookPath); err != nil {
+	stdioPipes, err := stdioThroughPipes(os.Getenv(StdioEnv), defaultLookPath)
+	if err != nil {
 		return err
 	}
-	// The container start launched this daemon for is pinned until
-	// containerd creates it.
-	svc.pins[f.id] = time.Now().Add(pinTTL)
-	time.AfterFunc(pinTTL, svc.maybeRetire)
 	var listenerClosed atomic.Bool
-	svc.stopListening = func() {
-		listenerClosed.Store(true)
-		if f.socket != "" {
-			_ = os.Remove(socketPath(f.socket))
-		}
-		_ = l.Close()
-	}
+	svc := newService(serviceConfig{
+		namespace: f.namespace,
+		events:    events,
+		shutdown:  stop,
+		stopListening: func() {
+			listenerClosed.Store(true)
+			if f.socket != "" {
+				_ = os.Remove(socketPath(f.socket))
+			}
+			_ = l.Close()
+		},
+		stdioPipes: stdioPipes,
+		// The container start launched this daemon for is pinned until
+		// containerd creates it.
+		pinned: f.id,
+	})
 	taskv3.RegisterTTRPCTaskService(server, svc)
 	registerTaskV2(server, svc)
 	registerGroup(server, svc)
@@ -94,8 +99,9 @@ func serve(ctx context.Context, f *flags) error {
 		}
 	}()
 	<-done
-	// Let the Shutdown reply reach containerd, then stop serving.
-	time.Sleep(20 * time.Millisecond)
+	// A graceful shutdown: it waits for each connection's requests in
+	// flight to be answered (the Shutdown that retired the daemon too),
+	// then stops serving.
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = server.Shutdown(sctx)

@@ -5,13 +5,9 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/containerd/console"
 
 	berth "github.com/berth-oci/berth/runtime"
 )
@@ -22,9 +18,14 @@ import (
 // container and the client. Through pipes, the container gets pipes the
 // shim copies, which CRIU can checkpoint. A terminal is always copied,
 // between its master and the FIFOs.
+//
+// Lock rule: newStdio and the start that hands it to the container set
+// every field before the stdio is shared. After that, mu guards the
+// handles that the exit's drain (exited) and requests (CloseIO, Delete)
+// close at once: stdinHolder, stdinSource and outHolders; nothing else
+// changes. The console has its own lock (consoleCopy).
 type stdio struct {
-	paths struct{ stdin, stdout, stderr string }
-	io    berth.IO
+	io berth.IO
 	// owner owns the container's ends (runc options io_uid and io_gid).
 	owner ioOwner
 	// pipes gives the container pipes instead of the FIFOs and files.
@@ -70,19 +71,27 @@ func (o ioOwner) chown(f *os.File) error {
 	return nil
 }
 
-// newStdio prepares a process's stdio. terminal selects a pseudo-terminal;
-// owner owns the container's ends; pipes gives the container pipes (see
-// StdioEnv).
-func newStdio(id, namespace, stdin, stdout, stderr string, terminal bool, owner ioOwner, pipes bool) (_ *stdio, err error) {
-	s := &stdio{owner: owner, pipes: pipes}
-	s.paths.stdin, s.paths.stdout, s.paths.stderr = stdin, stdout, stderr
+// stdioConfig is how a task's processes get their stdio.
+type stdioConfig struct {
+	// id and namespace are the task's, for a binary:// logger.
+	id, namespace string
+	// owner owns the container's ends (runc's io_uid and io_gid).
+	owner ioOwner
+	// pipes gives the container pipes (see StdioEnv).
+	pipes bool
+}
+
+// newStdio opens a process's stdio from its paths.
+func newStdio(paths stdioPaths, cfg stdioConfig) (_ *stdio, err error) {
+	s := &stdio{owner: cfg.owner, pipes: cfg.pipes}
+	stdin, stdout, stderr := paths.stdin, paths.stdout, paths.stderr
 	defer func() {
 		if err != nil {
 			s.closeContainerSide()
 			s.close()
 		}
 	}()
-	if terminal {
+	if paths.terminal {
 		s.terminal, err = newConsoleCopy()
 		if err != nil {
 			return nil, err
@@ -90,7 +99,7 @@ func newStdio(id, namespace, stdin, stdout, stderr string, terminal bool, owner 
 		s.io.ConsoleSocket = s.terminal.pair.Remote
 		return s, nil
 	}
-	if stdin != "" && pipes {
+	if stdin != "" && cfg.pipes {
 		if err := s.pipeStdin(stdin); err != nil {
 			return nil, err
 		}
@@ -110,7 +119,7 @@ func newStdio(id, namespace, stdin, stdout, stderr string, terminal bool, owner 
 	case "file":
 		err = s.openLogFile(u.Path)
 	case "binary":
-		err = s.startLogger(u, id, namespace)
+		err = s.startLogger(u, cfg.id, cfg.namespace)
 	case "", "fifo":
 		if s.io.Stdout, err = s.openOutput(stripFifo(stdout)); err == nil {
 			s.io.Stderr, err = s.openOutput(stripFifo(stderr))
@@ -122,13 +131,6 @@ func newStdio(id, namespace, stdin, stdout, stderr string, terminal bool, owner 
 		return nil, err
 	}
 	return s, nil
-}
-
-func stripFifo(p string) string {
-	if u, err := url.Parse(p); err == nil && u.Scheme == "fifo" {
-		return u.Path
-	}
-	return p
 }
 
 // openContainerSide opens a file for the container and remembers to close
@@ -215,92 +217,6 @@ func (s *stdio) pipeStdin(path string) error {
 	return nil
 }
 
-func (s *stdio) openLogFile(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return fmt.Errorf("open log %s: %w", path, err)
-	}
-	if s.owner.isRoot() && !s.pipes {
-		s.containerSide = append(s.containerSide, f)
-		s.io.Stdout, s.io.Stderr = f, f
-		return nil
-	}
-	// Through a pipe, copied into the file: the log file stays root's, and
-	// CRIU can dump a pipe.
-	w, err := s.pipeTo(f, f)
-	if err != nil {
-		f.Close()
-		return err
-	}
-	s.io.Stdout, s.io.Stderr = w, w
-	return nil
-}
-
-// startLogger runs a binary:// logging driver: it gets the container's
-// stdout on fd 3 and stderr on fd 4, and closes fd 5 when ready.
-func (s *stdio) startLogger(u *url.URL, id, namespace string) error {
-	var args []string
-	for k, vs := range u.Query() {
-		args = append(args, k)
-		if len(vs) > 0 && vs[0] != "" {
-			args = append(args, vs[0])
-		}
-	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		return err
-	}
-	readyR, readyW, err := os.Pipe()
-	if err == nil {
-		if err = s.owner.chown(outW); err == nil {
-			err = s.owner.chown(errW)
-		}
-		if err != nil {
-			readyR.Close()
-			readyW.Close()
-		}
-	}
-	if err != nil {
-		for _, f := range []*os.File{outR, outW, errR, errW} {
-			f.Close()
-		}
-		return err
-	}
-	s.containerSide = append(s.containerSide, outW, errW)
-	s.io.Stdout, s.io.Stderr = outW, errW
-	cmd := exec.Command(u.Path, args...)
-	cmd.Env = append(os.Environ(), "CONTAINER_ID="+id, "CONTAINER_NAMESPACE="+namespace)
-	cmd.ExtraFiles = []*os.File{outR, errR, readyW}
-	err = cmd.Start()
-	outR.Close()
-	errR.Close()
-	readyW.Close()
-	if err != nil {
-		readyR.Close()
-		return fmt.Errorf("start logging binary %s: %w", u.Path, err)
-	}
-	// The daemon's reaper collects the logger's exit; nobody waits here.
-	_ = cmd.Process.Release()
-	defer readyR.Close()
-	done := make(chan struct{})
-	go func() { _, _ = io.Copy(io.Discard, readyR); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("logging binary %s not ready after 10s", u.Path)
-	}
-}
-
 // closeContainerSide closes the shim's copies of the container's ends.
 func (s *stdio) closeContainerSide() {
 	for _, f := range s.containerSide {
@@ -315,6 +231,9 @@ func (s *stdio) closeContainerSide() {
 // closeStdin is CloseIO: drop the shim's writer so the container sees EOF
 // once the client's writer is gone too.
 func (s *stdio) closeStdin() {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stdinHolder != nil {
@@ -326,13 +245,22 @@ func (s *stdio) closeStdin() {
 	}
 }
 
+// exitDrainTimeout bounds the drain of a process's output after its exit,
+// the terminal's and the pipes' copies together.
+const exitDrainTimeout = 10 * time.Second
+
 // exited is called when the process has exited: output drains to the
-// client, which then sees EOF.
+// client, within exitDrainTimeout in all, which then sees EOF. A nil
+// stdio (an exec that never started) has nothing to drain.
 func (s *stdio) exited() {
-	if s.terminal != nil {
-		s.terminal.wait(10 * time.Second)
+	if s == nil {
+		return
 	}
-	waitTimeout(&s.copies, 10*time.Second)
+	deadline := time.Now().Add(exitDrainTimeout)
+	if s.terminal != nil {
+		s.terminal.wait(time.Until(deadline))
+	}
+	waitTimeout(&s.copies, time.Until(deadline))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, f := range s.outHolders {
@@ -341,8 +269,11 @@ func (s *stdio) exited() {
 	s.outHolders = nil
 }
 
-// close releases everything the shim holds.
+// close releases everything the shim holds; nil has nothing.
 func (s *stdio) close() {
+	if s == nil {
+		return
+	}
 	s.exited()
 	s.closeStdin()
 	s.mu.Lock()
@@ -354,95 +285,6 @@ func (s *stdio) close() {
 	if s.terminal != nil {
 		s.terminal.close()
 	}
-}
-
-// consoleCopy relays between a process's pseudo-terminal and its FIFOs,
-// through the runtime's TerminalRelay; it owns the FIFOs' handles.
-type consoleCopy struct {
-	pair    *berth.ConsolePair
-	relay   *berth.TerminalRelay
-	stdin   *os.File
-	out     *os.File
-	closeMu sync.Mutex
-}
-
-func newConsoleCopy() (*consoleCopy, error) {
-	pair, err := berth.NewConsolePair()
-	if err != nil {
-		return nil, err
-	}
-	return &consoleCopy{pair: pair}, nil
-}
-
-// attach receives the master from the container's init and starts the
-// copies: stdin FIFO to the terminal, the terminal to the stdout FIFO.
-// containerd's clients set their own terminal raw, so ONLCR stays on, as
-// under containerd's runc shim.
-func (c *consoleCopy) attach(stdinPath, stdoutPath string) error {
-	relay, err := berth.ReceiveTerminal(c.pair, false)
-	if err != nil {
-		return err
-	}
-	c.relay = relay
-	if stdinPath != "" {
-		if c.stdin, err = os.OpenFile(stdinPath, os.O_RDWR, 0); err != nil {
-			return fmt.Errorf("open stdin %s: %w", stdinPath, err)
-		}
-	}
-	if stdoutPath != "" {
-		if c.out, err = os.OpenFile(stripFifo(stdoutPath), os.O_RDWR, 0); err != nil {
-			return fmt.Errorf("open stdout %s: %w", stdoutPath, err)
-		}
-	}
-	var in io.Reader
-	if c.stdin != nil {
-		in = c.stdin
-	}
-	var out io.Writer
-	if c.out != nil {
-		out = c.out
-	}
-	relay.Start(in, out)
-	return nil
-}
-
-func (c *consoleCopy) resize(width, height uint32) error {
-	if c.relay == nil {
-		return nil
-	}
-	return c.relay.Resize(console.WinSize{Width: uint16(width), Height: uint16(height)})
-}
-
-func (c *consoleCopy) closeStdin() {
-	c.closeMu.Lock()
-	defer c.closeMu.Unlock()
-	if c.stdin != nil {
-		c.stdin.Close()
-		c.stdin = nil
-	}
-}
-
-// wait waits up to timeout for the terminal's output to drain, then
-// closes the stdout FIFO.
-func (c *consoleCopy) wait(timeout time.Duration) {
-	if c.relay == nil {
-		return
-	}
-	c.relay.WaitOutput(timeout)
-	c.closeMu.Lock()
-	defer c.closeMu.Unlock()
-	if c.out != nil {
-		c.out.Close()
-		c.out = nil
-	}
-}
-
-func (c *consoleCopy) close() {
-	c.closeStdin()
-	if c.relay != nil {
-		c.relay.Close()
-	}
-	c.pair.Close()
 }
 
 // waitTimeout waits for wg, or until timeout has passed.

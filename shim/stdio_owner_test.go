@@ -48,7 +48,7 @@ func TestStdioOwner(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in, out, errPath := tc.stdio(t)
-			s, err := newStdio("id", "ns", in, out, errPath, false, tc.owner, false)
+			s, err := newStdio(stdioPaths{stdin: in, stdout: out, stderr: errPath}, stdioConfig{id: "id", namespace: "ns", owner: tc.owner})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +80,7 @@ func TestStdioOwnerLogCopy(t *testing.T) {
 	testutil.RequireRoot(t, "gives files to another user")
 	path := filepath.Join(t.TempDir(), "log")
 	uri := (&url.URL{Scheme: "file", Path: path}).String()
-	s, err := newStdio("id", "ns", "", uri, uri, false, ioOwner{uid: 100000, gid: 100000}, false)
+	s, err := newStdio(stdioPaths{stdout: uri, stderr: uri}, stdioConfig{id: "id", namespace: "ns", owner: ioOwner{uid: 100000, gid: 100000}})
 	if err != nil {
 		t.Fatal(err)
 	}

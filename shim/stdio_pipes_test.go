@@ -26,7 +26,7 @@ func TestStdioThroughPipes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s, err := newStdio("id", "ns", paths["stdin"], paths["stdout"], paths["stderr"], false, ioOwner{}, true)
+	s, err := newStdio(stdioPaths{stdin: paths["stdin"], stdout: paths["stdout"], stderr: paths["stderr"]}, stdioConfig{id: "id", namespace: "ns", pipes: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestStdioThroughPipes(t *testing.T) {
 
 	log := filepath.Join(t.TempDir(), "log")
 	uri := (&url.URL{Scheme: "file", Path: log}).String()
-	ls, err := newStdio("id", "ns", "", uri, uri, false, ioOwner{}, true)
+	ls, err := newStdio(stdioPaths{stdout: uri, stderr: uri}, stdioConfig{id: "id", namespace: "ns", pipes: true})
 	if err != nil {
 		t.Fatal(err)
 	}

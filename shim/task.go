@@ -5,24 +5,25 @@ import (
 	"sync"
 
 	"github.com/containerd/errdefs"
-
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	berth "github.com/berth-oci/berth/runtime"
 )
 
 // process is a task's init (id "") or one of its exec'd processes, as the
-// shim tracks it for containerd. Every field is read and written under the
-// task's lock.
+// shim tracks it for containerd. Its fields are its task's: read and
+// written under the task's lock, by the task's methods.
 type process struct {
-	taskID   string
-	id       string
-	state    processState
-	spec     *specs.Process // exec only
-	terminal bool
-	// stdio is the process's stdio; for an exec not yet started, only
-	// its paths. The exit handler reads it under the lock, so it sees the
-	// real one: Start holds the lock until it is set.
+	taskID string
+	id     string
+	state  processState
+	spec   *specs.Process // exec only
+	// paths are where containerd wants its stdio, known from Create or
+	// Exec on.
+	paths stdioPaths
+	// stdio is the process's open stdio: nil for an exec not yet started.
+	// The exit handler reads it under the lock, so it sees the real one:
+	// start holds the lock until it is set.
 	stdio *stdio
 	rp    *berth.Process // exec only, once started
 	pid   int
@@ -46,44 +47,67 @@ func (p *process) name() string {
 	return p.taskID + "/" + p.id
 }
 
-// task is one container served by this shim.
+// taskEnv is what a task takes from the daemon serving it.
+type taskEnv struct {
+	events    *publisher
+	namespace string
+	// stdioPipes gives containers pipes rather than the FIFOs and files
+	// themselves (StdioEnv).
+	stdioPipes bool
+}
+
+// task is one container served by this shim, with its processes. Each of
+// its methods takes its lock for as long as it needs it; none returns with
+// the lock held, and no other object's lock is taken under it except the
+// event publisher's.
 type task struct {
-	mu        sync.Mutex
+	// Set when the task is made, never changed: read without the lock.
 	id        string
 	bundle    string
-	c         *berth.Container
-	init      *process
-	execs     map[string]*process
 	hostPidNS bool
 	// ioOwner owns the stdio ends of the task's processes, execs too.
 	ioOwner ioOwner
+	env     taskEnv
+
+	mu sync.Mutex
+	// The fields below are under mu, and so is every field of the
+	// processes in init and execs.
+	c     *berth.Container
+	init  *process
+	execs map[string]*process
 	// oom reports the container's OOM kills; nil if the watch could not
 	// start.
 	oom *berth.OOMWatch
-	// restore is set for a task created from a checkpoint until Start
+	// restore is set for a task created from a checkpoint until start
 	// restores it; c is nil until then.
 	restore *pendingRestore
 }
 
-// container returns the task's container, or says that op needs the task
-// started: a task created from a checkpoint has none before that.
-func (t *task) container(op string) (*berth.Container, error) {
+// containerLocked returns the task's container, or says that op needs the
+// task started: a task created from a checkpoint has none before that.
+// The caller holds t.mu.
+func (t *task) containerLocked(op string) (*berth.Container, error) {
 	if t.c == nil {
 		return nil, fmt.Errorf("task %s is created from a checkpoint and restored at start: %s needs it started: %w", t.id, op, errdefs.ErrFailedPrecondition)
 	}
 	return t.c, nil
 }
 
-func (t *task) process(execID string) (*process, bool) {
+// processLocked returns the init (execID "") or an exec, or NotFound. The
+// caller holds t.mu.
+func (t *task) processLocked(execID string) (*process, error) {
 	if execID == "" {
-		return t.init, true
+		return t.init, nil
 	}
-	p, ok := t.execs[execID]
-	return p, ok
+	if p, ok := t.execs[execID]; ok {
+		return p, nil
+	}
+	return nil, fmt.Errorf("exec %s in task %s: %w", execID, t.id, errdefs.ErrNotFound)
 }
 
-// runningExecs counts the execs that have started and not exited.
-func (t *task) runningExecs() int {
+// runningExecsLocked counts the execs that have started and not exited.
+// The caller holds t.mu.
+func (t *task) runningExecsLocked() int {
 	n := 0
 	for _, p := range t.execs {
 		if p.state == stateRunning {
@@ -91,4 +115,16 @@ func (t *task) runningExecs() int {
 		}
 	}
 	return n
+}
+
+// stdioConfig is how the task's processes get their stdio.
+func (t *task) stdioConfig() stdioConfig {
+	return stdioConfig{id: t.id, namespace: t.env.namespace, owner: t.ioOwner, pipes: t.env.stdioPipes}
+}
+
+// initPid is the init's pid: 0 before it exists (a restore not started).
+func (t *task) initPid() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.init.pid
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	taskv3 "github.com/berth-oci/berth/shim/internal/taskapi"
+	eventstypes "github.com/containerd/containerd/api/events"
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -15,18 +16,24 @@ import (
 	"github.com/berth-oci/berth/spec"
 )
 
-// newTask sets up a task from containerd's create request: the rootfs, the
-// options, the stdio and the container, its init created. It returns the
-// task locked, so that an exit handler cannot see it before it is whole;
-// the caller registers it and unlocks it. On error nothing is left behind.
-func (s *service) newTask(ctx context.Context, req *taskv3.CreateTaskRequest) (_ *task, retErr error) {
+// createOptions decodes and checks a create request's runtime options.
+func createOptions(req *taskv3.CreateTaskRequest) (taskOptions, error) {
 	opts, err := decodeOptions(req.Options)
 	if err != nil {
-		return nil, fmt.Errorf("task options: %w", errdefs.ErrInvalidArgument)
+		return opts, fmt.Errorf("task options: %w", errdefs.ErrInvalidArgument)
 	}
 	if err := opts.check(); err != nil {
-		return nil, fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
+		return opts, fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
 	}
+	return opts, nil
+}
+
+// newTask sets up a task from containerd's create request on rt: the
+// rootfs, the options, the stdio and the container, its init created and
+// TaskCreate published. It holds the task's lock while it builds it, so
+// that an exit handler cannot see it before it is whole, and returns it
+// unlocked, for the daemon to register. On error nothing is left behind.
+func newTask(ctx context.Context, env taskEnv, rt *berth.Runtime, opts taskOptions, req *taskv3.CreateTaskRequest) (_ *task, retErr error) {
 	rootfs := filepath.Join(req.Bundle, "rootfs")
 	if err := mountRootfs(req.Rootfs, rootfs); err != nil {
 		return nil, err
@@ -44,25 +51,22 @@ func (s *service) newTask(ctx context.Context, req *taskv3.CreateTaskRequest) (_
 	if err != nil {
 		return nil, err
 	}
-	rt, err := s.runtimeFor(stateRoot(req.Bundle, s.namespace), opts.SystemdCgroup)
-	if err != nil {
-		return nil, err
-	}
-	stdio, err := newStdio(req.ID, s.namespace, req.Stdin, req.Stdout, req.Stderr, req.Terminal, opts.ioOwner(), s.stdioPipes)
-	if err != nil {
-		return nil, err
-	}
 	t := &task{id: req.ID, bundle: req.Bundle, execs: map[string]*process{}, hostPidNS: !hasNamespace(sp, specs.PIDNamespace),
-		ioOwner: opts.ioOwner()}
+		ioOwner: opts.ioOwner(), env: env}
+	paths := stdioPaths{stdin: req.Stdin, stdout: req.Stdout, stderr: req.Stderr, terminal: req.Terminal}
+	stdio, err := newStdio(paths, t.stdioConfig())
+	if err != nil {
+		return nil, err
+	}
 	p := newProcess(req.ID, "")
-	p.terminal, p.stdio = req.Terminal, stdio
+	p.paths, p.stdio = paths, stdio
 	t.init = p
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	defer func() {
 		if retErr != nil {
 			// An exit handler already waiting finds the init deleted.
-			p.state = stateDeleted
-			t.mu.Unlock()
+			p.move(stateDeleted)
 		}
 	}()
 	create := berth.CreateOpts{
@@ -71,16 +75,17 @@ func (s *service) newTask(ctx context.Context, req *taskv3.CreateTaskRequest) (_
 		IO:           stdio.io,
 		NoPivotRoot:  opts.NoPivotRoot,
 		NoNewKeyring: opts.NoNewKeyring,
-		OnExit:       func(es berth.ExitStatus) { go s.handleExit(t, p, es) },
+		OnExit:       func(es berth.ExitStatus) { go t.handleExit(p, es) },
 	}
 	if req.Checkpoint != "" {
-		// Restored at Start, as containerd's runc shim does; its pid is
+		// Restored at start, as containerd's runc shim does; its pid is
 		// 0 until then.
 		t.restore = &pendingRestore{rt: rt, create: create, criu: berth.CheckpointOpts{
 			ImagePath:  req.Checkpoint,
 			ParentPath: req.ParentCheckpoint,
 			WorkPath:   criuWorkPath(req.Bundle, opts),
 		}}
+		t.publishCreateLocked(req)
 		return t, nil
 	}
 	c, err := rt.Create(ctx, req.ID, create)
@@ -89,7 +94,7 @@ func (s *service) newTask(ctx context.Context, req *taskv3.CreateTaskRequest) (_
 		stdio.close()
 		return nil, err
 	}
-	if err := t.adoptInit(ctx, c); err != nil {
+	if err := t.adoptInitLocked(ctx, c); err != nil {
 		stdio.close()
 		return nil, err
 	}
@@ -100,16 +105,31 @@ func (s *service) newTask(ctx context.Context, req *taskv3.CreateTaskRequest) (_
 		stdio.close()
 		return nil, fmt.Errorf("bundle %s removed while its task was created: %w", req.Bundle, errdefs.ErrFailedPrecondition)
 	}
+	t.publishCreateLocked(req)
+	t.watchOOMLocked()
 	return t, nil
 }
 
-// adoptInit makes c, whose init was just created or restored, the task's
-// container: the init's terminal attached, its pid known and written to
-// the bundle. On error c is deleted. The caller holds t.mu.
-func (t *task) adoptInit(ctx context.Context, c *berth.Container) error {
+// publishCreateLocked publishes TaskCreate; the caller holds t.mu, so no
+// TaskExit of the init can come before it.
+func (t *task) publishCreateLocked(req *taskv3.CreateTaskRequest) {
+	t.env.events.publish(topicTaskCreate, &eventstypes.TaskCreate{
+		ContainerID: req.ID,
+		Bundle:      req.Bundle,
+		Rootfs:      req.Rootfs,
+		IO:          &eventstypes.TaskIO{Stdin: req.Stdin, Stdout: req.Stdout, Stderr: req.Stderr, Terminal: req.Terminal},
+		Checkpoint:  req.Checkpoint,
+		Pid:         uint32(t.init.pid),
+	})
+}
+
+// adoptInitLocked makes c, whose init was just created or restored, the
+// task's container: the init's terminal attached, its pid known and
+// written to the bundle. On error c is deleted. The caller holds t.mu.
+func (t *task) adoptInitLocked(ctx context.Context, c *berth.Container) error {
 	p := t.init
-	if p.terminal {
-		if err := p.stdio.terminal.attach(p.stdio.paths.stdin, p.stdio.paths.stdout); err != nil {
+	if p.paths.terminal {
+		if err := p.stdio.terminal.attach(p.paths.stdin, p.paths.stdout); err != nil {
 			_ = c.Delete(ctx, true)
 			return err
 		}

@@ -675,7 +675,9 @@ type daemonStats struct {
 	// What else holds the daemon: pinned ids and Creates in progress.
 	Pins     []string `json:"pins"`
 	Creating []string `json:"creating"`
-	RSSKiB   int      `json:"-"`
+	// RefusedTransitions counts the shim's own state bugs; always 0.
+	RefusedTransitions int64 `json:"refused_transitions"`
+	RSSKiB             int   `json:"-"`
 }
 
 func (d *daemon) daemonStats(t *testing.T, id string) daemonStats {
@@ -796,5 +798,8 @@ func testDaemonSteadyUnderChurn(t *testing.T, d *daemon) {
 	}
 	if after.RSSKiB > before.RSSKiB+before.RSSKiB/5 {
 		t.Errorf("the daemon's RSS grew by more than 20%%: %d -> %d KiB", before.RSSKiB, after.RSSKiB)
+	}
+	if after.RefusedTransitions != 0 {
+		t.Errorf("the daemon refused %d process transitions it had decided (its log says which)", after.RefusedTransitions)
 	}
 }
