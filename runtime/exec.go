@@ -81,7 +81,7 @@ func (c *Container) exec(ctx context.Context, p *specs.Process, o ExecOpts) (*Pr
 	if err != nil {
 		return nil, err
 	}
-	if err := requireStatus("exec", s, execStatuses(o.AllowPaused)...); err != nil {
+	if err := CanExec(s, o.AllowPaused); err != nil {
 		return nil, err
 	}
 	lp, err := newProcess(p, o.IO, o.ExtraFiles)

@@ -1,21 +1,44 @@
 package runtime
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 )
 
-// requireStatus returns ErrWrongState, naming op and the statuses that
+// StatusError is an operation refused because of the container's status.
+// It is ErrWrongState (errors.Is), and carries the operation and the
+// status, so that a caller can word it its own way (the CLI as runc).
+type StatusError struct {
+	Op      string
+	Status  Status
+	Allowed []Status
+}
+
+func (e *StatusError) Error() string {
+	names := make([]string, len(e.Allowed))
+	for i, a := range e.Allowed {
+		names[i] = string(a)
+	}
+	return fmt.Sprintf("container is %s: %s needs it %s", e.Status, e.Op, strings.Join(names, " or "))
+}
+
+// Is makes a StatusError ErrWrongState.
+func (e *StatusError) Is(target error) bool { return target == ErrWrongState }
+
+// requireStatus returns a StatusError, naming op and the statuses that
 // allow it, unless s is one of allowed.
 func requireStatus(op string, s Status, allowed ...Status) error {
 	if slices.Contains(allowed, s) {
 		return nil
 	}
-	names := make([]string, len(allowed))
-	for i, a := range allowed {
-		names[i] = string(a)
-	}
-	return errorf(ErrWrongState, "container is %s: %s needs it %s", s, op, strings.Join(names, " or "))
+	return &StatusError{Op: op, Status: s, Allowed: allowed}
+}
+
+// CanExec says whether a container in status s takes a new process (Exec
+// applies the same rule): nil, or a StatusError for op "exec".
+func CanExec(s Status, allowPaused bool) error {
+	return requireStatus("exec", s, execStatuses(allowPaused)...)
 }
 
 // The statuses each operation needs, in one place (unit tested as a

@@ -35,3 +35,22 @@ func TestStatusRules(t *testing.T) {
 		}
 	}
 }
+
+// TestCanExecStatusError: CanExec's refusal carries the status, for the
+// CLI's wording, and is ErrWrongState.
+func TestCanExecStatusError(t *testing.T) {
+	for _, tc := range []struct {
+		s           Status
+		allowPaused bool
+		refused     bool
+	}{
+		{Created, false, false}, {Running, false, false}, {Paused, false, true},
+		{Paused, true, false}, {Stopped, false, true}, {Stopped, true, true},
+	} {
+		err := CanExec(tc.s, tc.allowPaused)
+		var se *StatusError
+		if tc.refused != (err != nil) || err != nil && (!errors.As(err, &se) || se.Status != tc.s || se.Op != "exec" || !errors.Is(err, ErrWrongState)) {
+			t.Errorf("CanExec(%s, paused allowed %v) = %v, want refused=%v with its status", tc.s, tc.allowPaused, err, tc.refused)
+		}
+	}
+}

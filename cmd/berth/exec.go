@@ -68,11 +68,8 @@ func execProcess(c *cli.Context) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	switch {
-	case st.Status == berth.Stopped:
-		return -1, errors.New("cannot exec in a stopped container")
-	case st.Status == berth.Paused && !c.Bool("ignore-paused"):
-		return -1, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+	if err := berth.CanExec(st.Status, c.Bool("ignore-paused")); err != nil {
+		return -1, execStatusError(err)
 	}
 	p, err := execSpec(c, ctr)
 	if err != nil {
@@ -216,4 +213,16 @@ func parseSubCgroups(values []string) (map[string]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// execStatusError words the library's refusal of an exec as runc does.
+func execStatusError(err error) error {
+	var se *berth.StatusError
+	if !errors.As(err, &se) {
+		return err
+	}
+	if se.Status == berth.Paused {
+		return errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+	}
+	return fmt.Errorf("cannot exec in a %s container", se.Status)
 }
