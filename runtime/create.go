@@ -104,13 +104,13 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start sta
 	if err != nil {
 		return nil, err
 	}
-	// The intent is on disk before anything is made on the host, and
+	// The create's record is on disk before anything is made on the host, and
 	// until the create has finished or cleaned up after itself.
-	in, err := r.recordIntent(id, cfg.Cgroups)
+	rec, err := r.recordCreate(id, cfg.Cgroups)
 	if err != nil {
 		return nil, err
 	}
-	defer in.release()
+	defer rec.release()
 	if _, err := os.Lstat(r.stateDir(id)); err == nil {
 		return nil, errorf(ErrExists, "container %q already exists in %s", id, r.root)
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -159,7 +159,7 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts, start sta
 	if err != nil {
 		return nil, classify(err)
 	}
-	in.keep(r.stateDir(id))
+	rec.keep(r.stateDir(id))
 	storeProgram()
 	return c, nil
 }

@@ -27,7 +27,7 @@ func (r *Runtime) List() ([]State, error) {
 	}
 	var out []State
 	for _, e := range entries {
-		if !e.IsDir() || e.Name() == intentDir || e.Name() == legacyProgramDir {
+		if !e.IsDir() || e.Name() == creatingDir || e.Name() == legacyProgramDir {
 			continue
 		}
 		c, err := r.Load(e.Name())
