@@ -18,6 +18,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// The tag libcontainer_seccomp_program needs berth's patched libcontainer,
+// which the Go workspace .cache/go.work (GOWORK) puts in place: make sets
+// both up (scripts/patch-runc.sh). "undefined: lcseccomp.BerthPatched"
+// here means the tag without the workspace: build with make, or set
+// GOWORK=$PWD/.cache/go.work, or leave the tag out (upstream libcontainer;
+// each container then compiles its profile in its init).
+var _ = lcseccomp.BerthPatched
+
 // SeccompPrecompiled reports whether this build compiles each distinct
 // seccomp profile once and hands the program to the container's init
 // (and to every exec'd process, through the container's state), instead
