@@ -166,9 +166,8 @@ func (c *Container) reap(ctx context.Context) {
 // Delete removes the container with the given id (see Container.Delete).
 // What a create that died left (its cgroups and their processes, a state
 // directory without a readable state) is removed too. With force, deleting
-// an id that does not
-// exist succeeds, as runc's delete --force does, so a cleanup can be
-// repeated; without it, the error is ErrNotFound.
+// an id that does not exist succeeds, as runc's delete --force does, so a
+// cleanup can be repeated; without it, the error is ErrNotFound.
 func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	if err := ValidateID(id); err != nil {
 		return opError("delete", id, err)

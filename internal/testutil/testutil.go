@@ -1,7 +1,9 @@
 // Package testutil holds the helpers berth's tests share: the root check,
-// finding the binaries under test, unique container ids and
-// pseudo-terminals (busybox bundles are busybox.NewTestBundle). Test code only; it imports nothing of
-// berth's, so any package's tests can use it.
+// finding the binaries under test, unique container ids, pseudo-terminals,
+// running a command for its result, side-by-side counts against runc, fd
+// passing and subordinate ids (busybox bundles are busybox.NewTestBundle).
+// Test code only; it imports nothing of berth's, so any package's tests
+// can use it.
 package testutil
 
 import (
