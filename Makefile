@@ -41,15 +41,19 @@ all: build
 # setup-base installs what building berth and make demo need (Go, gcc,
 # libseccomp-dev, busybox-static); setup installs everything the tests and
 # the bench use, and each of their targets asks for it.
-setup-base:
+# run_setup runs scripts/setup.sh with the environment $(1), keeps the go
+# binary it prints in the stamp, and prepares the patched libcontainer.
+define run_setup
 	@mkdir -p .cache
-	@SETUP_LEVEL=base scripts/setup.sh > $(SETUP_STAMP).tmp && tail -n1 $(SETUP_STAMP).tmp > $(SETUP_STAMP) && rm -f $(SETUP_STAMP).tmp
+	@$(1) scripts/setup.sh > $(SETUP_STAMP).tmp && tail -n1 $(SETUP_STAMP).tmp > $(SETUP_STAMP) && rm -f $(SETUP_STAMP).tmp
 	@scripts/patch-runc.sh "$$(cat $(SETUP_STAMP))"
+endef
+
+setup-base:
+	$(call run_setup,SETUP_LEVEL=base)
 
 setup:
-	@mkdir -p .cache
-	@CONTAINERD2_DIR=$(CONTAINERD2_DIR) CONFORMANCE_DIR=$(CONFORMANCE_DIR) CRI_DIR=$(CRI_DIR) scripts/setup.sh > $(SETUP_STAMP).tmp && tail -n1 $(SETUP_STAMP).tmp > $(SETUP_STAMP) && rm -f $(SETUP_STAMP).tmp
-	@scripts/patch-runc.sh "$$(cat $(SETUP_STAMP))"
+	$(call run_setup,CONTAINERD2_DIR=$(CONTAINERD2_DIR) CONFORMANCE_DIR=$(CONFORMANCE_DIR) CRI_DIR=$(CRI_DIR))
 
 build: setup-base
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
@@ -154,12 +158,14 @@ fuzz: setup-base
 # of containerd 2.2.1 and 1.6.20, with containerd's runc shim (runc v1.5.2)
 # and with berth, side by side; fails where a test passes with the runc
 # shim and not with berth (as runtime_path of the runc runtime type).
-test-cri: setup build
-	CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CONTAINERD_22_SHIM_RUNC=$(CONTAINERD2_DIR)/containerd-shim-runc-v2 \
-	CONTAINERD_16=/usr/bin/containerd CONTAINERD_16_SHIM_RUNC=/usr/bin/containerd-shim-runc-v2 \
+# The environment of the CRI lanes (test-cri, and the systemd VM's),
+# written once.
+CRI_ENV = CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CONTAINERD_22_SHIM_RUNC=$(CONTAINERD2_DIR)/containerd-shim-runc-v2 \
 	RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc BERTH_SHIM=$(CURDIR)/bin/containerd-shim-berth-v2 \
 	CRANE=$(CRI_DIR)/bin/crane CRICTL=$(CRI_DIR)/bin/crictl CRITEST=$(CRI_DIR)/bin/critest \
-	CNI_BIN_DIR=/usr/lib/cni BUSYBOX_DYNAMIC_ROOT=$(CRI_DIR)/busybox BERTH_GO=$(GO) CRITEST_PARALLEL=$(CRITEST_PARALLEL) \
+	CNI_BIN_DIR=/usr/lib/cni BUSYBOX_DYNAMIC_ROOT=$(CRI_DIR)/busybox BERTH_GO=$(GO) CRITEST_PARALLEL=$(CRITEST_PARALLEL)
+test-cri: setup build
+	$(CRI_ENV) CONTAINERD_16=/usr/bin/containerd CONTAINERD_16_SHIM_RUNC=/usr/bin/containerd-shim-runc-v2 \
 		$(GO) test -count=1 -timeout 30m -v $(TEST_ARGS) ./integration/cri/
 
 # Boots Debian's kernel under qemu with AppArmor and pure cgroup v2 and runs
@@ -175,11 +181,7 @@ test-vm: setup
 # checkpoint and restore (CLI, ctr, CRI), and containerd's CRI with
 # SystemdCgroup = true, critest's subset included. For a quicker run by
 # hand: make test-vm-systemd LANE_SKIP_CRITEST=1 (or LANE_SKIP_CRI=1).
-VM_SYSTEMD_ENV = CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CONTAINERD_22_SHIM_RUNC=$(CONTAINERD2_DIR)/containerd-shim-runc-v2 \
-	RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc BERTH_SHIM=$(CURDIR)/bin/containerd-shim-berth-v2 \
-	CRANE=$(CRI_DIR)/bin/crane CRICTL=$(CRI_DIR)/bin/crictl CRITEST=$(CRI_DIR)/bin/critest \
-	CNI_BIN_DIR=/usr/lib/cni BUSYBOX_DYNAMIC_ROOT=$(CRI_DIR)/busybox BERTH_GO=$(GO) CRITEST_PARALLEL=$(CRITEST_PARALLEL) \
-	$(if $(LANE_SKIP_CRITEST),LANE_SKIP_CRITEST=1) $(if $(LANE_SKIP_CRI),LANE_SKIP_CRI=1)
+VM_SYSTEMD_ENV = $(CRI_ENV) $(if $(LANE_SKIP_CRITEST),LANE_SKIP_CRITEST=1) $(if $(LANE_SKIP_CRI),LANE_SKIP_CRI=1)
 test-vm-systemd: setup build
 	integration/vmsystemd/run.sh $(CURDIR) $(GO) $(VM_SYSTEMD_ENV)
 
