@@ -80,11 +80,11 @@ func runCommand(t *testing.T, cmd *exec.Cmd) result {
 	cmd.Stdout, cmd.Stderr = outFile, errFile
 	err := cmd.Run()
 	r := result{stdout: readBack(t, outFile), stderr: readBack(t, errFile)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
+	code, exited := testutil.ExitCode(err)
+	if !exited {
 		t.Fatalf("%v: %v", cmd.Args, err)
 	}
+	r.code = code
 	return r
 }
 

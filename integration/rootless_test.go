@@ -38,10 +38,8 @@ func TestRootlessStateRootSideBySide(t *testing.T) {
 				cmd.Dir = xdg
 				cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobodyUID, Gid: nobodyGID}}
 				out, err := cmd.CombinedOutput()
-				code := 0
-				if ee, ok := err.(*exec.ExitError); ok {
-					code = ee.ExitCode()
-				} else if err != nil {
+				code, exited := testutil.ExitCode(err)
+				if !exited {
 					t.Fatal(err)
 				}
 				return string(out), code

@@ -214,12 +214,9 @@ func (d *daemon) ctrIn(stdin []byte, args ...string) result {
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		d.t.Fatalf("ctr %v: %v", args, err)
+	code, exited := testutil.ExitCode(cmd.Run())
+	if !exited {
+		d.t.Fatalf("ctr %v: did not run", args)
 	}
 	return result{stdout: out.String(), stderr: errb.String(), code: code}
 }

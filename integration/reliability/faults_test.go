@@ -33,14 +33,12 @@ func berthCmd(t *testing.T, bin, root string, args ...string) (string, int) {
 	cmd := exec.Command(bin, append([]string{"--root", root}, args...)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	err = cmd.Run()
-	data, _ := os.ReadFile(f.Name())
-	out := data
-	if ee, ok := err.(*exec.ExitError); ok {
-		return string(out), ee.ExitCode()
-	} else if err != nil {
+	out, _ := os.ReadFile(f.Name())
+	code, exited := testutil.ExitCode(err)
+	if !exited {
 		t.Fatalf("berth %v: %v", args, err)
 	}
-	return string(out), 0
+	return string(out), code
 }
 
 // removeOnFailure removes container id with delete -f when the test ends
