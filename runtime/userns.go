@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// NewUserNamespace returns an open file of a new user namespace with the
+// newUserNamespace returns an open file of a new user namespace with the
 // given mappings, for idmapped mounts (mount_setattr's MOUNT_ATTR_IDMAP
 // takes such a file). Both mappings must be given. The namespace lives as
 // long as the file is open.
@@ -18,7 +18,7 @@ import (
 // A child of this process holds the namespace while it is opened: it is
 // put in ptrace's TRACEME mode, so it stops at its exec and never runs,
 // then killed and collected (with the reaper, if any, held off meanwhile).
-func NewUserNamespace(uids, gids []specs.LinuxIDMapping) (*os.File, error) {
+func newUserNamespace(uids, gids []specs.LinuxIDMapping) (*os.File, error) {
 	if len(uids) == 0 || len(gids) == 0 {
 		return nil, errorf(ErrInvalid, "user namespace: uid and gid mappings must both be given")
 	}

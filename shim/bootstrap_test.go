@@ -118,13 +118,3 @@ func TestPodDaemonShared(t *testing.T) {
 		}
 	}
 }
-
-func TestParseMountOptions(t *testing.T) {
-	flags, data := parseMountOptions([]string{"rbind", "ro", "nosuid", "lowerdir=/a", "upperdir=/b"})
-	if data != "lowerdir=/a,upperdir=/b" || flags == 0 {
-		t.Fatalf("flags %x data %q", flags, data)
-	}
-	if f, _ := parseMountOptions([]string{"ro", "rw"}); f != 0 {
-		t.Fatalf("rw after ro left flags %x", f)
-	}
-}

@@ -40,7 +40,7 @@ func cleanup(ctx context.Context, f *flags, stdout io.Writer) error {
 	if err := rt.Delete(ctx, f.id, true); err != nil && !errors.Is(err, berth.ErrNotFound) {
 		fmt.Fprintf(os.Stderr, "delete %s: %v\n", f.id, err)
 	}
-	if err := unmountRootfs(filepath.Join(bundle, "rootfs")); err != nil {
+	if err := berth.UnmountRootfs(filepath.Join(bundle, "rootfs")); err != nil {
 		fmt.Fprintf(os.Stderr, "unmount rootfs of %s: %v\n", f.id, err)
 	}
 	removeDeadSocket(bundle)

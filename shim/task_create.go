@@ -9,6 +9,7 @@ import (
 
 	taskv3 "github.com/berth-oci/berth/shim/internal/taskapi"
 	eventstypes "github.com/containerd/containerd/api/events"
+	"github.com/containerd/containerd/api/types"
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -35,12 +36,12 @@ func createOptions(req *taskv3.CreateTaskRequest) (taskOptions, error) {
 // unlocked, for the daemon to register. On error nothing is left behind.
 func newTask(ctx context.Context, env taskEnv, rt *berth.Runtime, opts taskOptions, req *taskv3.CreateTaskRequest) (_ *task, retErr error) {
 	rootfs := filepath.Join(req.Bundle, "rootfs")
-	if err := mountRootfs(req.Rootfs, rootfs); err != nil {
+	if err := berth.MountRootfs(rootfsMounts(req.Rootfs), rootfs); err != nil {
 		return nil, err
 	}
 	defer func() {
 		if retErr != nil && len(req.Rootfs) > 0 {
-			_ = unmountRootfs(rootfs)
+			_ = berth.UnmountRootfs(rootfs)
 		}
 	}()
 	if err := writeOptions(req.Bundle, opts); err != nil {
@@ -142,6 +143,15 @@ func (t *task) adoptInitLocked(ctx context.Context, c *berth.Container) error {
 	t.c, p.pid = c, pid
 	_ = writeFileAtomic(filepath.Join(t.bundle, initPidFile), []byte(strconv.Itoa(pid)))
 	return nil
+}
+
+// rootfsMounts are containerd's rootfs mounts as the library takes them.
+func rootfsMounts(mounts []*types.Mount) []berth.RootfsMount {
+	out := make([]berth.RootfsMount, len(mounts))
+	for i, m := range mounts {
+		out[i] = berth.RootfsMount{Type: m.GetType(), Source: m.GetSource(), Options: m.GetOptions()}
+	}
+	return out
 }
 
 func hasNamespace(s *specs.Spec, typ specs.LinuxNamespaceType) bool {

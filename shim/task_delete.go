@@ -50,7 +50,7 @@ func (t *task) delete(ctx context.Context, execID string) (deleted, error) {
 	}
 	p.stdio.close()
 	p.move(stateDeleted)
-	if err := unmountRootfs(filepath.Join(t.bundle, "rootfs")); err != nil {
+	if err := berth.UnmountRootfs(filepath.Join(t.bundle, "rootfs")); err != nil {
 		logrus.WithError(err).Warnf("unmount rootfs of %s", t.id)
 	}
 	t.env.events.publish(topicTaskDelete, &eventstypes.TaskDelete{

@@ -1,4 +1,4 @@
-package shim
+package runtime
 
 import (
 	"fmt"
@@ -9,8 +9,6 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-
-	berth "github.com/berth-oci/berth/runtime"
 )
 
 // idMapping is a rootfs mount's uidmap= and gidmap= options, which
@@ -92,7 +90,7 @@ func idmapMount(source, target string, userns *os.File, readonly bool) error {
 // a cleanup that detaches them: once the overlay is mounted it holds the
 // layers itself.
 func idmapLowerdirs(data string, m idMapping, dir string) (string, func(), error) {
-	userns, err := berth.NewUserNamespace(m.uids, m.gids)
+	userns, err := newUserNamespace(m.uids, m.gids)
 	if err != nil {
 		return "", nil, err
 	}

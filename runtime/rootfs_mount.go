@@ -1,4 +1,4 @@
-package shim
+package runtime
 
 import (
 	"errors"
@@ -7,15 +7,23 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/containerd/containerd/api/types"
 	"golang.org/x/sys/unix"
-
-	berth "github.com/berth-oci/berth/runtime"
 )
 
-// mountRootfs mounts containerd's rootfs mounts (overlay or bind from a
-// snapshotter) onto target, in order. On error it unmounts what it did.
-func mountRootfs(mounts []*types.Mount, target string) (err error) {
+// RootfsMount is one mount of a container's root filesystem as a
+// snapshotter gives it (containerd's types.Mount): a type (overlay, bind),
+// a source, and options, flags and data alike. uidmap= and gidmap= options
+// (a user-namespaced pod) have its layers seen through idmapped mounts.
+type RootfsMount struct {
+	Type    string
+	Source  string
+	Options []string
+}
+
+// MountRootfs mounts a container's root filesystem onto target, mount by
+// mount in order, making target if needed; idmapped layers included. It is
+// the one place rootfs mounts are made. On error it unmounts what it did.
+func MountRootfs(mounts []RootfsMount, target string) (err error) {
 	if len(mounts) == 0 {
 		return nil
 	}
@@ -24,12 +32,12 @@ func mountRootfs(mounts []*types.Mount, target string) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			_ = unmountRootfs(target)
+			_ = UnmountRootfs(target)
 		}
 	}()
 	for _, m := range mounts {
 		if err := mountOne(m, target); err != nil {
-			return fmt.Errorf("mount %s %s on %s: %w", m.GetType(), m.GetSource(), target, err)
+			return fmt.Errorf("mount %s %s on %s: %w", m.Type, m.Source, target, err)
 		}
 	}
 	return nil
@@ -38,13 +46,13 @@ func mountRootfs(mounts []*types.Mount, target string) (err error) {
 // mountOne performs one mount, splitting its options into flags and data.
 // With uidmap= and gidmap= options (a user-namespaced pod), an overlay's
 // layers, or a bind mount itself, are seen through idmapped mounts.
-func mountOne(m *types.Mount, target string) error {
-	idmap, options, err := splitIDMapping(m.GetOptions())
+func mountOne(m RootfsMount, target string) error {
+	idmap, options, err := splitIDMapping(m.Options)
 	if err != nil {
 		return err
 	}
 	flags, data := parseMountOptions(options)
-	typ := m.GetType()
+	typ := m.Type
 	if flags&unix.MS_BIND != 0 || typ == "bind" {
 		typ = ""
 		flags |= unix.MS_BIND
@@ -57,11 +65,11 @@ func mountOne(m *types.Mount, target string) error {
 		defer cleanup()
 		data = mapped
 	}
-	if err := unix.Mount(m.GetSource(), target, typ, flags&^unix.MS_RDONLY, data); err != nil {
+	if err := unix.Mount(m.Source, target, typ, flags&^unix.MS_RDONLY, data); err != nil {
 		return err
 	}
 	if idmap.set() && typ == "" {
-		userns, err := berth.NewUserNamespace(idmap.uids, idmap.gids)
+		userns, err := newUserNamespace(idmap.uids, idmap.gids)
 		if err != nil {
 			return err
 		}
@@ -110,9 +118,9 @@ func parseMountOptions(options []string) (uintptr, string) {
 	return flags, strings.Join(data, ",")
 }
 
-// unmountRootfs unmounts everything mounted at target, innermost first.
+// UnmountRootfs unmounts everything mounted at target, innermost first.
 // It is idempotent: nothing mounted is not an error.
-func unmountRootfs(target string) error {
+func UnmountRootfs(target string) error {
 	for range 32 {
 		err := unix.Unmount(target, unix.MNT_DETACH)
 		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {

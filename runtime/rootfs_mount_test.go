@@ -1,4 +1,4 @@
-package shim
+package runtime
 
 import (
 	"reflect"
@@ -36,5 +36,15 @@ func TestSplitIDMapping(t *testing.T) {
 				t.Errorf("got %+v %v, want %+v %v", m, rest, tc.want, tc.rest)
 			}
 		})
+	}
+}
+
+func TestParseMountOptions(t *testing.T) {
+	flags, data := parseMountOptions([]string{"rbind", "ro", "nosuid", "lowerdir=/a", "upperdir=/b"})
+	if data != "lowerdir=/a,upperdir=/b" || flags == 0 {
+		t.Fatalf("flags %x data %q", flags, data)
+	}
+	if f, _ := parseMountOptions([]string{"ro", "rw"}); f != 0 {
+		t.Fatalf("rw after ro left flags %x", f)
 	}
 }
