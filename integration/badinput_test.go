@@ -252,12 +252,12 @@ func assertOneErrorLine(t *testing.T, r result, want string) {
 // assertErrorLine checks a failure's exit code and its one error line.
 func assertErrorLine(t *testing.T, r result, code int, want string) {
 	t.Helper()
-	if r.code != code {
-		t.Errorf("exit code %d, want %d (stderr %q)", r.code, code, r.stderr)
+	if r.Code != code {
+		t.Errorf("exit code %d, want %d (stderr %q)", r.Code, code, r.Stderr)
 	}
-	line := strings.TrimSuffix(r.stderr, "\n")
+	line := strings.TrimSuffix(r.Stderr, "\n")
 	if line == "" || strings.Contains(line, "\n") {
-		t.Fatalf("stderr is not one line: %q", r.stderr)
+		t.Fatalf("stderr is not one line: %q", r.Stderr)
 	}
 	if !strings.HasPrefix(line, "berth: ") || !strings.Contains(line, want) {
 		t.Fatalf("error line %q does not say %q", line, want)

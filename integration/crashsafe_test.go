@@ -83,19 +83,19 @@ func TestCrashSafeCreate(t *testing.T) {
 				_ = cmd.Process.Kill()
 				_ = cmd.Wait()
 				_ = syscall.Kill(hookPid, syscall.SIGKILL)
-				listed := strings.Contains(c.run(nil, "list", "-q").stdout, id)
+				listed := strings.Contains(c.run(nil, "list", "-q").Stdout, id)
 				del := c.run(nil, "delete", "--force", id)
 				left := cgroupDirs(id)
 				if name == "runc" {
-					t.Logf("runc, killed in %s: listed %v, delete --force exit %d, %d cgroup dirs left", hook, listed, del.code, len(left))
+					t.Logf("runc, killed in %s: listed %v, delete --force exit %d, %d cgroup dirs left", hook, listed, del.Code, len(left))
 					removeCgroups(left) // a test leaves nothing: runc's leak goes here
 					continue
 				}
 				if !listed {
 					t.Errorf("killed in %s: list does not show %s", hook, id)
 				}
-				if del.code != 0 {
-					t.Errorf("killed in %s: delete --force exit %d: %s", hook, del.code, del.stderr)
+				if del.Code != 0 {
+					t.Errorf("killed in %s: delete --force exit %d: %s", hook, del.Code, del.Stderr)
 				}
 				assertGone(t, c.root, id, bundle, 0)
 				if _, err := os.Stat(filepath.Join(c.root, "@creating")); err == nil {
@@ -178,20 +178,20 @@ func TestCorruptStateDeleteForce(t *testing.T) {
 		del := c.run(nil, "delete", "--force", id)
 		if name == "runc" {
 			t.Logf("runc with a truncated state.json: state exit %d, list exit %d, delete --force exit %d (%s), %d cgroup dirs left",
-				st.code, list.code, del.code, strings.TrimSpace(del.stderr), len(cgroupDirs(id)))
+				st.Code, list.Code, del.Code, strings.TrimSpace(del.Stderr), len(cgroupDirs(id)))
 			removeCgroups(cgroupDirs(id))
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			_ = os.RemoveAll(filepath.Join(c.root, id))
 			continue
 		}
-		if st.code == 0 || !strings.Contains(st.stderr, id) {
-			t.Errorf("state of a corrupt container: exit %d, %q; want an error naming it", st.code, st.stderr)
+		if st.Code == 0 || !strings.Contains(st.Stderr, id) {
+			t.Errorf("state of a corrupt container: exit %d, %q; want an error naming it", st.Code, st.Stderr)
 		}
-		if list.code != 0 || !strings.Contains(list.stderr, id) {
-			t.Errorf("list with a corrupt container: exit %d, %q; want a warning naming it", list.code, list.stderr)
+		if list.Code != 0 || !strings.Contains(list.Stderr, id) {
+			t.Errorf("list with a corrupt container: exit %d, %q; want a warning naming it", list.Code, list.Stderr)
 		}
-		if del.code != 0 {
-			t.Fatalf("delete --force of a corrupt container: exit %d: %s", del.code, del.stderr)
+		if del.Code != 0 {
+			t.Fatalf("delete --force of a corrupt container: exit %d: %s", del.Code, del.Stderr)
 		}
 		assertGone(t, c.root, id, bundle, 0)
 		if !processDeadOrZombie(pid) {

@@ -50,8 +50,8 @@ func TestExecFlags(t *testing.T) {
 			args = append(args, id)
 		}
 		r := c.run(nil, args...)
-		if r.code != tc.code || strings.TrimSpace(r.stdout) != tc.want {
-			t.Errorf("%s: code %d stdout %q stderr %q, want %d %q", tc.name, r.code, r.stdout, r.stderr, tc.code, tc.want)
+		if r.Code != tc.code || strings.TrimSpace(r.Stdout) != tc.want {
+			t.Errorf("%s: code %d stdout %q stderr %q, want %d %q", tc.name, r.Code, r.Stdout, r.Stderr, tc.code, tc.want)
 		}
 	}
 	// Paused: refused unless --ignore-paused, which waits (as runc does)
@@ -97,8 +97,8 @@ func TestCheckpointRestore(t *testing.T) {
 	c.ok("run", "-d", "--bundle", bundle, id)
 	images := filepath.Join(t.TempDir(), "images")
 	r := c.run(nil, "checkpoint", "--image-path", images, id)
-	if r.code != 0 {
-		line := lastLine(r.stderr)
+	if r.Code != 0 {
+		line := lastLine(r.Stderr)
 		if !strings.HasPrefix(line, "berth: checkpoint "+id+": ") || !strings.Contains(line, "criu") || !strings.Contains(line, "dump.log") {
 			t.Fatalf("checkpoint failed without naming CRIU's cause: %q", line)
 		}
@@ -107,7 +107,7 @@ func TestCheckpointRestore(t *testing.T) {
 		}
 		restored := uniqueID(t)
 		r = c.run(nil, "restore", "-d", "--image-path", images, "--bundle", bundle, restored)
-		if r.code == 0 || !strings.Contains(lastLine(r.stderr), "criu") {
+		if r.Code == 0 || !strings.Contains(lastLine(r.Stderr), "criu") {
 			t.Fatalf("restore from a failed checkpoint: %+v", r)
 		}
 		assertGone(t, c.root, restored, "", 0)

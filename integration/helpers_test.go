@@ -52,11 +52,9 @@ func newCLI(t *testing.T) *cli {
 	return c
 }
 
-// result is what a CLI invocation printed and how it exited.
-type result struct {
-	stdout, stderr string
-	code           int
-}
+// result is what a CLI invocation printed and how it exited (untrimmed,
+// unlike testutil.RunCommand's: the tests compare exact output).
+type result = testutil.Result
 
 // run runs berth with --root and args, stdin from in (may be nil).
 func (c *cli) run(in []byte, args ...string) result {
@@ -79,12 +77,12 @@ func runCommand(t *testing.T, cmd *exec.Cmd) result {
 	outFile, errFile := tempFile(t), tempFile(t)
 	cmd.Stdout, cmd.Stderr = outFile, errFile
 	err := cmd.Run()
-	r := result{stdout: readBack(t, outFile), stderr: readBack(t, errFile)}
+	r := result{Stdout: readBack(t, outFile), Stderr: readBack(t, errFile)}
 	code, exited := testutil.ExitCode(err)
 	if !exited {
 		t.Fatalf("%v: %v", cmd.Args, err)
 	}
-	r.code = code
+	r.Code = code
 	return r
 }
 
@@ -92,10 +90,10 @@ func runCommand(t *testing.T, cmd *exec.Cmd) result {
 func (c *cli) ok(args ...string) string {
 	c.t.Helper()
 	r := c.run(nil, args...)
-	if r.code != 0 {
-		c.t.Fatalf("berth %v: exit %d, stderr: %s", args, r.code, r.stderr)
+	if r.Code != 0 {
+		c.t.Fatalf("berth %v: exit %d, stderr: %s", args, r.Code, r.Stderr)
 	}
-	return r.stdout
+	return r.Stdout
 }
 
 // state returns `berth state id` decoded.

@@ -33,7 +33,7 @@ func TestLifecycle(t *testing.T) {
 
 	c.ok("start", id)
 	c.waitStatus(id, berth.Running)
-	if r := c.run(nil, "start", id); r.code == 0 {
+	if r := c.run(nil, "start", id); r.Code == 0 {
 		t.Fatalf("second start succeeded")
 	}
 
@@ -58,7 +58,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	c.ok("delete", id)
 	assertGone(t, c.root, id, bundle, st.Pid)
-	if r := c.run(nil, "state", id); r.code == 0 || !strings.Contains(r.stderr, "does not exist") {
+	if r := c.run(nil, "state", id); r.Code == 0 || !strings.Contains(r.Stderr, "does not exist") {
 		t.Fatalf("state after delete: %+v", r)
 	}
 }
@@ -169,7 +169,7 @@ func TestSpecCommand(t *testing.T) {
 		if hasUserNS != rootless {
 			t.Fatalf("rootless=%v but user namespace=%v", rootless, hasUserNS)
 		}
-		if r := c.run(nil, args...); r.code == 0 || !strings.Contains(r.stderr, "exists") {
+		if r := c.run(nil, args...); r.Code == 0 || !strings.Contains(r.Stderr, "exists") {
 			t.Fatalf("second spec: %+v", r)
 		}
 	}

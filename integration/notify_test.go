@@ -102,18 +102,18 @@ func TestNotifySocketSideBySide(t *testing.T) {
 				id := uniqueID(t)
 				start := time.Now()
 				if how == "run -d" {
-					if r, _ := runWithNotify(t, c, host.path, "run", "-d", "-b", bundle, id); r.code != 0 {
-						t.Fatalf("%s: exit %d: %s", how, r.code, r.stderr)
+					if r, _ := runWithNotify(t, c, host.path, "run", "-d", "-b", bundle, id); r.Code != 0 {
+						t.Fatalf("%s: exit %d: %s", how, r.Code, r.Stderr)
 					}
 				} else {
-					if r, _ := runWithNotify(t, c, host.path, "create", "-b", bundle, id); r.code != 0 {
-						t.Fatalf("create: exit %d: %s", r.code, r.stderr)
+					if r, _ := runWithNotify(t, c, host.path, "create", "-b", bundle, id); r.Code != 0 {
+						t.Fatalf("create: exit %d: %s", r.Code, r.Stderr)
 					}
 					if got := host.got(); len(got) != 0 {
 						t.Errorf("%s: the socket got %q before start", how, got)
 					}
-					if r, _ := runWithNotify(t, c, host.path, "start", id); r.code != 0 {
-						t.Fatalf("start: exit %d: %s", r.code, r.stderr)
+					if r, _ := runWithNotify(t, c, host.path, "start", id); r.Code != 0 {
+						t.Fatalf("start: exit %d: %s", r.Code, r.Stderr)
 					}
 				}
 				took := time.Since(start)
@@ -137,8 +137,8 @@ func TestNotifySocketSideBySide(t *testing.T) {
 			withSdnotify(t, fg)
 			r, cliPid := runWithNotify(t, c, host.path, "run", "-b", fg, uniqueID(t))
 			want := []string{"READY=1", "MAINPID=" + strconv.Itoa(cliPid), "BARRIER=1"}
-			if got := host.got(); r.code != 0 || strings.Join(got, " ") != strings.Join(want, " ") {
-				t.Errorf("foreground run: exit %d (%s); the socket got %q, want %q", r.code, r.stderr, got, want)
+			if got := host.got(); r.Code != 0 || strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("foreground run: exit %d (%s); the socket got %q, want %q", r.Code, r.Stderr, got, want)
 			}
 
 			// No READY: berth's run -d returns when the container has
@@ -150,8 +150,8 @@ func TestNotifySocketSideBySide(t *testing.T) {
 			host = newNotifyHost(t)
 			quiet := newBundle(t, spec.WithArgs("sh", "-c", "sleep 0.3"))
 			id := uniqueID(t)
-			if r, _ := runWithNotify(t, c, host.path, "run", "-d", "-b", quiet, id); r.code != 0 {
-				t.Errorf("run -d of a container that never says READY: exit %d: %s", r.code, r.stderr)
+			if r, _ := runWithNotify(t, c, host.path, "run", "-d", "-b", quiet, id); r.Code != 0 {
+				t.Errorf("run -d of a container that never says READY: exit %d: %s", r.Code, r.Stderr)
 			}
 			if got := host.got(); len(got) != 0 {
 				t.Errorf("without READY the socket got %q", got)

@@ -41,12 +41,12 @@ func TestRlimitsOfProcessRlimitsSpec(t *testing.T) {
 	want := "3000\n4000\n1048576\n2097152\n60\nSeccomp:2"
 	for name, c := range sideBySide(t) {
 		r := c.run(nil, "run", "--bundle", bundle, uniqueID(t))
-		got := strings.TrimSpace(r.stdout)
-		t.Logf("%s: exit %d, stdout %q, stderr %q", name, r.code, got, lastLine(r.stderr))
-		if name == "berth" && (berth.SeccompPrecompiled || r.code == 0) && (r.code != 0 || got != want) {
-			t.Errorf("berth: exit %d, limits %q, want %q; stderr %s", r.code, got, want, r.stderr)
+		got := strings.TrimSpace(r.Stdout)
+		t.Logf("%s: exit %d, stdout %q, stderr %q", name, r.Code, got, lastLine(r.Stderr))
+		if name == "berth" && (berth.SeccompPrecompiled || r.Code == 0) && (r.Code != 0 || got != want) {
+			t.Errorf("berth: exit %d, limits %q, want %q; stderr %s", r.Code, got, want, r.Stderr)
 		}
-		if name == "runc" && r.code == 0 && got != want {
+		if name == "runc" && r.Code == 0 && got != want {
 			t.Errorf("runc ran the spec with limits %q, want %q", got, want)
 		}
 	}

@@ -104,7 +104,7 @@ func (u *rootlessUser) run(args ...string) result {
 func (u *rootlessUser) status(id string) string {
 	r := u.run("state", id)
 	var st struct{ Status string }
-	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &st) != nil {
+	if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &st) != nil {
 		return "gone"
 	}
 	return st.Status
@@ -156,23 +156,23 @@ var rootlessScenarios = []rootlessScenario{
 	{name: "run in the foreground", steps: func(t *testing.T, u *rootlessUser) string {
 		b := u.bundle("fg", nil, spec.WithArgs("sh", "-c", "id -u; tr -s ' ' < /proc/self/uid_map; exit 3"))
 		r := u.run("run", "-b", b, "fg")
-		return fmt.Sprintf("exit %d: %q; left %v", r.code, r.stdout, u.leftovers())
+		return fmt.Sprintf("exit %d: %q; left %v", r.Code, r.Stdout, u.leftovers())
 	}},
 	{name: "run -d, exec, ps, kill, delete", steps: func(t *testing.T, u *rootlessUser) string {
 		b := u.bundle("life", nil, spec.WithArgs("sleep", "1000"))
 		var seen []string
 		r := u.run("run", "-d", "-b", b, "life")
-		seen = append(seen, fmt.Sprintf("run -d %d", r.code), u.waitStatus("life", "running"))
+		seen = append(seen, fmt.Sprintf("run -d %d", r.Code), u.waitStatus("life", "running"))
 		r = u.run("exec", "life", "sh", "-c", "id -u; echo $$")
-		seen = append(seen, fmt.Sprintf("exec %d %q", r.code, firstLine(r.stdout)))
+		seen = append(seen, fmt.Sprintf("exec %d %q", r.Code, firstLine(r.Stdout)))
 		r = u.run("ps", "--format", "json", "life")
 		var pids []int
-		_ = json.Unmarshal([]byte(r.stdout), &pids)
-		seen = append(seen, fmt.Sprintf("ps %d: %d pids", r.code, len(pids)))
+		_ = json.Unmarshal([]byte(r.Stdout), &pids)
+		seen = append(seen, fmt.Sprintf("ps %d: %d pids", r.Code, len(pids)))
 		r = u.run("kill", "life", "KILL")
-		seen = append(seen, fmt.Sprintf("kill %d", r.code), u.waitStatus("life", "stopped"))
+		seen = append(seen, fmt.Sprintf("kill %d", r.Code), u.waitStatus("life", "stopped"))
 		r = u.run("delete", "life")
-		seen = append(seen, fmt.Sprintf("delete %d", r.code), u.status("life"), fmt.Sprintf("left %v", u.leftovers()))
+		seen = append(seen, fmt.Sprintf("delete %d", r.Code), u.status("life"), fmt.Sprintf("left %v", u.leftovers()))
 		return strings.Join(seen, ", ")
 	}},
 	{name: "pause without a delegated cgroup", steps: func(t *testing.T, u *rootlessUser) string {
@@ -180,11 +180,11 @@ var rootlessScenarios = []rootlessScenario{
 		u.run("run", "-d", "-b", b, "pause")
 		st := u.waitStatus("pause", "running")
 		r := u.run("pause", "pause")
-		t.Logf("%s pause: exit %d: %s", u.name, r.code, firstLine(r.stderr))
+		t.Logf("%s pause: exit %d: %s", u.name, r.Code, firstLine(r.Stderr))
 		after := u.status("pause")
 		u.run("resume", "pause")
 		d := u.run("delete", "--force", "pause")
-		return fmt.Sprintf("%s, pause exit %v, then %s, delete -f %d, left %v", st, r.code != 0, after, d.code, u.leftovers())
+		return fmt.Sprintf("%s, pause exit %v, then %s, delete -f %d, left %v", st, r.Code != 0, after, d.Code, u.leftovers())
 	}},
 	{name: "a terminal through the console socket", steps: func(t *testing.T, u *rootlessUser) string {
 		b := u.bundle("tty", nil, spec.WithTerminal(true), spec.WithArgs("sh", "-c", "tty; sleep 1000"))
@@ -213,19 +213,19 @@ var rootlessScenarios = []rootlessScenario{
 		case <-time.After(20 * time.Second):
 		}
 		d := u.run("delete", "--force", "tty")
-		return fmt.Sprintf("run -d %d, printed %q, delete -f %d, left %v", r.code, printed, d.code, u.leftovers())
+		return fmt.Sprintf("run -d %d, printed %q, delete -f %d, left %v", r.Code, printed, d.Code, u.leftovers())
 	}},
 	{name: "a memory limit without a delegated cgroup", steps: func(t *testing.T, u *rootlessUser) string {
 		b := u.bundle("mem", nil, spec.WithMemoryLimit(64<<20), spec.WithArgs("true"))
 		r := u.run("run", "-b", b, "mem")
-		t.Logf("%s run with a memory limit: exit %d: %s", u.name, r.code, strings.TrimSpace(r.stderr))
-		return fmt.Sprintf("exit %v, left %v", r.code != 0, u.leftovers())
+		t.Logf("%s run with a memory limit: exit %d: %s", u.name, r.Code, strings.TrimSpace(r.Stderr))
+		return fmt.Sprintf("exit %v, left %v", r.Code != 0, u.leftovers())
 	}},
 	{name: "a mapping of ids not the user's", steps: func(t *testing.T, u *rootlessUser) string {
 		b := u.bundle("notmine", []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1}}, spec.WithArgs("true"))
 		r := u.run("run", "-b", b, "notmine")
-		t.Logf("%s run mapping root's id: exit %d: %s", u.name, r.code, firstLine(r.stderr))
-		return fmt.Sprintf("exit %v, left %v", r.code != 0, u.leftovers())
+		t.Logf("%s run mapping root's id: exit %d: %s", u.name, r.Code, firstLine(r.Stderr))
+		return fmt.Sprintf("exit %v, left %v", r.Code != 0, u.leftovers())
 	}},
 	{name: "a range of subordinate ids", subids: true, steps: func(t *testing.T, u *rootlessUser) string {
 		maps := []specs.LinuxIDMapping{{ContainerID: 0, HostID: nobodyUID, Size: 1}, {ContainerID: 1, HostID: 200000, Size: 65536}}
@@ -233,7 +233,7 @@ var rootlessScenarios = []rootlessScenario{
 			s.Process.User = specs.User{UID: 1000, GID: 1000}
 		})
 		r := u.run("run", "-b", b, "range")
-		return fmt.Sprintf("exit %d: %q %s; left %v", r.code, r.stdout, firstLine(r.stderr), u.leftovers())
+		return fmt.Sprintf("exit %d: %q %s; left %v", r.Code, r.Stdout, firstLine(r.Stderr), u.leftovers())
 	}},
 }
 

@@ -42,8 +42,8 @@ func TestRunExitCode(t *testing.T) {
 			bundle := newBundle(t, append(tc.opts, spec.WithArgs("sh", "-c", tc.script))...)
 			id := uniqueID(t)
 			r := c.run(nil, "run", "--bundle", bundle, id)
-			if r.code != tc.want {
-				t.Fatalf("exit code %d, want %d (stderr: %s)", r.code, tc.want, r.stderr)
+			if r.Code != tc.want {
+				t.Fatalf("exit code %d, want %d (stderr: %s)", r.Code, tc.want, r.Stderr)
 			}
 			assertGone(t, c.root, id, bundle, 0)
 		})
@@ -58,11 +58,11 @@ func TestRunStdinToStdout(t *testing.T) {
 	in := make([]byte, 1<<20)
 	_, _ = rand.Read(in)
 	r := c.run(in, "run", "--bundle", bundle, uniqueID(t))
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	if !bytes.Equal([]byte(r.stdout), in) {
-		t.Fatalf("stdout has %d bytes, not the %d bytes of stdin", len(r.stdout), len(in))
+	if !bytes.Equal([]byte(r.Stdout), in) {
+		t.Fatalf("stdout has %d bytes, not the %d bytes of stdin", len(r.Stdout), len(in))
 	}
 }
 
@@ -94,10 +94,10 @@ func TestRunInside(t *testing.T) {
 			opts := append(tc.opts, spec.WithArgs("sh", "-c", tc.script))
 			bundle := newBundle(t, opts...)
 			r := c.run(nil, "run", "--bundle", bundle, uniqueID(t))
-			if r.code != 0 {
-				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			if r.Code != 0 {
+				t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 			}
-			if got := strings.TrimSpace(r.stdout); got != tc.want {
+			if got := strings.TrimSpace(r.Stdout); got != tc.want {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}
 		})
@@ -122,11 +122,11 @@ func TestCapabilities(t *testing.T) {
 			bundle := newBundle(t, spec.WithCapabilities(tc.caps...),
 				spec.WithArgs("sh", "-c", "grep CapEff /proc/self/status"))
 			r := c.run(nil, "run", "--bundle", bundle, uniqueID(t))
-			if r.code != 0 {
-				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			if r.Code != 0 {
+				t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 			}
 			want := fmt.Sprintf("CapEff:\t%016x", capMask(t, tc.caps))
-			if got := strings.TrimSpace(r.stdout); got != want {
+			if got := strings.TrimSpace(r.Stdout); got != want {
 				t.Fatalf("got %q, want %q", got, want)
 			}
 		})

@@ -51,7 +51,7 @@ func eachRuntime(t *testing.T, want string, scenario func(t *testing.T, c *cli) 
 	}
 }
 
-func outcome(r result) string { return fmt.Sprintf("exit %d", r.code) }
+func outcome(r result) string { return fmt.Sprintf("exit %d", r.Code) }
 
 // detachedSleeper runs a detached container that sleeps, and returns its id.
 func detachedSleeper(t *testing.T, c *cli, opts ...spec.Option) string {
@@ -81,8 +81,8 @@ func TestParityKillAllStopped(t *testing.T) {
 		c.ok("run", "-d", "--bundle", newBundle(t, spec.WithArgs("true")), id)
 		c.waitStatus(id, "stopped")
 		all := c.run(nil, "kill", "-a", id, "0")
-		if strings.Contains(all.stderr, "with :") {
-			t.Errorf("signal 0 named as nothing: %s", all.stderr)
+		if strings.Contains(all.Stderr, "with :") {
+			t.Errorf("signal 0 named as nothing: %s", all.Stderr)
 		}
 		return "all: " + outcome(all) + ", plain: " + outcome(c.run(nil, "kill", id, "KILL"))
 	})
@@ -117,7 +117,7 @@ func TestParityExecCreated(t *testing.T) {
 		id := uniqueID(t)
 		c.ok("create", "--bundle", newBundle(t, spec.WithArgs("sleep", "600")), id)
 		r := c.run(nil, "exec", id, "echo", "ok")
-		return fmt.Sprintf("%s out %s %s", outcome(r), strings.TrimSpace(r.stdout), c.state(id).Status)
+		return fmt.Sprintf("%s out %s %s", outcome(r), strings.TrimSpace(r.Stdout), c.state(id).Status)
 	})
 }
 
@@ -129,8 +129,8 @@ func TestParityUnknownCapabilities(t *testing.T) {
 		bundle := newBundle(t, spec.WithArgs("true"), spec.WithCapabilities("CAP_KILL", "UNKNOWN_CAP", "CAP_UNKNOWN"))
 		r := c.run(nil, "run", "--bundle", bundle, uniqueID(t))
 		warned := "warned"
-		if !strings.Contains(r.stderr, "UNKNOWN_CAP") {
-			warned = "no warning: " + r.stderr
+		if !strings.Contains(r.Stderr, "UNKNOWN_CAP") {
+			warned = "no warning: " + r.Stderr
 		}
 		return outcome(r) + " " + warned
 	})
@@ -147,8 +147,8 @@ func TestParityCheckpointParentPath(t *testing.T) {
 				images := t.TempDir()
 				r := c.run(nil, "checkpoint", "--pre-dump", "--image-path", images, "--parent-path", tc.parent, id)
 				named := "names --parent-path"
-				if !strings.Contains(r.stderr, "--parent-path") {
-					named = "error: " + r.stderr
+				if !strings.Contains(r.Stderr, "--parent-path") {
+					named = "error: " + r.Stderr
 				}
 				return outcome(r) + " " + named
 			})
@@ -268,7 +268,7 @@ func TestParityPidfdSocket(t *testing.T) {
 						return fmt.Sprintf("%s, pidfd of pid %d, process is %d", outcome(r), fdPid, pid)
 					}
 				case <-time.After(10 * time.Second):
-					return outcome(r) + ", no pidfd received: " + r.stderr
+					return outcome(r) + ", no pidfd received: " + r.Stderr
 				}
 				return outcome(r) + " pidfd of the process"
 			})
@@ -341,7 +341,7 @@ func TestParityRealSeccompProfiles(t *testing.T) {
 			eachRuntime(t, "exit 0 out ok", func(t *testing.T, c *cli) string {
 				bundle := newBundle(t, spec.WithArgs("sh", "-c", "mkdir /dev/shm/d && echo ok"), spec.WithSeccomp(&p))
 				r := c.run(nil, "run", "--bundle", bundle, uniqueID(t))
-				return outcome(r) + " out " + strings.TrimSpace(r.stdout) + strings.TrimSpace(r.stderr)
+				return outcome(r) + " out " + strings.TrimSpace(r.Stdout) + strings.TrimSpace(r.Stderr)
 			})
 		})
 	}

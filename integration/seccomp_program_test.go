@@ -36,8 +36,8 @@ func TestSeccompProgramCache(t *testing.T) {
 	runOnce := func(what string) {
 		t.Helper()
 		r := c.run(nil, "run", "--bundle", bundle, uniqueID(t))
-		if r.code != 0 || strings.TrimSpace(r.stdout) != want {
-			t.Fatalf("%s: code %d stdout %q stderr %q, want %q", what, r.code, r.stdout, r.stderr, want)
+		if r.Code != 0 || strings.TrimSpace(r.Stdout) != want {
+			t.Fatalf("%s: code %d stdout %q stderr %q, want %q", what, r.Code, r.Stdout, r.Stderr, want)
 		}
 	}
 	wantFiles := 0
@@ -105,12 +105,12 @@ func TestSeccompProgramCache(t *testing.T) {
 	// A root shared with runc (Docker gives its runtimes one): runc's list
 	// shows the running container and trips on nothing berth keeps there.
 	runc := &cli{t: t, bin: runcBinary(t), root: c.root}
-	if r := runc.run(nil, "list"); r.code != 0 || strings.TrimSpace(r.stderr) != "" || !strings.Contains(r.stdout, id) {
-		t.Fatalf("runc list on berth's root: code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	if r := runc.run(nil, "list"); r.Code != 0 || strings.TrimSpace(r.Stderr) != "" || !strings.Contains(r.Stdout, id) {
+		t.Fatalf("runc list on berth's root: code %d stdout %q stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 	r := c.run(nil, "exec", id, "sh", "-c", script)
-	if r.code != 0 || strings.TrimSpace(r.stdout) != want {
-		t.Fatalf("exec: code %d stdout %q stderr %q, want %q", r.code, r.stdout, r.stderr, want)
+	if r.Code != 0 || strings.TrimSpace(r.Stdout) != want {
+		t.Fatalf("exec: code %d stdout %q stderr %q, want %q", r.Code, r.Stdout, r.Stderr, want)
 	}
 	c.ok("delete", "-f", id)
 	if files := programFiles(t, c.root); len(files) != wantFiles {

@@ -30,8 +30,8 @@ func TestSeccompEnforced(t *testing.T) {
 			c := newCLI(t)
 			bundle := newBundle(t, append(tc.opts, spec.WithArgs("sh", "-c", script))...)
 			r := c.run(nil, "run", "--bundle", bundle, uniqueID(t))
-			if r.code != 0 || strings.TrimSpace(r.stdout) != tc.want {
-				t.Fatalf("code %d stdout %q stderr %q, want %q", r.code, r.stdout, r.stderr, tc.want)
+			if r.Code != 0 || strings.TrimSpace(r.Stdout) != tc.want {
+				t.Fatalf("code %d stdout %q stderr %q, want %q", r.Code, r.Stdout, r.Stderr, tc.want)
 			}
 		})
 	}

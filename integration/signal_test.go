@@ -31,7 +31,7 @@ func startForeground(t *testing.T, c *cli, bundle, id string) (*exec.Cmd, *os.Fi
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := os.Stat(filepath.Join(c.root, id, "state.json")); err == nil {
-			if r := c.run(nil, "state", id); r.code == 0 && strings.Contains(r.stdout, `"running"`) {
+			if r := c.run(nil, "state", id); r.Code == 0 && strings.Contains(r.Stdout, `"running"`) {
 				return cmd, out
 			}
 		}

@@ -72,7 +72,7 @@ func TestParityIDMappedMount(t *testing.T) {
 					t.Fatal(err)
 				}
 				r := c.run(nil, "run", "--bundle", bundle, uniqueID(t))
-				return strings.TrimSpace(outcome(r) + " " + strings.ReplaceAll(strings.TrimSpace(r.stdout), "\n", " ") + " " + strings.TrimSpace(r.stderr))
+				return strings.TrimSpace(outcome(r) + " " + strings.ReplaceAll(strings.TrimSpace(r.Stdout), "\n", " ") + " " + strings.TrimSpace(r.Stderr))
 			})
 		})
 	}

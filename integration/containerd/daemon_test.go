@@ -133,7 +133,7 @@ func (d *daemon) start(shimDir string) {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if r := d.ctr("version"); r.code == 0 {
+		if r := d.ctr("version"); r.Code == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -161,7 +161,7 @@ func (d *daemon) log() string {
 // any shim this daemon started (found by its -address), and unmounts.
 func (d *daemon) cleanup() {
 	if d.cmd != nil {
-		for _, id := range strings.Fields(d.ctr("containers", "ls", "-q").stdout) {
+		for _, id := range strings.Fields(d.ctr("containers", "ls", "-q").Stdout) {
 			d.ctr("task", "kill", "-s", "KILL", id)
 			d.ctr("task", "rm", "-f", id)
 			d.ctr("containers", "rm", id)
@@ -188,10 +188,8 @@ func (d *daemon) shimPids() []int {
 	return hoststate.ShimPids("containerd-shim-berth-v2", d.sock)
 }
 
-type result struct {
-	stdout, stderr string
-	code           int
-}
+// result is how a ctr command ended (untrimmed).
+type result = testutil.Result
 
 // ctr runs ctr against this daemon in the test namespace.
 func (d *daemon) ctr(args ...string) result {
@@ -218,16 +216,16 @@ func (d *daemon) ctrIn(stdin []byte, args ...string) result {
 	if !exited {
 		d.t.Fatalf("ctr %v: did not run", args)
 	}
-	return result{stdout: out.String(), stderr: errb.String(), code: code}
+	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
 }
 
 func (d *daemon) ctrOK(args ...string) string {
 	d.t.Helper()
 	r := d.ctr(args...)
-	if r.code != 0 {
-		d.t.Fatalf("ctr %v: exit %d: %s\ncontainerd log tail:\n%s", args, r.code, r.stderr, d.log())
+	if r.Code != 0 {
+		d.t.Fatalf("ctr %v: exit %d: %s\ncontainerd log tail:\n%s", args, r.Code, r.Stderr, d.log())
 	}
-	return r.stdout
+	return r.Stdout
 }
 
 // taskStatus returns the task's status from `ctr task ls`, or "" if none.

@@ -88,8 +88,8 @@ func assertContainerGone(t *testing.T, d *daemon, id string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if r := d.ctr("containers", "rm", id); r.code != 0 && !strings.Contains(r.stderr, "not found") {
-		t.Fatalf("containers rm %s: exit %d: %s", id, r.code, r.stderr)
+	if r := d.ctr("containers", "rm", id); r.Code != 0 && !strings.Contains(r.Stderr, "not found") {
+		t.Fatalf("containers rm %s: exit %d: %s", id, r.Code, r.Stderr)
 	}
 }
 
@@ -110,14 +110,14 @@ func testShimKilledDuringCreate(t *testing.T, d *daemon) {
 		t.Fatal(err)
 	}
 	r := <-done
-	if r.code == 0 {
+	if r.Code == 0 {
 		t.Fatal("ctr run succeeded though its shim was killed during Create")
 	}
-	t.Logf("ctr run after the kill: exit %d: %s", r.code, strings.TrimSpace(r.stderr))
+	t.Logf("ctr run after the kill: exit %d: %s", r.Code, strings.TrimSpace(r.Stderr))
 	killHook(t, hookPidFile)
 	assertContainerGone(t, d, id)
-	if r := d.ctr("run", "--rm", "--runtime", runtimeName, image, "after-create-kill", "true"); r.code != 0 {
-		t.Fatalf("run after the shim was killed in Create: exit %d: %s", r.code, r.stderr)
+	if r := d.ctr("run", "--rm", "--runtime", runtimeName, image, "after-create-kill", "true"); r.Code != 0 {
+		t.Fatalf("run after the shim was killed in Create: exit %d: %s", r.Code, r.Stderr)
 	}
 }
 
@@ -161,10 +161,10 @@ func testContainerdRestartDuringCreates(t *testing.T, d *daemon) {
 	outcomes := map[string]int{}
 	for i, id := range ids {
 		st := d.taskStatus(id)
-		if results[i].code == 0 && st != "RUNNING" {
+		if results[i].Code == 0 && st != "RUNNING" {
 			t.Errorf("%s: ctr run succeeded before the restart, but the task is %q after it", id, st)
 		}
-		outcomes[fmt.Sprintf("ctr exit %d, task %q after restart", results[i].code, st)]++
+		outcomes[fmt.Sprintf("ctr exit %d, task %q after restart", results[i].Code, st)]++
 	}
 	t.Logf("%d creates around a containerd SIGKILL: %v", len(ids), outcomes)
 	for _, id := range ids {
@@ -220,8 +220,8 @@ func testStdoutReaderGone(t *testing.T, d *daemon) {
 	d.ctrOK("task", "rm", id)
 	d.ctrOK("containers", "rm", id)
 	t.Logf("kill and delete with the reader gone took %v", time.Since(start).Round(time.Millisecond))
-	if r := d.ctr("run", "--rm", "--runtime", runtimeName, image, "after-reader-gone", "echo", "ok"); r.code != 0 || strings.TrimSpace(r.stdout) != "ok" {
-		t.Fatalf("run after the reader went away: exit %d, stdout %q: %s", r.code, r.stdout, r.stderr)
+	if r := d.ctr("run", "--rm", "--runtime", runtimeName, image, "after-reader-gone", "echo", "ok"); r.Code != 0 || strings.TrimSpace(r.Stdout) != "ok" {
+		t.Fatalf("run after the reader went away: exit %d, stdout %q: %s", r.Code, r.Stdout, r.Stderr)
 	}
 	// The daemon's last cleanups run after ctr returns.
 	after := d.daemonStats(t, keep)

@@ -70,7 +70,7 @@ func testOOMEventPerKill(t *testing.T, d *daemon) {
 // taskProcs returns the pids `ctr task ps` lists for a task.
 func (d *daemon) taskProcs(id string) []string {
 	var pids []string
-	for _, line := range strings.Split(d.ctr("task", "ps", id).stdout, "\n")[1:] {
+	for _, line := range strings.Split(d.ctr("task", "ps", id).Stdout, "\n")[1:] {
 		if f := strings.Fields(line); len(f) > 0 {
 			pids = append(pids, f[0])
 		}

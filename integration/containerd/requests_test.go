@@ -56,8 +56,8 @@ func testUpdateThenExec(t *testing.T, d *daemon) {
 			t.Fatalf("update %d: %v", i+1, err)
 		}
 		r := d.ctr("task", "exec", "--exec-id", "probe"+string(rune('a'+i)), "updexec", "sh", "-c", "echo ok")
-		if r.code != 0 || strings.TrimSpace(r.stdout) != "ok" {
-			t.Fatalf("exec after update %d: code %d stdout %q stderr %q", i+1, r.code, r.stdout, r.stderr)
+		if r.Code != 0 || strings.TrimSpace(r.Stdout) != "ok" {
+			t.Fatalf("exec after update %d: code %d stdout %q stderr %q", i+1, r.Code, r.Stdout, r.Stderr)
 		}
 	}
 }

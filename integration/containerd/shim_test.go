@@ -90,7 +90,7 @@ func assertNoShimsLeft(t *testing.T, d *daemon) {
 	if d.cmd == nil {
 		return
 	}
-	for _, id := range strings.Fields(d.ctr("containers", "ls", "-q").stdout) {
+	for _, id := range strings.Fields(d.ctr("containers", "ls", "-q").Stdout) {
 		d.remove(id)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -109,8 +109,8 @@ func assertNoShimsLeft(t *testing.T, d *daemon) {
 func testRunRmExitCode(t *testing.T, d *daemon) {
 	for _, code := range []int{0, 3, 42} {
 		r := d.ctr("run", "--rm", "--runtime", runtimeName, image, fmt.Sprintf("exit-%d", code), "sh", "-c", fmt.Sprintf("echo out; exit %d", code))
-		if r.code != code || strings.TrimSpace(r.stdout) != "out" {
-			t.Errorf("exit %d: got code %d stdout %q stderr %q", code, r.code, r.stdout, r.stderr)
+		if r.Code != code || strings.TrimSpace(r.Stdout) != "out" {
+			t.Errorf("exit %d: got code %d stdout %q stderr %q", code, r.Code, r.Stdout, r.Stderr)
 		}
 	}
 }
@@ -119,11 +119,11 @@ func testStdin10MB(t *testing.T, d *daemon) {
 	in := make([]byte, 10<<20)
 	_, _ = rand.Read(in)
 	r := d.ctrIn(in, "run", "--rm", "--runtime", runtimeName, image, "stdin", "cat")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	if !bytes.Equal([]byte(r.stdout), in) {
-		t.Fatalf("got %d bytes back, not the same %d bytes", len(r.stdout), len(in))
+	if !bytes.Equal([]byte(r.Stdout), in) {
+		t.Fatalf("got %d bytes back, not the same %d bytes", len(r.Stdout), len(in))
 	}
 }
 
@@ -226,8 +226,8 @@ func testRuntimeOptions(t *testing.T, d *daemon) {
 		t.Fatal(err)
 	}
 	r := d.ctr("run", "--rm", "--runtime-config-path", cfg, "--runtime", runtimeName, image, "rtopts", "sh", "-c", "exit 9")
-	if r.code != 9 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	if r.Code != 9 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 }
 
@@ -239,8 +239,8 @@ func testUserNamespaceIO(t *testing.T, d *daemon) {
 	maps := []string{"--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536"}
 	args := append([]string{"run", "-d"}, maps...)
 	args = append(args, "--runtime", runtimeName, image, "usernsio", "sleep", "300")
-	if r := d.ctr(args...); r.code != 0 {
-		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	if r := d.ctr(args...); r.Code != 0 {
+		t.Fatalf("run: exit %d: %s", r.Code, r.Stderr)
 	}
 	defer d.remove("usernsio")
 	// The options as the shim recorded them in the bundle.
@@ -252,14 +252,14 @@ func testUserNamespaceIO(t *testing.T, d *daemon) {
 		t.Skipf("this ctr (containerd %s) sends no io_uid for --uidmap (options %s): nothing to honour", d.v.name, opts)
 	}
 	r := d.ctr("task", "exec", "--exec-id", "e1", "usernsio", "sh", "-c", "echo exec-reopened > /proc/self/fd/1; cat /proc/self/uid_map")
-	if r.code != 0 || !strings.Contains(r.stdout, "exec-reopened") || !strings.Contains(r.stdout, "100000") {
-		t.Fatalf("exec: code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "exec-reopened") || !strings.Contains(r.Stdout, "100000") {
+		t.Fatalf("exec: code %d stdout %q stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 	args = append([]string{"run", "--rm"}, maps...)
 	args = append(args, "--runtime", runtimeName, image, "usernsio2", "sh", "-c", "echo init-reopened > /proc/self/fd/1")
 	r = d.ctr(args...)
-	if r.code != 0 || strings.TrimSpace(r.stdout) != "init-reopened" {
-		t.Fatalf("run: code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	if r.Code != 0 || strings.TrimSpace(r.Stdout) != "init-reopened" {
+		t.Fatalf("run: code %d stdout %q stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 }
 
@@ -268,8 +268,8 @@ func testUserNamespaceIO(t *testing.T, d *daemon) {
 func testNativeSnapshotter(t *testing.T, d *daemon) {
 	r := d.ctr("run", "--rm", "--snapshotter", "native", "--runtime", runtimeName, image, "native1",
 		"sh", "-c", "touch /written && echo rootfs-ok")
-	if r.code != 0 || strings.TrimSpace(r.stdout) != "rootfs-ok" {
-		t.Fatalf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	if r.Code != 0 || strings.TrimSpace(r.Stdout) != "rootfs-ok" {
+		t.Fatalf("code %d stdout %q stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 }
 
@@ -317,17 +317,17 @@ func testExecSyncChurn(t *testing.T, d *daemon) {
 func testExec(t *testing.T, d *daemon) {
 	d.runDetached("exec1", "sleep", "300")
 	r := d.ctr("task", "exec", "--exec-id", "e1", "exec1", "sh", "-c", "echo in-exec; exit 7")
-	if r.code != 7 || strings.TrimSpace(r.stdout) != "in-exec" {
-		t.Fatalf("exec: code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	if r.Code != 7 || strings.TrimSpace(r.Stdout) != "in-exec" {
+		t.Fatalf("exec: code %d stdout %q stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 	// stdin reaches an exec, and CloseIO ends it.
 	r = d.ctrIn([]byte("piped\n"), "task", "exec", "--exec-id", "e2", "exec1", "cat")
-	if r.code != 0 || strings.TrimSpace(r.stdout) != "piped" {
-		t.Fatalf("exec cat: code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	if r.Code != 0 || strings.TrimSpace(r.Stdout) != "piped" {
+		t.Fatalf("exec cat: code %d stdout %q stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 	// A duplicate exec id is refused while the first is running.
 	d.ctrOK("task", "exec", "-d", "--exec-id", "e3", "exec1", "sleep", "30")
-	if r := d.ctr("task", "exec", "--exec-id", "e3", "exec1", "true"); r.code == 0 {
+	if r := d.ctr("task", "exec", "--exec-id", "e3", "exec1", "true"); r.Code == 0 {
 		t.Fatal("duplicate exec id accepted")
 	}
 	ps := d.ctrOK("task", "ps", "exec1")
@@ -356,7 +356,7 @@ func testKill(t *testing.T, d *daemon) {
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
 		t.Errorf("init %d still present after kill --all", pid)
 	}
-	if r := d.ctr("task", "kill", "-s", "SIGKILL", "kill2"); r.code == 0 {
+	if r := d.ctr("task", "kill", "-s", "SIGKILL", "kill2"); r.Code == 0 {
 		t.Error("kill of a stopped task succeeded")
 	}
 }
@@ -444,8 +444,8 @@ func testOOMEvents(t *testing.T, d *daemon) {
 	time.Sleep(300 * time.Millisecond)
 	r := d.ctr("run", "--rm", "--memory-limit", strconv.Itoa(16<<20), "--runtime", runtimeName, image, "oom1",
 		"sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done")
-	if r.code != 137 {
-		t.Fatalf("memory hog exited %d, want 137 (stderr %s)", r.code, r.stderr)
+	if r.Code != 137 {
+		t.Fatalf("memory hog exited %d, want 137 (stderr %s)", r.Code, r.Stderr)
 	}
 	var topics []string
 	deadline := time.Now().Add(10 * time.Second)
@@ -506,8 +506,8 @@ func testGrouping(t *testing.T, d *daemon) {
 	d.remove("pod-a")
 	d.waitStatus("pod-b", "RUNNING")
 	r := d.ctr("task", "exec", "--exec-id", "x", "pod-b", "true")
-	if r.code != 0 {
-		t.Fatalf("exec after sibling delete: %d %s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exec after sibling delete: %d %s", r.Code, r.Stderr)
 	}
 }
 
@@ -528,8 +528,8 @@ func testContainerdRestart(t *testing.T, d *daemon) {
 	}
 	d.ctrOK("task", "kill", "-s", "SIGKILL", ids[0])
 	d.waitStatus(ids[0], "STOPPED")
-	if r := d.ctr("task", "exec", "--exec-id", "x", ids[1], "true"); r.code != 0 {
-		t.Fatalf("exec into %s after restart: exit %d: %s", ids[1], r.code, r.stderr)
+	if r := d.ctr("task", "exec", "--exec-id", "x", ids[1], "true"); r.Code != 0 {
+		t.Fatalf("exec into %s after restart: exit %d: %s", ids[1], r.Code, r.Stderr)
 	}
 }
 
@@ -586,8 +586,8 @@ func testShimKilled(t *testing.T, d *daemon) {
 		t.Fatalf("the dead shim's socket %s is left behind", address)
 	}
 	// The namespace gets a new daemon for its next container.
-	if r := d.ctr("run", "--rm", "--runtime", runtimeName, image, "after-kill", "true"); r.code != 0 {
-		t.Fatalf("run after the shim was killed: exit %d: %s", r.code, r.stderr)
+	if r := d.ctr("run", "--rm", "--runtime", runtimeName, image, "after-kill", "true"); r.Code != 0 {
+		t.Fatalf("run after the shim was killed: exit %d: %s", r.Code, r.Stderr)
 	}
 }
 
@@ -608,8 +608,8 @@ func testSharedShim(t *testing.T, d *daemon) {
 		t.Fatalf("per-container annotation: %d shim daemons, want 2: %v", len(pids), pids)
 	}
 	d.remove("shared-a")
-	if r := d.ctr("task", "exec", "--exec-id", "x", "shared-b", "true"); r.code != 0 {
-		t.Fatalf("exec after a sibling's delete: %d %s", r.code, r.stderr)
+	if r := d.ctr("task", "exec", "--exec-id", "x", "shared-b", "true"); r.Code != 0 {
+		t.Fatalf("exec after a sibling's delete: %d %s", r.Code, r.Stderr)
 	}
 	// The daemon handles SIGPIPE (shim.surviveBrokenStderr); what it
 	// starts must not inherit an ignored signal.
@@ -631,8 +631,8 @@ func testSharedShim(t *testing.T, d *daemon) {
 		t.Fatalf("fds in an exec of the shared daemon: %q, want 0 1 2 3", out)
 	}
 	r := d.ctr("run", "--rm", "--annotation", "io.containerd.berth.v2.shim=alone", "--runtime", runtimeName, image, "badannot", "true")
-	if r.code == 0 || !strings.Contains(r.stderr, "io.containerd.berth.v2.shim") {
-		t.Fatalf("bad annotation value: exit %d, stderr %q; want an error naming the annotation", r.code, r.stderr)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "io.containerd.berth.v2.shim") {
+		t.Fatalf("bad annotation value: exit %d, stderr %q; want an error naming the annotation", r.Code, r.Stderr)
 	}
 	d.ctr("containers", "rm", "badannot")
 }
