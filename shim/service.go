@@ -100,6 +100,19 @@ func (s *service) task(ctx context.Context, id string) (*task, error) {
 	return t, nil
 }
 
+// onTask runs f on task id and maps its error: the whole of a request that
+// answers nothing.
+func (s *service) onTask(ctx context.Context, id string, f func(*task) error) (*emptypb.Empty, error) {
+	t, err := s.task(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := f(t); err != nil {
+		return nil, toGRPC(err)
+	}
+	return &emptypb.Empty{}, nil
+}
+
 // env is what the daemon gives each of its tasks.
 func (s *service) env() taskEnv {
 	return taskEnv{events: s.events, namespace: s.namespace, stdioPipes: s.stdioPipes}
@@ -177,15 +190,13 @@ func (s *service) Delete(ctx context.Context, req *taskv3.DeleteRequest) (*taskv
 
 // Exec records a process to exec; Start runs it.
 func (s *service) Exec(ctx context.Context, req *taskv3.ExecProcessRequest) (*emptypb.Empty, error) {
-	t, err := s.task(ctx, req.ID)
-	if err != nil {
-		return nil, err
-	}
 	var ps specs.Process
 	if req.Spec == nil || json.Unmarshal(req.Spec.GetValue(), &ps) != nil {
 		return nil, toGRPC(fmt.Errorf("exec %s: spec is not an OCI process in JSON: %w", req.ExecID, errdefs.ErrInvalidArgument))
 	}
-	return &emptypb.Empty{}, toGRPC(t.addExec(req.ExecID, ps, req.Terminal, req.Stdin, req.Stdout, req.Stderr))
+	return s.onTask(ctx, req.ID, func(t *task) error {
+		return t.addExec(req.ExecID, ps, req.Terminal, req.Stdin, req.Stdout, req.Stderr)
+	})
 }
 
 // State reports a process's status and stdio.
@@ -213,11 +224,7 @@ func (s *service) Wait(ctx context.Context, req *taskv3.WaitRequest) (*taskv3.Wa
 
 // Kill signals init (or all processes), or an exec.
 func (s *service) Kill(ctx context.Context, req *taskv3.KillRequest) (*emptypb.Empty, error) {
-	t, err := s.task(ctx, req.ID)
-	if err != nil {
-		return nil, err
-	}
-	return &emptypb.Empty{}, toGRPC(t.kill(req.ExecID, syscall.Signal(req.Signal), req.All))
+	return s.onTask(ctx, req.ID, func(t *task) error { return t.kill(req.ExecID, syscall.Signal(req.Signal), req.All) })
 }
 
 // Pids lists the container's processes; exec'd ones carry their exec id.
@@ -245,20 +252,12 @@ func (s *service) Pids(ctx context.Context, req *taskv3.PidsRequest) (*taskv3.Pi
 
 // Pause freezes the container.
 func (s *service) Pause(ctx context.Context, req *taskv3.PauseRequest) (*emptypb.Empty, error) {
-	t, err := s.task(ctx, req.ID)
-	if err != nil {
-		return nil, err
-	}
-	return &emptypb.Empty{}, toGRPC(t.pause())
+	return s.onTask(ctx, req.ID, (*task).pause)
 }
 
 // Resume thaws the container.
 func (s *service) Resume(ctx context.Context, req *taskv3.ResumeRequest) (*emptypb.Empty, error) {
-	t, err := s.task(ctx, req.ID)
-	if err != nil {
-		return nil, err
-	}
-	return &emptypb.Empty{}, toGRPC(t.resume())
+	return s.onTask(ctx, req.ID, (*task).resume)
 }
 
 // Checkpoint saves the task's processes with CRIU (see checkpointOptions).
@@ -267,45 +266,31 @@ func (s *service) Checkpoint(ctx context.Context, req *taskv3.CheckpointTaskRequ
 	if err != nil {
 		return nil, toGRPC(err)
 	}
-	t, err := s.task(ctx, req.ID)
-	if err != nil {
-		return nil, err
-	}
-	return &emptypb.Empty{}, toGRPC(t.checkpoint(ctx, opts))
+	return s.onTask(ctx, req.ID, func(t *task) error { return t.checkpoint(ctx, opts) })
 }
 
 // ResizePty resizes a process's terminal.
 func (s *service) ResizePty(ctx context.Context, req *taskv3.ResizePtyRequest) (*emptypb.Empty, error) {
-	t, err := s.task(ctx, req.ID)
-	if err != nil {
-		return nil, err
-	}
-	return &emptypb.Empty{}, toGRPC(t.resize(req.ExecID, req.Width, req.Height))
+	return s.onTask(ctx, req.ID, func(t *task) error { return t.resize(req.ExecID, req.Width, req.Height) })
 }
 
 // CloseIO closes the shim's end of a process's stdin.
 func (s *service) CloseIO(ctx context.Context, req *taskv3.CloseIORequest) (*emptypb.Empty, error) {
-	t, err := s.task(ctx, req.ID)
-	if err != nil {
-		return nil, err
-	}
-	if !req.Stdin {
-		return &emptypb.Empty{}, nil
-	}
-	return &emptypb.Empty{}, toGRPC(t.closeStdin(req.ExecID))
+	return s.onTask(ctx, req.ID, func(t *task) error {
+		if !req.Stdin {
+			return nil
+		}
+		return t.closeStdin(req.ExecID)
+	})
 }
 
 // Update changes the container's resources (an OCI LinuxResources, JSON).
 func (s *service) Update(ctx context.Context, req *taskv3.UpdateTaskRequest) (*emptypb.Empty, error) {
-	t, err := s.task(ctx, req.ID)
-	if err != nil {
-		return nil, err
-	}
 	var res specs.LinuxResources
 	if req.Resources == nil || json.Unmarshal(req.Resources.GetValue(), &res) != nil {
 		return nil, toGRPC(fmt.Errorf("update %s: resources are not OCI LinuxResources in JSON: %w", req.ID, errdefs.ErrInvalidArgument))
 	}
-	return &emptypb.Empty{}, toGRPC(t.update(&res))
+	return s.onTask(ctx, req.ID, func(t *task) error { return t.update(&res) })
 }
 
 // Stats returns cgroup metrics, v1 or v2 as the host has them.
