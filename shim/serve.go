@@ -45,10 +45,12 @@ func serve(ctx context.Context, f *flags) error {
 		return fmt.Errorf("socket from start: %w", err)
 	}
 	scavenger := newIdleScavenger()
+	handlers := newInflight()
 	server, err := ttrpc.NewServer(
 		ttrpc.WithServerHandshaker(ttrpc.UnixSocketRequireSameUser()),
 		ttrpc.WithUnaryServerInterceptor(func(ctx context.Context, unmarshal ttrpc.Unmarshaler, info *ttrpc.UnaryServerInfo, method ttrpc.Method) (any, error) {
 			defer scavenger.touch()
+			defer handlers.begin()()
 			return recoverPanics(ctx, unmarshal, info, method)
 		}),
 	)
@@ -99,9 +101,15 @@ func serve(ctx context.Context, f *flags) error {
 		}
 	}()
 	<-done
-	// A graceful shutdown: it waits for each connection's requests in
-	// flight to be answered (the Shutdown that retired the daemon too),
-	// then stops serving.
+	// Stop serving once the handlers running have returned (the Shutdown
+	// that retired the daemon among them), then gracefully: ttrpc closes a
+	// connection once it has no request in flight. A connection's state is
+	// updated only between its messages, so a reply can still lose the race
+	// with the close; containerd takes ttrpc.ErrClosed from Shutdown as
+	// success (core/runtime/v2/shim.go).
+	if !handlers.wait(2 * time.Second) {
+		logrus.Warn("shutting down with requests still running after 2s")
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = server.Shutdown(sctx)
