@@ -187,7 +187,7 @@ test-vm-systemd: setup build
 
 # Side by side with runc v1.5.2, crun and containerd's runc shim: sections
 # 1-5 (and 1r, 3r on runc's own spec) from integration/cmd/bench, section 6
-# from go test -bench, section 7 (Kubernetes pods through containerd
+# from go test -bench, section 7 (Kubernetes pods and exec probes through containerd
 # 2.2.1's CRI, BENCH_CRI_N pods per series) from integration/cmd/cribench. BENCH_N
 # sets the runs per measurement; BENCH_QUICK=1 runs a few of each (CI
 # checks that the benchmark still works). Not part of make test.
@@ -195,11 +195,15 @@ BENCH_N       ?= 200
 BENCH_DENSITY ?= 100
 BENCH_TIME    ?= 1s
 BENCH_CRI_N   ?= 50
+BENCH_PROBE_PODS    ?= 20
+BENCH_PROBE_SECONDS ?= 60
 ifeq ($(BENCH_QUICK),1)
 BENCH_N       := 3
 BENCH_DENSITY := 10
 BENCH_TIME    := 1x
 BENCH_CRI_N   := 3
+BENCH_PROBE_PODS    := 2
+BENCH_PROBE_SECONDS := 3
 endif
 bench: setup build
 	GOWORK=off GOFLAGS=-tags=seccomp $(GO) build -o bin/bench/berth-compiling ./cmd/berth
@@ -214,7 +218,8 @@ bench: setup build
 	$(GO) run ./integration/cmd/cribench -containerd $(CONTAINERD2_DIR)/containerd \
 		-shim-runc $(CONTAINERD2_DIR)/containerd-shim-runc-v2 -runc $(CONFORMANCE_DIR)/runc/runc \
 		-berth-shim bin/containerd-shim-berth-v2 -crane $(CRI_DIR)/bin/crane -crictl $(CRI_DIR)/bin/crictl \
-		-cni /usr/lib/cni -go $(GO) -busybox-root $(CRI_DIR)/busybox -n $(BENCH_CRI_N) -density $(BENCH_DENSITY)
+		-cni /usr/lib/cni -go $(GO) -busybox-root $(CRI_DIR)/busybox -n $(BENCH_CRI_N) -density $(BENCH_DENSITY) \
+		-probe-pods $(BENCH_PROBE_PODS) -probe-seconds $(BENCH_PROBE_SECONDS)
 
 test: vet unit fuzz integration conformance test-vm test-vm-systemd test-podman test-docker test-cri test-reliability
 

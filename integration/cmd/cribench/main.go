@@ -11,7 +11,9 @@
 //     and the host's MemAvailable drop per pod (page cache and reclaimable
 //     slab dropped before each reading);
 //   - a third series, berth-shared-pods: berth's shim started with
-//     BERTH_SHIM_POD_DAEMON=shared, one daemon for every pod.
+//     BERTH_SHIM_POD_DAEMON=shared, one daemon for every pod;
+//   - exec probes: P pods each probed with ExecSync of `true` once a
+//     second for S seconds, with the shims' CPU per probe (probes.go).
 //
 // Pods and containers ask for the RuntimeDefault seccomp profile
 // (seccompProfile: RuntimeDefault, as the restricted Pod Security Standard
@@ -58,6 +60,8 @@ func main() {
 	crictl := flag.String("crictl", "", "crictl")
 	n := flag.Int("n", 50, "pods per start series")
 	density := flag.Int("density", 100, "running pods per runtime for density")
+	probePods := flag.Int("probe-pods", 20, "pods probed in the exec probe series")
+	probeSeconds := flag.Int("probe-seconds", 60, "seconds of exec probes, one per pod per second")
 	flag.Parse()
 	// containerd runs the shims and runc from its own directory.
 	for _, p := range []*string{&cfg.Containerd, shimRunc, &cfg.Runc, &cfg.BerthShim, &cfg.Crane, &cfg.CNIBinDir, &cfg.BusyboxRoot, crictl} {
@@ -67,13 +71,13 @@ func main() {
 	}
 	cfg.ShimDir = filepath.Dir(*shimRunc)
 	cfg.ConfigVersion = 3
-	if err := run(cfg, *crictl, *n, *density); err != nil {
+	if err := run(cfg, *crictl, *n, *density, *probePods, *probeSeconds); err != nil {
 		fmt.Fprintln(os.Stderr, "cribench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cfg crienv.Config, crictl string, n, density int) (err error) {
+func run(cfg crienv.Config, crictl string, n, density, probePods, probeSeconds int) (err error) {
 	dir, err := os.MkdirTemp("", "berth-cribench")
 	if err != nil {
 		return err
@@ -200,6 +204,20 @@ func run(cfg crienv.Config, crictl string, n, density int) (err error) {
 		bt := perPod[h]
 		fmt.Printf("  %s/runc: shim PSS %.2f, host memory %.2f\n", h, bt[0]/r[0], bt[1]/r[1])
 	}
+
+	// Exec probes, a daemon per pod under both.
+	probeHandlers := []string{crienv.HandlerRunc, crienv.HandlerBerth}
+	fmt.Printf("\n7d. exec probes: %d pods, each probed with ExecSync of true once a second for %d s\n", probePods, probeSeconds)
+	fmt.Printf("   (CPU: the shim daemons' user+system time with their reaped children's: runc and its init, or the exec's init)\n")
+	probeResults := map[string]probeResult{}
+	for _, h := range probeHandlers {
+		res, err := b.probes(h, probePods, probeSeconds)
+		if err != nil {
+			return fmt.Errorf("exec probes, %s: %w", h, err)
+		}
+		probeResults[h] = res
+	}
+	probeTable(probeHandlers, probeResults)
 	return nil
 }
 
