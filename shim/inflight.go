@@ -47,7 +47,14 @@ func (f *inflight) wait(timeout time.Duration) bool {
 	select {
 	case <-z:
 		return true
-	case <-time.After(timeout):
+	default:
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-z:
+		return true
+	case <-t.C:
 		return false
 	}
 }
