@@ -68,21 +68,14 @@ func (c *cli) run(in []byte, args ...string) result {
 	return runCommand(c.t, cmd)
 }
 
-// runCommand runs cmd and returns what it printed and its exit code; a
-// command that cannot run at all fails the test. Its stdout and stderr are
-// files, not pipes: create hands its stdio to the container, which would
-// keep a pipe open (and exec.Cmd waiting) for its whole life.
+// runCommand runs cmd and returns what it printed and its exit code
+// (testutil.RunCommand); a command that cannot run at all fails the test.
 func runCommand(t *testing.T, cmd *exec.Cmd) result {
 	t.Helper()
-	outFile, errFile := tempFile(t), tempFile(t)
-	cmd.Stdout, cmd.Stderr = outFile, errFile
-	err := cmd.Run()
-	r := result{Stdout: readBack(t, outFile), Stderr: readBack(t, errFile)}
-	code, exited := testutil.ExitCode(err)
-	if !exited {
-		t.Fatalf("%v: %v", cmd.Args, err)
+	r, err := testutil.RunCommand(cmd)
+	if err != nil {
+		t.Fatal(err)
 	}
-	r.Code = code
 	return r
 }
 

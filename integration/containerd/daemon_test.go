@@ -207,16 +207,14 @@ func (d *daemon) ctrIn(stdin []byte, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, d.v.ctr, d.ctrArgs(args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
-	code, exited := testutil.ExitCode(cmd.Run())
-	if !exited {
-		d.t.Fatalf("ctr %v: did not run", args)
+	r, err := testutil.RunCommand(cmd)
+	if err != nil {
+		d.t.Fatalf("ctr: %v", err)
 	}
-	return result{Stdout: out.String(), Stderr: errb.String(), Code: code}
+	return r
 }
 
 func (d *daemon) ctrOK(args ...string) string {

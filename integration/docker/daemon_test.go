@@ -186,7 +186,7 @@ func (d *daemon) dockerIn(stdin string, args ...string) testutil.Result {
 	if err != nil {
 		return testutil.Result{Code: -1, Stderr: err.Error()}
 	}
-	return r
+	return r.Trim()
 }
 
 // stop removes every container, stops dockerd and containerd, and checks

@@ -72,7 +72,7 @@ func (p *podman) runEnv(env []string, args ...string) testutil.Result {
 	if err != nil {
 		return testutil.Result{Code: -1, Stderr: err.Error()}
 	}
-	return r
+	return r.Trim()
 }
 
 // containerArgs are the flags every container of the lane gets: no network,

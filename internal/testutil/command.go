@@ -14,6 +14,12 @@ type Result struct {
 	Code           int
 }
 
+// Trim returns the result with its output trimmed of surrounding space.
+func (r Result) Trim() Result {
+	r.Stdout, r.Stderr = strings.TrimSpace(r.Stdout), strings.TrimSpace(r.Stderr)
+	return r
+}
+
 // Outcome is the result in one line, for comparing runtimes side by side:
 // the exit code and stdout, and stderr when the command failed.
 func (r Result) Outcome() string {
@@ -37,56 +43,35 @@ func ExitCode(err error) (int, bool) {
 	return -1, false
 }
 
-// RunCommand runs cmd and returns what it printed, trimmed of surrounding
-// space, and its exit code; the error is for a command that could not run.
-// Unless cmd has them already, its stdout and stderr are files, not pipes:
-// a runtime's create hands its stdio to the container, which would keep a
-// pipe open (and exec.Cmd waiting) for the container's whole life.
+// RunCommand runs cmd and returns what it printed, as printed, and its
+// exit code; the error is for a command that could not run. Its stdout and
+// stderr are files, not pipes: a runtime's create hands its stdio to the
+// container, which would keep a pipe open (and exec.Cmd waiting) for the
+// container's whole life.
 func RunCommand(cmd *exec.Cmd) (Result, error) {
-	var files []*os.File
-	defer func() {
-		for _, f := range files {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	capture := func(w **os.File) error {
-		f, err := os.CreateTemp("", "testutil-out")
-		if err != nil {
-			return err
-		}
-		files = append(files, f)
-		*w = f
-		return nil
+	outFile, err := os.CreateTemp("", "testutil-stdout")
+	if err != nil {
+		return Result{}, err
 	}
-	var outFile, errFile *os.File
-	if cmd.Stdout == nil {
-		if err := capture(&outFile); err != nil {
-			return Result{}, err
-		}
-		cmd.Stdout = outFile
+	defer os.Remove(outFile.Name())
+	defer outFile.Close()
+	errFile, err := os.CreateTemp("", "testutil-stderr")
+	if err != nil {
+		return Result{}, err
 	}
-	if cmd.Stderr == nil {
-		if err := capture(&errFile); err != nil {
-			return Result{}, err
-		}
-		cmd.Stderr = errFile
-	}
+	defer os.Remove(errFile.Name())
+	defer errFile.Close()
+	cmd.Stdout, cmd.Stderr = outFile, errFile
 	runErr := cmd.Run()
-	var r Result
-	for _, c := range []struct {
-		f   *os.File
-		out *string
-	}{{outFile, &r.Stdout}, {errFile, &r.Stderr}} {
-		if c.f == nil {
-			continue
-		}
-		data, err := os.ReadFile(c.f.Name())
-		if err != nil {
-			return Result{}, err
-		}
-		*c.out = strings.TrimSpace(string(data))
+	stdout, err := os.ReadFile(outFile.Name())
+	if err != nil {
+		return Result{}, err
 	}
+	stderr, err := os.ReadFile(errFile.Name())
+	if err != nil {
+		return Result{}, err
+	}
+	r := Result{Stdout: string(stdout), Stderr: string(stderr)}
 	code, exited := ExitCode(runErr)
 	if !exited {
 		return r, fmt.Errorf("%v: %w", cmd.Args, runErr)
