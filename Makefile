@@ -104,8 +104,7 @@ test-podman: setup build
 # through its "runtimes" configuration, a dockerd restart with live restore
 # included; fails where a check passes with runc and not with berth.
 test-docker: setup build
-	BERTH_BINARY=$(CURDIR)/bin/berth RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc CONTAINERD_16=/usr/bin/containerd \
-		$(GO) test -count=1 -timeout 10m -v $(TEST_ARGS) ./integration/docker/
+	$(call CONTAINERD_ENV,bin) $(GO) test -count=1 -timeout 10m -v $(TEST_ARGS) ./integration/docker/
 
 # All 58 programs against bin/berth and runc v1.5.2, side by side; fails if
 # berth fails any test point runc passes.

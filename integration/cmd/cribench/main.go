@@ -163,10 +163,7 @@ func run(cfg crienv.Config, crictl string, n, density, probePods, probeSeconds i
 	fmt.Printf("  %-18s %18s %22s %6s\n", "runtime", "shim PSS/pod KiB", "MemAvailable/pod KiB", "shims")
 	perPod := map[string][2]float64{}
 	for _, h := range handlers {
-		shim := "containerd-shim-berth-v2"
-		if h == crienv.HandlerRunc {
-			shim = "containerd-shim-runc-v2"
-		}
+		shim := shimBinary(h)
 		// The daemons of the series before have gone with their pods, or
 		// their memory lands on this series: wait, and say so if they stay.
 		if left, waited := hoststate.WaitShimsGone(shim, e.Socket, 40*time.Second); len(left) > 0 || waited > time.Second {

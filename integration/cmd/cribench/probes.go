@@ -101,10 +101,15 @@ func cpuTicks(pids []int) (self, children int64) {
 		// first (field 3); utime is field 14.
 		s := string(data)
 		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		for i, sum := range map[int]*int64{11: &self, 12: &self, 13: &children, 14: &children} {
-			if i < len(f) {
-				v, _ := strconv.ParseInt(f[i], 10, 64)
-				*sum += v
+		if len(f) < 15 {
+			continue
+		}
+		for i := 11; i <= 14; i++ { // utime, stime, cutime, cstime
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			if i < 13 {
+				self += v
+			} else {
+				children += v
 			}
 		}
 	}
