@@ -49,7 +49,11 @@ type createRecord struct {
 	kept bool     // moved into the state directory
 }
 
+// errCorruptRecord is a record that was read and could not be decoded.
+var errCorruptRecord = errors.New("corrupt create record")
+
 // readCreateRecord reads a record from path: the one place it is decoded.
+// A record read and not decoded is errCorruptRecord.
 func readCreateRecord(path string) (createRecord, error) {
 	var rec createRecord
 	data, err := os.ReadFile(path)
@@ -57,7 +61,7 @@ func readCreateRecord(path string) (createRecord, error) {
 		return rec, err
 	}
 	if err := json.Unmarshal(data, &rec); err != nil {
-		return rec, fmt.Errorf("create record %s: %w", path, err)
+		return rec, fmt.Errorf("%s: %w: %w", path, errCorruptRecord, err)
 	}
 	return rec, nil
 }
@@ -203,7 +207,7 @@ func (r *Runtime) creatingStates() []State {
 func (r *Runtime) clearUnreadable(id string) error {
 	dir := r.stateDir(id)
 	rec, err := readCreateRecord(filepath.Join(dir, keptRecordName))
-	if errors.Is(err, fs.ErrNotExist) {
+	if err != nil && !errors.Is(err, errCorruptRecord) {
 		return fmt.Errorf("its state cannot be read and it has no record of its cgroups: %w", err)
 	}
 	if err != nil || rec.Cgroup == nil {
