@@ -131,8 +131,10 @@ func (k *oomKills) reconcile() {
 // (the systemd driver's scope is removed as soon as its last process has
 // died, which an OOM kill of the init makes a race with the reading). The
 // notification then counts as one kill if nothing was reported since the
-// one before it (a storm's later notifications follow a reported kill),
-// and only once: a cgroup that is gone has no more kills.
+// last notification that could read the counter (a storm's later
+// notifications follow a reported kill, and those that find the counter
+// gone say nothing of it), and only once: a cgroup that is gone has no
+// more kills.
 func (k *oomKills) notified() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -142,7 +144,11 @@ func (k *oomKills) notified() {
 	}
 	explained := k.reportedSinceNotify
 	k.reportedSinceNotify = false
-	if !k.reconcileLocked() && !explained && !k.gone {
+	if k.reconcileLocked() {
+		return
+	}
+	k.reportedSinceNotify = explained
+	if !explained && !k.gone {
 		k.gone = true
 		k.seen++
 		k.emit()

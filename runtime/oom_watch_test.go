@@ -31,7 +31,10 @@ func TestOOMWatch(t *testing.T) {
 		// open; late notifications arrive within the grace period.
 		finish bool
 		late   int
-		want   int
+		// afterGone notifications come once the cgroup is gone at the
+		// end: the storm's tail, after the scope went with the kill.
+		afterGone int
+		want      int
 	}{
 		{name: "one per kill", steps: []oomStep{{1, 1}, {2, 1}}, want: 2},
 		{name: "a storm of notifications for one kill", steps: []oomStep{{1, 9}}, want: 1},
@@ -41,6 +44,7 @@ func TestOOMWatch(t *testing.T) {
 		{name: "notification with no kill", steps: []oomStep{{0, 3}}, want: 0},
 		{name: "count unreadable: one per notification", countErr: true, steps: []oomStep{{0, 2}}, want: 2},
 		{name: "cgroup gone at the end", steps: []oomStep{{1, 2}}, goneAtEnd: true, want: 1},
+		{name: "notifications after the cgroup went, the kill reported", steps: []oomStep{{1, 1}}, goneAtEnd: true, afterGone: 3, want: 1},
 		{name: "cgroup gone before the first look", goneFirst: true, steps: []oomStep{{1, 3}}, want: 1},
 		{name: "finish looks at late notifications", steps: []oomStep{{1, 1}}, finish: true, late: 1, want: 1},
 		{name: "finish reconciles", steps: []oomStep{{1, 1}, {3, 0}}, finish: true, want: 3},
@@ -82,6 +86,9 @@ func TestOOMWatch(t *testing.T) {
 				// Let the rechecks see the counter first.
 				waitEvents(t, &got, int64(tc.want))
 				gone.Store(true)
+				for i := 0; i < tc.afterGone; i++ {
+					notify <- struct{}{}
+				}
 			}
 			if tc.finish {
 				w.Finish(200 * time.Millisecond)
