@@ -53,7 +53,7 @@ func (c *Container) WatchOOMFunc(onKill func()) (*OOMWatch, error) {
 }
 
 func newOOMWatch(notify <-chan struct{}, count func() (uint64, error), emit, end func()) *OOMWatch {
-	k := &oomKills{count: count, emit: emit}
+	k := &oomKills{count: count, emit: emit, now: time.Now}
 	w := &OOMWatch{finish: make(chan time.Duration, 1), kills: k}
 	// Kills before the watch are not reported.
 	k.seen, k.countErr = count()
@@ -94,12 +94,20 @@ type oomKills struct {
 	seen     uint64
 	countErr error
 	ended    bool
-	// reportedSinceNotify is set when a kill was reported since the last
-	// notification; gone once a notification was counted as a kill with
-	// the counter unreadable.
-	reportedSinceNotify bool
-	gone                bool
+	// lastReport is when a kill was last reported; gone is set once a
+	// notification was counted as a kill with the counter unreadable.
+	// now is the clock (time.Now; the tests' own).
+	lastReport time.Time
+	gone       bool
+	now        func() time.Time
 }
+
+// oomStormWindow is how long after a reported kill a notification that
+// finds the cgroup gone is taken as the tail of that kill's storm rather
+// than a kill of its own. One kill's notifications (memory.events changes
+// for oom, oom_kill and max, then the scope's removal) come within
+// milliseconds, or some hundreds under emulation.
+const oomStormWindow = 2 * time.Second
 
 // reconcileLocked reports one kill per kill counted since the last look,
 // and says whether the counter could be read (a counter that cannot be,
@@ -114,7 +122,7 @@ func (k *oomKills) reconcileLocked() bool {
 	}
 	for ; k.seen < n; k.seen++ {
 		k.emit()
-		k.reportedSinceNotify = true
+		k.lastReport = k.now()
 	}
 	return true
 }
@@ -130,11 +138,12 @@ func (k *oomKills) reconcile() {
 // A counter that was readable and no longer is means the cgroup went away
 // (the systemd driver's scope is removed as soon as its last process has
 // died, which an OOM kill of the init makes a race with the reading). The
-// notification then counts as one kill if nothing was reported since the
-// last notification that could read the counter (a storm's later
-// notifications follow a reported kill, and those that find the counter
-// gone say nothing of it), and only once: a cgroup that is gone has no
-// more kills.
+// notification then counts as one kill unless a kill was reported within
+// oomStormWindow before it (a storm's later notifications, some of which
+// read the counter and find nothing new, follow the kill that caused
+// them), and only once: a cgroup that is gone has no more kills. A second
+// kill within the window of the first, of the cgroup's last process, is
+// then not reported: the counter that would tell it apart is gone.
 func (k *oomKills) notified() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -142,18 +151,16 @@ func (k *oomKills) notified() {
 		k.emit()
 		return
 	}
-	explained := k.reportedSinceNotify
-	k.reportedSinceNotify = false
-	if k.reconcileLocked() {
+	if k.reconcileLocked() || k.gone {
 		return
 	}
-	k.reportedSinceNotify = explained
-	if !explained && !k.gone {
-		k.gone = true
-		k.seen++
-		k.emit()
-		k.reportedSinceNotify = true
+	k.gone = true
+	if !k.lastReport.IsZero() && k.now().Sub(k.lastReport) < oomStormWindow {
+		return
 	}
+	k.seen++
+	k.emit()
+	k.lastReport = k.now()
 }
 
 // relay reads notifications until notify is closed or, after a finish

@@ -34,7 +34,10 @@ func TestOOMWatch(t *testing.T) {
 		// afterGone notifications come once the cgroup is gone at the
 		// end: the storm's tail, after the scope went with the kill.
 		afterGone int
-		want      int
+		// later moves the watch's clock on before the afterGone
+		// notifications: the cgroup went long after the kill reported.
+		later bool
+		want  int
 	}{
 		{name: "one per kill", steps: []oomStep{{1, 1}, {2, 1}}, want: 2},
 		{name: "a storm of notifications for one kill", steps: []oomStep{{1, 9}}, want: 1},
@@ -45,6 +48,8 @@ func TestOOMWatch(t *testing.T) {
 		{name: "count unreadable: one per notification", countErr: true, steps: []oomStep{{0, 2}}, want: 2},
 		{name: "cgroup gone at the end", steps: []oomStep{{1, 2}}, goneAtEnd: true, want: 1},
 		{name: "notifications after the cgroup went, the kill reported", steps: []oomStep{{1, 1}}, goneAtEnd: true, afterGone: 3, want: 1},
+		{name: "a look with nothing new, then the cgroup gone", steps: []oomStep{{1, 1}, {1, 2}}, goneAtEnd: true, afterGone: 1, want: 1},
+		{name: "the cgroup gone long after a reported kill: a kill of its own", steps: []oomStep{{1, 1}}, goneAtEnd: true, later: true, afterGone: 2, want: 2},
 		{name: "cgroup gone before the first look", goneFirst: true, steps: []oomStep{{1, 3}}, want: 1},
 		{name: "finish looks at late notifications", steps: []oomStep{{1, 1}}, finish: true, late: 1, want: 1},
 		{name: "finish reconciles", steps: []oomStep{{1, 1}, {3, 0}}, finish: true, want: 3},
@@ -63,6 +68,10 @@ func TestOOMWatch(t *testing.T) {
 			}
 			notify := make(chan struct{})
 			w := chanWatch(notify, count)
+			var offset atomic.Int64
+			w.kills.mu.Lock()
+			w.kills.now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+			w.kills.mu.Unlock()
 			var got atomic.Int64
 			done := make(chan struct{})
 			go func() {
@@ -84,7 +93,10 @@ func TestOOMWatch(t *testing.T) {
 			}
 			if tc.goneAtEnd {
 				// Let the rechecks see the counter first.
-				waitEvents(t, &got, int64(tc.want))
+				waitEvents(t, &got, int64(min(tc.want, 1)))
+				if tc.later {
+					offset.Store(int64(time.Minute))
+				}
 				gone.Store(true)
 				for i := 0; i < tc.afterGone; i++ {
 					notify <- struct{}{}
