@@ -33,8 +33,10 @@ type ExecOpts struct {
 
 // Process is a process exec'd into a running container by this process.
 type Process struct {
-	c    *Container
-	lp   *libcontainer.Process
+	c  *Container
+	lp *libcontainer.Process // nil for an adopted process (AdoptExec)
+	// pid is an adopted process's pid.
+	pid  int
 	exit *ownedExit
 }
 
@@ -105,13 +107,20 @@ func (c *Container) exec(ctx context.Context, p *specs.Process, o ExecOpts) (*Pr
 
 // Pid returns the host pid of the process.
 func (p *Process) Pid() int {
+	if p.lp == nil {
+		return p.pid
+	}
 	pid, _ := p.lp.Pid()
 	return pid
 }
 
 // Signal sends a signal to the process.
 func (p *Process) Signal(sig syscall.Signal) error {
-	if err := p.lp.Signal(sig); err != nil {
+	signal := signalPid
+	if p.lp != nil {
+		signal = func(_ int, sig syscall.Signal) error { return p.lp.Signal(sig) }
+	}
+	if err := signal(p.Pid(), sig); err != nil {
 		return fmt.Errorf("signal exec'd process %d in %s: %w", p.Pid(), p.c.ID(), err)
 	}
 	return nil
