@@ -135,6 +135,8 @@ test-reliability: setup build
 	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) BERTH_EXEC_CHURN=200 \
 		$(GO) test -race -count=1 -timeout 20m -run 'TestShim/containerd-2.2' -skip '.*/.*/OOM' ./integration/containerd/
 	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) \
+		$(GO) test -race -count=1 -timeout 5m -run 'TestShimUpgrade' ./integration/containerd/
+	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) \
 		$(GO) test -race -count=1 -timeout 20m -skip 'TestLibraryOOM|TestParityEventsOOM' ./integration/reaper/ ./integration/ ./shim/ ./runtime/
 
 # Native Go fuzz targets, each for FUZZTIME (their seeds also run in make

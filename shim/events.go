@@ -42,6 +42,9 @@ type publisher struct {
 	queue   []*types.Envelope
 	closed  bool
 	drained chan struct{}
+	// holding stops deliveries for a handover (hold); delivering is set
+	// while one is under way.
+	holding, delivering bool
 
 	client *ttrpc.Client
 }
@@ -70,7 +73,7 @@ func (p *publisher) publish(topic string, event proto.Message) {
 	p.mu.Lock()
 	if !p.closed {
 		p.queue = append(p.queue, env)
-		p.cond.Signal()
+		p.cond.Broadcast()
 	}
 	p.mu.Unlock()
 }
@@ -80,7 +83,7 @@ func (p *publisher) publish(topic string, event proto.Message) {
 func (p *publisher) close(timeout time.Duration) {
 	p.mu.Lock()
 	p.closed = true
-	p.cond.Signal()
+	p.cond.Broadcast()
 	p.mu.Unlock()
 	select {
 	case <-p.drained:
@@ -92,7 +95,7 @@ func (p *publisher) run() {
 	defer close(p.drained)
 	for {
 		p.mu.Lock()
-		for len(p.queue) == 0 && !p.closed {
+		for (len(p.queue) == 0 || p.holding) && !p.closed {
 			p.cond.Wait()
 		}
 		if len(p.queue) == 0 {
@@ -101,9 +104,71 @@ func (p *publisher) run() {
 		}
 		env := p.queue[0]
 		p.queue = p.queue[1:]
+		p.delivering = true
 		p.mu.Unlock()
 		p.deliver(env)
+		p.mu.Lock()
+		p.delivering = false
+		p.cond.Broadcast()
+		p.mu.Unlock()
 	}
+}
+
+// hold stops deliveries once the one under way (if any) has ended, within
+// timeout, and returns the events not delivered, in order, for the next
+// image; ok is false if the delivery did not end in time (release then).
+// Events published meanwhile are queued.
+func (p *publisher) hold(timeout time.Duration) (queued [][]byte, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.holding = true
+	wake := time.AfterFunc(timeout, func() {
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	defer wake.Stop()
+	start := time.Now()
+	for p.delivering && time.Since(start) < timeout {
+		p.cond.Wait()
+	}
+	if p.delivering {
+		return nil, false
+	}
+	for _, env := range p.queue {
+		b, err := proto.Marshal(env)
+		if err != nil {
+			logrus.WithError(err).Errorf("hand over %s event: dropped", env.Topic)
+			continue
+		}
+		queued = append(queued, b)
+	}
+	return queued, true
+}
+
+// release undoes hold: the handover was given up.
+func (p *publisher) release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.holding = false
+	p.cond.Broadcast()
+}
+
+// requeue queues the events an earlier image handed over, first.
+func (p *publisher) requeue(events [][]byte) {
+	var envs []*types.Envelope
+	for _, b := range events {
+		env := &types.Envelope{}
+		if err := proto.Unmarshal(b, env); err != nil {
+			logrus.WithError(err).Error("an event handed over: dropped")
+			continue
+		}
+		envs = append(envs, env)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.queue = append(envs, p.queue...)
+	p.cond.Broadcast()
 }
 
 func (p *publisher) deliver(env *types.Envelope) {

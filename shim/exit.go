@@ -9,6 +9,19 @@ import (
 	berth "github.com/berth-oci/berth/runtime"
 )
 
+// onExit is the library's exit callback for p: handleExit on its own
+// goroutine, counted in the daemon's exit handlers (a handover waits for
+// them).
+func (t *task) onExit(p *process) func(berth.ExitStatus) {
+	return func(es berth.ExitStatus) {
+		t.env.exits.Add(1)
+		go func() {
+			defer t.env.exits.Done()
+			t.handleExit(p, es)
+		}()
+	}
+}
+
 // handleExit records a process's exit and publishes TaskExit, holding back
 // init's until every running exec has exited, as containerd's own shim
 // does. It runs on its own goroutine, once per process.

@@ -118,11 +118,15 @@ type daemonStats struct {
 	// What holds the daemon besides tasks: the ids pinned or in Create.
 	Pins     []string `json:"pins,omitempty"`
 	Creating []string `json:"creating,omitempty"`
+	// Generation counts the in-place upgrades the daemon went through;
+	// UpgradeError is why the last one was given up, if it was.
+	Generation   int64  `json:"generation"`
+	UpgradeError string `json:"upgrade_error,omitempty"`
 }
 
 func (s *service) stats() daemonStats {
 	fds, _ := os.ReadDir("/proc/self/fd")
-	st := daemonStats{Pid: os.Getpid(), Goroutines: goruntime.NumGoroutine(), Fds: len(fds),
+	st := daemonStats{Pid: os.Getpid(), Generation: generation.Load(), UpgradeError: upgradeError(), Goroutines: goruntime.NumGoroutine(), Fds: len(fds),
 		RefusedTransitions: refusedTransitions.Load()}
 	s.mu.Lock()
 	st.Tasks = len(s.tasks)

@@ -3,7 +3,6 @@ package shim
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	runcoptions "github.com/containerd/containerd/api/types/runc/options"
@@ -101,11 +100,7 @@ func optionsOf(ro *runcoptions.Options) taskOptions {
 // whose options are recorded in its bundle (writeOptions): see
 // stateRootFor. cleanup, which has only the bundle, uses it.
 func stateRoot(bundle, namespace string) string {
-	var o taskOptions
-	if data, err := os.ReadFile(filepath.Join(bundle, optionsFile)); err == nil {
-		_ = json.Unmarshal(data, &o)
-	}
-	return stateRootFor(bundle, namespace, o)
+	return stateRootFor(bundle, namespace, bundleOptions(bundle))
 }
 
 // stateRootFor is where container state lives for a namespace: runc

@@ -27,27 +27,51 @@ const listenerFD = 3
 // serve runs the daemon: a ttrpc server for the task API on the socket
 // inherited from start, until Shutdown or SIGTERM.
 func serve(ctx context.Context, f *flags) error {
-	setupLogging(f.debug)
-	// The cwd is the first bundle, which containerd deletes later; the
-	// library needs an existing working directory.
-	if err := os.Chdir("/"); err != nil {
+	// A daemon an upgrade re-executed is handed its state (upgrade.go).
+	handed, err := readHandover()
+	if err != nil {
 		return err
+	}
+	if handed == nil {
+		setupLogging(f.debug)
+		// The cwd is the first bundle, which containerd deletes later; the
+		// library needs an existing working directory.
+		if err := os.Chdir("/"); err != nil {
+			return err
+		}
+	} else {
+		setupHandedLogging(f.debug)
 	}
 	// A long-lived daemon per container or pod: keep the heap small.
 	debug.SetGCPercent(40)
-	if err := berth.StartReaper(); err != nil {
-		return err
+	if handed == nil {
+		if err := berth.StartReaper(); err != nil {
+			return err
+		}
 	}
-	lf := os.NewFile(listenerFD, "shim-socket")
-	l, err := net.FileListener(lf)
+	fd := uintptr(listenerFD)
+	if handed != nil {
+		fd = uintptr(handed.Listener)
+	}
+	lf := os.NewFile(fd, "shim-socket")
+	fl, err := net.FileListener(lf)
 	lf.Close()
 	if err != nil {
 		return fmt.Errorf("socket from start: %w", err)
 	}
+	raw, ok := fl.(*net.UnixListener)
+	if !ok {
+		return fmt.Errorf("socket from start: not a unix socket")
+	}
+	inherited, err := inheritedConns(handed)
+	if err != nil {
+		return err
+	}
+	l := newHandoverListener(raw, inherited)
 	scavenger := newIdleScavenger()
 	handlers := newInflight()
 	server, err := ttrpc.NewServer(
-		ttrpc.WithServerHandshaker(ttrpc.UnixSocketRequireSameUser()),
+		ttrpc.WithServerHandshaker(handoverHandshaker{ttrpc.UnixSocketRequireSameUser()}),
 		ttrpc.WithUnaryServerInterceptor(func(ctx context.Context, unmarshal ttrpc.Unmarshaler, info *ttrpc.UnaryServerInfo, method ttrpc.Method) (any, error) {
 			defer scavenger.touch()
 			defer handlers.begin()()
@@ -66,7 +90,7 @@ func serve(ctx context.Context, f *flags) error {
 		return err
 	}
 	var listenerClosed atomic.Bool
-	svc := newService(serviceConfig{
+	cfg := serviceConfig{
 		namespace: f.namespace,
 		events:    events,
 		shutdown:  stop,
@@ -81,7 +105,24 @@ func serve(ctx context.Context, f *flags) error {
 		// The container start launched this daemon for is pinned until
 		// containerd creates it.
 		pinned: f.id,
-	})
+	}
+	if handed != nil {
+		cfg.pinned = "" // the pins are handed over
+	}
+	svc := newService(cfg)
+	up := &upgrader{listener: l, svc: svc}
+	if up.exe, err = selfExe(); err != nil {
+		return err
+	}
+	if handed != nil {
+		up.generation = handed.Generation
+		events.requeue(handed.Events)
+		if err := berth.StartReaperAdopting(func() error { return svc.adoptTasks(handed) }); err != nil {
+			logrus.WithError(err).Error("upgrade: the tasks handed over were not all adopted")
+		}
+		logrus.Infof("upgrade: serving as generation %d, %d tasks adopted", handed.Generation, len(handed.Tasks))
+	}
+	generation.Store(int64(up.generation))
 	taskv3.RegisterTTRPCTaskService(server, svc)
 	registerTaskV2(server, svc)
 	registerGroup(server, svc)
@@ -93,6 +134,15 @@ func serve(ctx context.Context, f *flags) error {
 	go func() {
 		<-sigs
 		stop()
+	}()
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, unix.SIGHUP)
+	go func() {
+		for range hups {
+			err := up.upgrade(ctx)
+			logrus.WithError(err).Error("upgrade")
+			setUpgradeError(err)
+		}
 	}()
 	go func() {
 		if err := server.Serve(ctx, l); err != nil && err != ttrpc.ErrServerClosed && !listenerClosed.Load() {
@@ -120,6 +170,58 @@ func serve(ctx context.Context, f *flags) error {
 	}
 	events.close(5 * time.Second)
 	return nil
+}
+
+// generation is the daemon's image count: 0 until an upgrade (stats).
+var generation atomic.Int64
+
+// inheritedConns are the connections an earlier image handed over.
+func inheritedConns(handed *handoverState) ([]*handoverConn, error) {
+	if handed == nil {
+		return nil, nil
+	}
+	var out []*handoverConn
+	for _, cs := range handed.Conns {
+		f := os.NewFile(uintptr(cs.Fd), "connection")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("connection handed over: %w", err)
+		}
+		uc, ok := c.(*net.UnixConn)
+		if !ok {
+			c.Close()
+			return nil, fmt.Errorf("connection handed over: not a unix socket")
+		}
+		out = append(out, newHandoverConn(uc, cs.Requeue, cs.Carry, nil))
+	}
+	return out, nil
+}
+
+// handoverHandshaker checks a connection's peer as inner does, on the
+// socket under the handoverConn, and gives the server the handoverConn.
+type handoverHandshaker struct{ inner ttrpc.Handshaker }
+
+func (h handoverHandshaker) Handshake(ctx context.Context, conn net.Conn) (net.Conn, any, error) {
+	hc, ok := conn.(*handoverConn)
+	if !ok {
+		return h.inner.Handshake(ctx, conn)
+	}
+	_, info, err := h.inner.Handshake(ctx, hc.raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	return hc, info, nil
+}
+
+// setupHandedLogging keeps logging where the earlier image did: its
+// stderr, which setupLogging made the log FIFO.
+func setupHandedLogging(debugOn bool) {
+	logrus.SetFormatter(&logrus.TextFormatter{DisableColors: true, FullTimestamp: true})
+	if debugOn {
+		logrus.SetLevel(logrus.DebugLevel)
+	}
+	logrus.SetOutput(os.Stderr)
 }
 
 // surviveBrokenStderr keeps a write to a broken stderr from killing the

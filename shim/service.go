@@ -39,6 +39,8 @@ type service struct {
 	// any pin), and requests for its task wait for it.
 	creating map[string]chan struct{}
 	retired  bool
+	// exits counts the tasks' exit handlers running (task.onExit).
+	exits sync.WaitGroup
 }
 
 // serviceConfig is what the daemon sets up once, before serving: never
@@ -115,7 +117,7 @@ func (s *service) onTask(ctx context.Context, id string, f func(*task) error) (*
 
 // env is what the daemon gives each of its tasks.
 func (s *service) env() taskEnv {
-	return taskEnv{events: s.events, namespace: s.namespace, stdioPipes: s.stdioPipes}
+	return taskEnv{events: s.events, namespace: s.namespace, stdioPipes: s.stdioPipes, exits: &s.exits}
 }
 
 // Create creates a container from the bundle containerd prepared (see

@@ -35,7 +35,11 @@ type stdio struct {
 	stdinSource *os.File
 	// copies are the copies from pipes to files, where the container
 	// cannot be handed the file itself; exited waits for them.
-	copies sync.WaitGroup
+	// pipeCopies are those copies, and stdinCopy the stdin FIFO's into
+	// the stdin pipe: set before the stdio is shared, for a handover.
+	copies     sync.WaitGroup
+	pipeCopies []*pipeCopy
+	stdinCopy  *pipeCopy
 
 	// containerSide are the shim's copies of the container's ends, closed
 	// once the process has started.
@@ -166,7 +170,7 @@ func (s *stdio) openOutput(path string) (*os.File, error) {
 
 // pipeTo gives the container the write end of a pipe whose output the shim
 // copies to dst; closeDst, if set, is closed once the copy ends.
-func (s *stdio) pipeTo(dst io.Writer, closeDst io.Closer) (*os.File, error) {
+func (s *stdio) pipeTo(dst *os.File, closeDst io.Closer) (*os.File, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -177,14 +181,7 @@ func (s *stdio) pipeTo(dst io.Writer, closeDst io.Closer) (*os.File, error) {
 		return nil, err
 	}
 	s.copies.Add(1)
-	go func() {
-		defer s.copies.Done()
-		_, _ = io.Copy(dst, r)
-		r.Close()
-		if closeDst != nil {
-			closeDst.Close()
-		}
-	}()
+	s.pipeCopies = append(s.pipeCopies, startPipeCopy(r, dst, dst, closeDst, s.copies.Done))
 	return w, nil
 }
 
@@ -210,10 +207,7 @@ func (s *stdio) pipeStdin(path string) error {
 		return err
 	}
 	s.io.Stdin = r
-	go func() {
-		_, _ = io.Copy(w, src)
-		w.Close()
-	}()
+	s.stdinCopy = startPipeCopy(src, w, w, w, nil)
 	return nil
 }
 

@@ -54,6 +54,8 @@ type taskEnv struct {
 	// stdioPipes gives containers pipes rather than the FIFOs and files
 	// themselves (StdioEnv).
 	stdioPipes bool
+	// exits counts the exit handlers running (onExit).
+	exits *sync.WaitGroup
 }
 
 // task is one container served by this shim, with its processes. Each of

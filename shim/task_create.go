@@ -76,7 +76,7 @@ func newTask(ctx context.Context, env taskEnv, rt *berth.Runtime, opts taskOptio
 		IO:           stdio.io,
 		NoPivotRoot:  opts.NoPivotRoot,
 		NoNewKeyring: opts.NoNewKeyring,
-		OnExit:       func(es berth.ExitStatus) { go t.handleExit(p, es) },
+		OnExit:       t.onExit(p),
 	}
 	if req.Checkpoint != "" {
 		// Restored at start, as containerd's runc shim does; its pid is

@@ -55,7 +55,7 @@ func (t *task) startExecLocked(ctx context.Context, p *process) (int, error) {
 	// t.mu, which is held until p has its real stdio and is running.
 	rp, err := t.c.Exec(ctx, p.spec, berth.ExecOpts{
 		IO:     stdio.io,
-		OnExit: func(es berth.ExitStatus) { go t.handleExit(p, es) },
+		OnExit: t.onExit(p),
 	})
 	stdio.closeContainerSide()
 	if err != nil {

@@ -81,6 +81,14 @@ func startDaemon(t *testing.T, v version) *daemon {
 	if shim == "" {
 		t.Fatal("BERTH_SHIM is not set (run make test)")
 	}
+	return startDaemonIn(t, v, filepath.Dir(shim), "berthtest-")
+}
+
+// startDaemonIn starts a containerd that finds the shim in shimDir, its
+// namespace nsPrefix and the version: two daemons of one version at once
+// need prefixes of their own (ctr's cgroups are /<namespace>/<id>).
+func startDaemonIn(t *testing.T, v version, shimDir, nsPrefix string) *daemon {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "berth-ctd")
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +98,7 @@ func startDaemon(t *testing.T, v version) *daemon {
 	if err := os.Chmod(dir, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{t: t, v: v, dir: dir, sock: filepath.Join(dir, "c.sock"), namespace: "berthtest-" + strings.ReplaceAll(v.name, ".", "")}
+	d := &daemon{t: t, v: v, dir: dir, sock: filepath.Join(dir, "c.sock"), namespace: nsPrefix + strings.ReplaceAll(v.name, ".", "")}
 	disabled := `["io.containerd.grpc.v1.cri"]`
 	if v.configV == 3 {
 		disabled = `["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime"]`
@@ -112,7 +120,7 @@ disabled_plugins = %[3]s
 		t.Fatal(err)
 	}
 	t.Cleanup(d.cleanup)
-	d.start(filepath.Dir(shim))
+	d.start(shimDir)
 	d.ctrOK("image", "import", d.image)
 	return d
 }

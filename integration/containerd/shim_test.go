@@ -696,17 +696,7 @@ func (d *daemon) daemonStats(t *testing.T, id string) daemonStats {
 // statsAt asks the shim daemon at address (unix://...) for its figures.
 func statsAt(address string) (daemonStats, error) {
 	var st daemonStats
-	conn, err := net.Dial("unix", strings.TrimPrefix(address, "unix://"))
-	if err != nil {
-		return st, err
-	}
-	client := ttrpc.NewClient(conn)
-	defer client.Close()
-	var resp wrapperspb.StringValue
-	if err := client.Call(context.Background(), "berth.shim.v1.Group", "Stats", &emptypb.Empty{}, &resp); err != nil {
-		return st, fmt.Errorf("daemon stats: %w", err)
-	}
-	if err := json.Unmarshal([]byte(resp.GetValue()), &st); err != nil {
+	if err := statsInto(address, &st); err != nil {
 		return st, err
 	}
 	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.Pid))
@@ -716,6 +706,21 @@ func statsAt(address string) (daemonStats, error) {
 		}
 	}
 	return st, nil
+}
+
+// statsInto decodes the Stats answer of the daemon at address into v.
+func statsInto(address string, v any) error {
+	conn, err := net.Dial("unix", strings.TrimPrefix(address, "unix://"))
+	if err != nil {
+		return err
+	}
+	client := ttrpc.NewClient(conn)
+	defer client.Close()
+	var resp wrapperspb.StringValue
+	if err := client.Call(context.Background(), "berth.shim.v1.Group", "Stats", &emptypb.Empty{}, &resp); err != nil {
+		return fmt.Errorf("daemon stats: %w", err)
+	}
+	return json.Unmarshal([]byte(resp.GetValue()), v)
 }
 
 // holdsOf says what holds each shim daemon pid: its tasks, pins and

@@ -1,0 +1,315 @@
+package shim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	berth "github.com/berth-oci/berth/runtime"
+)
+
+// HandoverEnv, in a daemon's environment, names the fd of the state an
+// earlier image of it handed over (upgrade.go): set only across the
+// re-exec of an in-place upgrade.
+const HandoverEnv = "BERTH_SHIM_HANDOVER"
+
+// upgradeStepTimeout bounds each wait of an upgrade: for the requests
+// under way to be answered, the exit handlers to finish, a stdio copy to
+// park, an event delivery to end. Past it the upgrade is given up and the
+// daemon serves on.
+const upgradeStepTimeout = 10 * time.Second
+
+// waitMethods are the requests that may be left unanswered at a handover:
+// the next image reads them again and answers them. They wait for an exit
+// and change nothing.
+var waitMethods = map[string]bool{
+	"containerd.task.v2.Task/Wait": true,
+	"containerd.task.v3.Task/Wait": true,
+}
+
+// upgrader moves a serving daemon onto the binary now at its path, in
+// place (SIGHUP): the same pid, so the containers stay its children; the
+// listener and containerd's connections inherited, each at a message
+// boundary; the requests under way answered, but the Waits, which the next
+// image answers; the tasks, the undelivered events and the pins handed
+// over as JSON in a memfd (HandoverEnv). A new binary that does not start
+// (-v) or an exec that fails leaves this image serving.
+type upgrader struct {
+	exe      string
+	listener *handoverListener
+	svc      *service
+
+	mu sync.Mutex // one upgrade at a time
+	// generation counts the images this daemon has run before this one.
+	generation int
+}
+
+// lastUpgradeError is the last upgrade's error, empty if it succeeded or
+// none was tried: the daemon's stats report it.
+var lastUpgradeError struct {
+	sync.Mutex
+	msg string
+}
+
+func setUpgradeError(err error) {
+	lastUpgradeError.Lock()
+	defer lastUpgradeError.Unlock()
+	lastUpgradeError.msg = ""
+	if err != nil {
+		lastUpgradeError.msg = err.Error()
+	}
+}
+
+func upgradeError() string {
+	lastUpgradeError.Lock()
+	defer lastUpgradeError.Unlock()
+	return lastUpgradeError.msg
+}
+
+// selfExe is the daemon's binary path: where a new binary is put to
+// upgrade it (by rename, so the running one is not written).
+func selfExe() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(exe, " (deleted)"), nil
+}
+
+// upgrade re-executes the daemon onto the binary at its path. It returns
+// only if the upgrade was given up, the daemon serving on.
+func (u *upgrader) upgrade(ctx context.Context) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if err := checkNewBinary(ctx, u.exe); err != nil {
+		return err
+	}
+	var undo []func()
+	giveUp := func(err error) error {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+		return fmt.Errorf("upgrade given up, serving on: %w", err)
+	}
+	conns := u.listener.freeze()
+	undo = append(undo, func() { u.listener.thaw(conns) })
+	if err := waitOnlyWaits(conns, upgradeStepTimeout); err != nil {
+		return giveUp(err)
+	}
+	undo = append(undo, berth.HoldReaping())
+	done := make(chan struct{})
+	go func() { u.svc.exits.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(upgradeStepTimeout):
+		return giveUp(errors.New("exit handlers still running"))
+	}
+	var fds fdSet
+	state, resume, err := u.svc.handover(&fds, time.Now().Add(upgradeStepTimeout))
+	undo = append(undo, resume)
+	if err != nil {
+		return giveUp(err)
+	}
+	state.Generation = u.generation + 1
+	events, ok := u.svc.events.hold(upgradeStepTimeout)
+	undo = append(undo, u.svc.events.release)
+	if !ok {
+		return giveUp(errors.New("an event delivery to containerd still under way"))
+	}
+	state.Events = events
+	var opened []*os.File
+	undo = append(undo, func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	})
+	for _, c := range conns {
+		ho, err := c.freezeWrites()
+		if err != nil {
+			return giveUp(err)
+		}
+		opened = append(opened, ho.file)
+		fd, err := fds.add(ho.file)
+		if err != nil {
+			return giveUp(err)
+		}
+		state.Conns = append(state.Conns, connState{Fd: fd, Requeue: ho.requeue, Carry: ho.carry})
+	}
+	lf, err := u.listener.file()
+	if err != nil {
+		return giveUp(err)
+	}
+	opened = append(opened, lf)
+	if state.Listener, err = fds.add(lf); err != nil {
+		return giveUp(err)
+	}
+	memfd, err := writeHandover(state)
+	if err != nil {
+		return giveUp(err)
+	}
+	opened = append(opened, memfd)
+	memfdNum, err := fds.add(memfd)
+	if err != nil {
+		return giveUp(err)
+	}
+	if err := fds.inherit(true); err != nil {
+		return giveUp(err)
+	}
+	undo = append(undo, func() { _ = fds.inherit(false) })
+	env := append(os.Environ(), HandoverEnv+"="+strconv.Itoa(memfdNum))
+	logrus.Infof("upgrade: re-executing %s (generation %d, %d tasks, %d connections)", u.exe, state.Generation, len(state.Tasks), len(state.Conns))
+	err = syscall.Exec(u.exe, os.Args, env)
+	return giveUp(fmt.Errorf("exec %s: %w", u.exe, err))
+}
+
+// checkNewBinary runs the new binary's -v: one that does not start is
+// not executed in place of the daemon.
+func checkNewBinary(ctx context.Context, exe string) error {
+	ctx, cancel := context.WithTimeout(ctx, upgradeStepTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, exe, "-v").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("upgrade refused: the new binary %s does not start: %w: %s", exe, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// waitOnlyWaits waits until the frozen connections' unanswered requests
+// are only Waits.
+func waitOnlyWaits(conns []*handoverConn, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var busy []string
+		for _, c := range conns {
+			for _, m := range c.unansweredMethods() {
+				if !waitMethods[m] {
+					busy = append(busy, m)
+				}
+			}
+		}
+		if len(busy) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("requests still under way after %s: %s", timeout, strings.Join(busy, ", "))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// handover describes the daemon's tasks and pins for the next image, the
+// stdio copies parked; resume undoes the parking.
+func (s *service) handover(fds *fdSet, deadline time.Time) (*handoverState, func(), error) {
+	s.mu.Lock()
+	if s.retired || len(s.creating) > 0 {
+		s.mu.Unlock()
+		return nil, func() {}, errNoHandover{"the daemon is retiring or creating a task"}
+	}
+	state := &handoverState{Pins: map[string]time.Time{}}
+	for id, expiry := range s.pins {
+		state.Pins[id] = expiry
+	}
+	tasks := make([]*task, 0, len(s.tasks))
+	for _, t := range s.tasks {
+		tasks = append(tasks, t)
+	}
+	s.mu.Unlock()
+	var parked []*task
+	resume := func() {
+		for _, t := range parked {
+			t.resumeCopies()
+		}
+	}
+	for _, t := range tasks {
+		parked = append(parked, t)
+		ts, err := t.handover(fds, deadline)
+		if err != nil {
+			return nil, resume, err
+		}
+		state.Tasks = append(state.Tasks, ts)
+	}
+	return state, resume, nil
+}
+
+// handover parks the task's stdio copies and describes it.
+func (t *task) handover(fds *fdSet, deadline time.Time) (taskState, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range t.processesLocked() {
+		if err := p.stdio.parkCopies(deadline); err != nil {
+			return taskState{}, fmt.Errorf("process %s: %w", p.name(), err)
+		}
+	}
+	return t.handoverLocked(fds)
+}
+
+func (t *task) resumeCopies() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range t.processesLocked() {
+		p.stdio.resumeCopies()
+	}
+}
+
+// processesLocked are the init and the execs. The caller holds t.mu.
+func (t *task) processesLocked() []*process {
+	out := []*process{t.init}
+	for _, p := range t.execs {
+		out = append(out, p)
+	}
+	return out
+}
+
+// writeHandover writes the state to a memfd, rewound for the next image.
+func writeHandover(state *handoverState) (*os.File, error) {
+	data, err := json.Marshal(state)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.MemfdCreate("berth-shim-handover", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("memfd for the handover: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "handover")
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// readHandover reads the state an earlier image handed over, if this image
+// was started by an upgrade, and clears HandoverEnv.
+func readHandover() (*handoverState, error) {
+	v, ok := os.LookupEnv(HandoverEnv)
+	if !ok {
+		return nil, nil
+	}
+	os.Unsetenv(HandoverEnv)
+	fd, err := strconv.Atoi(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s=%q: %w", HandoverEnv, v, err)
+	}
+	f := os.NewFile(uintptr(fd), "handover")
+	defer f.Close()
+	var state handoverState
+	if err := json.NewDecoder(f).Decode(&state); err != nil {
+		return nil, fmt.Errorf("handover state: %w", err)
+	}
+	return &state, nil
+}
