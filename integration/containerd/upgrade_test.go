@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -114,7 +116,18 @@ func (d *daemon) upgradeStats(t *testing.T, id string) upgradeStats {
 }
 
 func testUpgradeInPlace(t *testing.T, d *daemon, shimBin, shimDir string) {
+	evCtx, evCancel := context.WithCancel(context.Background())
+	var events syncBuffer
+	evCmd := exec.CommandContext(evCtx, d.v.ctr, "-a", d.sock, "-n", d.namespace, "events")
+	evCmd.Stdout = &events
+	if err := evCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { evCancel(); _ = evCmd.Wait() }()
 	d.runDetached("upg-anchor", "sleep", "600")
+	// Its OOM watch is the new image's after the upgrade.
+	d.ctrOK("run", "-d", "--memory-limit", strconv.Itoa(16<<20), "--runtime", runtimeName, image, "upg-oom", "sleep", "600")
+	t.Cleanup(func() { d.remove("upg-oom") })
 	anchorPid := d.taskPid("upg-anchor")
 	before := d.upgradeStats(t, "upg-anchor")
 	if before.Generation != 0 {
@@ -231,6 +244,18 @@ func testUpgradeInPlace(t *testing.T, d *daemon, shimBin, shimDir string) {
 	if got := d.ctrIn([]byte("piped\n"), "task", "exec", "--exec-id", "stdin-after", "upg-anchor", "cat").Stdout; got != "piped\n" {
 		t.Errorf("exec with stdin after the upgrade: %q", got)
 	}
+	hog := d.ctr("task", "exec", "--exec-id", "hog", "upg-oom", "sh", "-c", "x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done")
+	if hog.Code != 137 {
+		t.Errorf("a memory hog exec'd after the upgrade: exit %d, want 137 (killed): %s", hog.Code, hog.Stderr)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !slices.Contains(taskTopics(events.String(), "upg-oom"), "/tasks/oom") {
+		if time.Now().After(deadline) {
+			t.Errorf("no TaskOOM for a kill after the upgrade; events of upg-oom: %v", taskTopics(events.String(), "upg-oom"))
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	r := d.ctr("run", "--rm", "--runtime", runtimeName, image, "upg-after", "sh", "-c", "exit 5")
 	if r.Code != 5 {
 		t.Errorf("run after the upgrade: exit %d, want 5: %s", r.Code, r.Stderr)
@@ -252,3 +277,4 @@ func testUpgradeInPlace(t *testing.T, d *daemon, shimBin, shimDir string) {
 	d.ctrOK("task", "rm", "upg-anchor")
 	d.ctrOK("containers", "rm", "upg-anchor")
 }
+
