@@ -217,7 +217,7 @@ func (s *stdio) closeContainerSide() {
 		f.Close()
 	}
 	s.containerSide = nil
-	if s.terminal != nil {
+	if s.terminal != nil && s.terminal.pair != nil {
 		s.terminal.pair.Remote.Close()
 	}
 }

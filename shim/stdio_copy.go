@@ -113,3 +113,10 @@ func (c *pipeCopy) resume() {
 	c.park = false
 	c.cond.Broadcast()
 }
+
+// hasEnded reports whether the copy has ended.
+func (c *pipeCopy) hasEnded() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ended
+}

@@ -83,7 +83,7 @@ func (s *service) adoptTask(ts taskState) (*task, error) {
 func (t *task) processFromHandover(ps processHandover) *process {
 	p := newProcess(t.id, ps.ID)
 	p.state, p.pid, p.exit, p.spec = ps.State, ps.Pid, ps.Exit, ps.Spec
-	p.paths = stdioPaths{stdin: ps.Stdin, stdout: ps.Stdout, stderr: ps.Stderr}
+	p.paths = stdioPaths{stdin: ps.Stdin, stdout: ps.Stdout, stderr: ps.Stderr, terminal: ps.Terminal}
 	if ps.Stdio != nil {
 		p.stdio = stdioFromHandover(ps.Stdio, t.ioOwner)
 	}

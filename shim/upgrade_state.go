@@ -47,17 +47,28 @@ type processHandover struct {
 	Stdin  string            `json:"stdin,omitempty"`
 	Stdout string            `json:"stdout,omitempty"`
 	Stderr string            `json:"stderr,omitempty"`
-	Stdio  *stdioState       `json:"stdio,omitempty"`
+	// Terminal: the process has a terminal (its console is in Stdio).
+	Terminal bool        `json:"terminal,omitempty"`
+	Stdio    *stdioState `json:"stdio,omitempty"`
 }
 
 // stdioState is a process's stdio as handed over: the shim's handles,
 // by fd, -1 for none.
 type stdioState struct {
-	Pipes       bool        `json:"pipes"`
-	StdinHolder int         `json:"stdinHolder"`
-	OutHolders  []int       `json:"outHolders,omitempty"`
-	Copies      []copyState `json:"copies,omitempty"`
-	Stdin       *copyState  `json:"stdinCopy,omitempty"`
+	Pipes       bool          `json:"pipes"`
+	StdinHolder int           `json:"stdinHolder"`
+	OutHolders  []int         `json:"outHolders,omitempty"`
+	Copies      []copyState   `json:"copies,omitempty"`
+	Stdin       *copyState    `json:"stdinCopy,omitempty"`
+	Console     *consoleState `json:"console,omitempty"`
+}
+
+// consoleState is a terminal's copies as handed over: the master, and
+// the stdin and stdout FIFOs' handles (-1 for none or closed).
+type consoleState struct {
+	Master int `json:"master"`
+	Stdin  int `json:"stdin"`
+	Stdout int `json:"stdout"`
 }
 
 // copyState is a parked pipeCopy: its source and destination, and
@@ -143,11 +154,8 @@ func (t *task) handoverLocked(fds *fdSet) (taskState, error) {
 }
 
 func (p *process) handover(fds *fdSet) (processHandover, error) {
-	if p.paths.terminal && !p.finished() {
-		return processHandover{}, errNoHandover{fmt.Sprintf("process %s has a terminal", p.name())}
-	}
 	ps := processHandover{ID: p.id, State: p.state, Pid: p.pid, Exit: p.exit, Spec: p.spec,
-		Stdin: p.paths.stdin, Stdout: p.paths.stdout, Stderr: p.paths.stderr}
+		Stdin: p.paths.stdin, Stdout: p.paths.stdout, Stderr: p.paths.stderr, Terminal: p.paths.terminal}
 	if p.stdio != nil && !p.finished() {
 		st, err := p.stdio.handover(fds)
 		if err != nil {
@@ -168,6 +176,9 @@ func (s *stdio) parkCopies(deadline time.Time) error {
 	if s.stdinCopy != nil {
 		all = append(all[:len(all):len(all)], s.stdinCopy)
 	}
+	if s.terminal != nil {
+		all = append(all[:len(all):len(all)], s.terminal.copies()...)
+	}
 	for _, c := range all {
 		if parked, ended := c.parkCopy(time.Until(deadline)); !parked && !ended {
 			return errNoHandover{"a stdio copy is blocked (nobody reads the output)"}
@@ -186,6 +197,11 @@ func (s *stdio) resumeCopies() {
 	}
 	if s.stdinCopy != nil {
 		s.stdinCopy.resume()
+	}
+	if s.terminal != nil {
+		for _, c := range s.terminal.copies() {
+			c.resume()
+		}
 	}
 }
 
@@ -209,10 +225,7 @@ func (s *stdio) handover(fds *fdSet) (*stdioState, error) {
 		holders[f] = i
 	}
 	copyOf := func(c *pipeCopy) (*copyState, error) {
-		c.mu.Lock()
-		ended := c.ended
-		c.mu.Unlock()
-		if ended {
+		if c.hasEnded() {
 			return nil, nil
 		}
 		cs := &copyState{DstHolder: -1, CloseDst: c.closeDst != nil}
@@ -241,7 +254,52 @@ func (s *stdio) handover(fds *fdSet) (*stdioState, error) {
 			return nil, err
 		}
 	}
+	if s.terminal != nil {
+		if st.Console, err = s.terminal.handover(fds); err != nil {
+			return nil, err
+		}
+	}
 	return st, nil
+}
+
+// handover describes the console for the next image; its copies must be
+// parked.
+func (c *consoleCopy) handover(fds *fdSet) (*consoleState, error) {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if c.master == nil {
+		return nil, errNoHandover{"a terminal not yet attached"}
+	}
+	cs := &consoleState{Master: -1, Stdin: -1, Stdout: -1}
+	var err error
+	if cs.Master, err = fds.add(c.master); err != nil {
+		return nil, err
+	}
+	if c.stdin != nil && (c.in == nil || !c.in.hasEnded()) {
+		if cs.Stdin, err = fds.add(c.stdin); err != nil {
+			return nil, err
+		}
+	}
+	if c.stdout != nil {
+		if cs.Stdout, err = fds.add(c.stdout); err != nil {
+			return nil, err
+		}
+	}
+	return cs, nil
+}
+
+// consoleFromHandover rebuilds a console in the next image, its copies
+// running again.
+func consoleFromHandover(cs *consoleState) *consoleCopy {
+	c := &consoleCopy{master: os.NewFile(uintptr(cs.Master), "terminal master")}
+	if cs.Stdin >= 0 {
+		c.stdin = os.NewFile(uintptr(cs.Stdin), "terminal stdin")
+	}
+	if cs.Stdout >= 0 {
+		c.stdout = os.NewFile(uintptr(cs.Stdout), "terminal stdout")
+	}
+	c.start()
+	return c
 }
 
 // stdioFromHandover rebuilds a process's stdio in the next image, its
@@ -278,6 +336,9 @@ func stdioFromHandover(st *stdioState, owner ioOwner) *stdio {
 	}
 	if st.Stdin != nil {
 		s.stdinCopy = run(*st.Stdin, true)
+	}
+	if st.Console != nil {
+		s.terminal = consoleFromHandover(st.Console)
 	}
 	return s
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/berth-oci/berth/integration/hoststate"
 	"github.com/berth-oci/berth/internal/testutil"
+	"github.com/containerd/console"
 	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/ttrpc"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -131,45 +132,66 @@ func testStdin10MB(t *testing.T, d *daemon) {
 // printed and its exit code.
 func onPty(t *testing.T, d *daemon, input string, args ...string) (string, int) {
 	t.Helper()
+	p := startOnPty(t, d, args...)
+	if input != "" {
+		time.Sleep(500 * time.Millisecond)
+		_, _ = p.master.Write([]byte(input))
+	}
+	return p.wait(t)
+}
+
+// ptyCtr is ctr running with a pseudo-terminal as its stdio.
+type ptyCtr struct {
+	args   []string
+	cmd    *exec.Cmd
+	master console.Console
+	out    syncBuffer
+	copied chan struct{}
+}
+
+func startOnPty(t *testing.T, d *daemon, args ...string) *ptyCtr {
+	t.Helper()
 	master, slave := testutil.Pty(t)
-	cmd := exec.Command(d.v.ctr, d.ctrArgs(args...)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-	if err := cmd.Start(); err != nil {
+	p := &ptyCtr{args: args, master: master, copied: make(chan struct{})}
+	p.cmd = exec.Command(d.v.ctr, d.ctrArgs(args...)...)
+	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = slave, slave, slave
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	slave.Close()
-	var out bytes.Buffer
-	copied := make(chan struct{})
 	go func() {
 		buf := make([]byte, 4096)
 		for {
 			n, err := master.Read(buf)
-			out.Write(buf[:n])
+			_, _ = p.out.Write(buf[:n])
 			if err != nil {
-				close(copied)
+				close(p.copied)
 				return
 			}
 		}
 	}()
-	if input != "" {
-		time.Sleep(500 * time.Millisecond)
-		_, _ = master.Write([]byte(input))
-	}
+	return p
+}
+
+// wait waits up to 60 s for ctr to end and returns what it printed (with
+// the terminal's "\r" taken out) and its exit code.
+func (p *ptyCtr) wait(t *testing.T) (string, int) {
+	t.Helper()
 	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	go func() { _ = p.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
+		_ = p.cmd.Process.Kill()
 		<-done
-		t.Fatalf("ctr %v did not finish; output %q", args, out.String())
+		t.Fatalf("ctr %v did not finish; output %q", p.args, p.out.String())
 	}
 	select {
-	case <-copied:
+	case <-p.copied:
 	case <-time.After(2 * time.Second):
 	}
-	return strings.ReplaceAll(out.String(), "\r", ""), cmd.ProcessState.ExitCode()
+	return strings.ReplaceAll(p.out.String(), "\r", ""), p.cmd.ProcessState.ExitCode()
 }
 
 func testTerminal(t *testing.T, d *daemon) {

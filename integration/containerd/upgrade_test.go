@@ -125,8 +125,9 @@ func testUpgradeInPlace(t *testing.T, d *daemon, shimBin, shimDir string) {
 	}
 	defer func() { evCancel(); _ = evCmd.Wait() }()
 	d.runDetached("upg-anchor", "sleep", "600")
-	// Its OOM watch is the new image's after the upgrade.
-	d.ctrOK("run", "-d", "--memory-limit", strconv.Itoa(16<<20), "--runtime", runtimeName, image, "upg-oom", "sleep", "600")
+	// Its OOM watch is the new image's after the upgrade (64 MiB: the race
+	// detector's init needs more than 16 before the limit is set).
+	d.ctrOK("run", "-d", "--memory-limit", strconv.Itoa(64<<20), "--runtime", runtimeName, image, "upg-oom", "sleep", "600")
 	t.Cleanup(func() { d.remove("upg-oom") })
 	anchorPid := d.taskPid("upg-anchor")
 	before := d.upgradeStats(t, "upg-anchor")
@@ -194,7 +195,8 @@ func testUpgradeInPlace(t *testing.T, d *daemon, shimBin, shimDir string) {
 			}
 		}()
 	}
-	time.Sleep(time.Second) // the attached run and the exec are running
+	tty := startOnPty(t, d, "run", "--rm", "-t", "--runtime", runtimeName, image, "upg-tty", "sh", "-c", "echo ready; read x; echo got-$x; exit 6")
+	time.Sleep(time.Second) // the attached runs and the exec are running
 	exeBefore, _ := os.Stat(fmt.Sprintf("/proc/%d/exe", before.Pid))
 	start := time.Now()
 	st = upgradeDaemon(t, d, "upg-anchor", 1)
@@ -233,6 +235,13 @@ func testUpgradeInPlace(t *testing.T, d *daemon, shimBin, shimDir string) {
 		t.Errorf("the daemon refused %d process transitions it had decided", after.RefusedTransitions)
 	}
 	t.Logf("upgrade in place: %s from SIGHUP to the new image serving; %d ctr runs churned through it", took.Round(time.Millisecond), runs)
+
+	// The terminal's copies went across: input typed now reaches the
+	// shell, and its output and exit code come back.
+	_, _ = tty.master.Write([]byte("hello\n"))
+	if out, code := tty.wait(t); code != 6 || !strings.Contains(out, "ready") || !strings.Contains(out, "got-hello") {
+		t.Errorf("a terminal run across the upgrade: exit %d, output %q", code, out)
+	}
 
 	// After: the same container, exec, stdin, OOM, kill and exit code.
 	if got := d.taskPid("upg-anchor"); got != anchorPid {
@@ -277,4 +286,3 @@ func testUpgradeInPlace(t *testing.T, d *daemon, shimBin, shimDir string) {
 	d.ctrOK("task", "rm", "upg-anchor")
 	d.ctrOK("containers", "rm", "upg-anchor")
 }
-
