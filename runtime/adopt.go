@@ -114,3 +114,21 @@ func (c *Container) AdoptExec(pid int, onExit func(ExitStatus)) (*Process, error
 func signalPid(pid int, sig syscall.Signal) error {
 	return unix.Kill(pid, sig)
 }
+
+// OwnChild routes the exit of pid, a child this process started itself
+// (not a container: a helper such as the shim's pod holder), to onExit
+// through the reaper. Hold reaping (HoldReaping) from before the child
+// starts until OwnChild returns, so that its exit is not collected first;
+// a child an earlier image of this process started is owned from
+// StartReaperAdopting's adopt.
+func OwnChild(pid int, onExit func(ExitStatus)) error {
+	rp := activeReaper.Load()
+	if rp == nil {
+		return errorf(ErrWrongState, "own child %d: no reaper (StartReaper)", pid)
+	}
+	if pid <= 0 {
+		return errorf(ErrInvalid, "own child: pid %d", pid)
+	}
+	rp.register(pid, &ownedExit{onExit: onExit, byReaper: true, done: make(chan struct{})})
+	return nil
+}

@@ -75,7 +75,7 @@ func (t *task) checkpoint(ctx context.Context, opts berth.CheckpointOpts) error 
 	}
 	if err := c.Checkpoint(ctx, opts); err != nil {
 		kept := filepath.Join(t.bundle, criuDumpLog)
-		if cerr := copyFile(filepath.Join(opts.WorkPath, "dump.log"), kept); cerr != nil {
+		if cerr := copyFile(filepath.Join(opts.WorkPath, "dump.log"), kept, 0o600); cerr != nil {
 			logrus.WithError(cerr).Warnf("checkpoint %s: keep CRIU's dump.log", t.id)
 			return err
 		}
@@ -130,13 +130,14 @@ func criuWorkPath(bundle string, opts taskOptions) string {
 	return bundle
 }
 
-func copyFile(from, to string) error {
+// copyFile copies from to to, made with mode.
+func copyFile(from, to string, mode os.FileMode) error {
 	in, err := os.Open(from)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
 		return err
 	}

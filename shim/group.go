@@ -53,13 +53,13 @@ func (s *service) pin(id string) error {
 	return nil
 }
 
-// maybeRetire retires the daemon if it holds no task, no create in
-// progress and no live pin. The socket is gone before it returns, so a
+// maybeRetire retires the daemon if it holds no task, no pod sandbox, no
+// create in progress and no live pin. The socket is gone before it returns, so a
 // later start launches a new daemon.
 func (s *service) maybeRetire() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.retired || len(s.tasks) > 0 || len(s.creating) > 0 {
+	if s.retired || len(s.tasks) > 0 || len(s.creating) > 0 || len(s.sandboxes) > 0 {
 		return
 	}
 	now := time.Now()

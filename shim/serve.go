@@ -126,6 +126,7 @@ func serve(ctx context.Context, f *flags) error {
 	taskv3.RegisterTTRPCTaskService(server, svc)
 	registerTaskV2(server, svc)
 	registerGroup(server, svc)
+	registerSandbox(server, svc)
 
 	surviveBrokenStderr()
 	dumpStacksOnSignal()

@@ -38,7 +38,9 @@ type service struct {
 	// each holds the daemon, however long it takes (a slow hook outlives
 	// any pin), and requests for its task wait for it.
 	creating map[string]chan struct{}
-	retired  bool
+	// sandboxes are the pods served through the Sandbox API (sandbox.go).
+	sandboxes map[string]*podSandbox
+	retired   bool
 	// exits counts the tasks' exit handlers running (task.onExit).
 	exits sync.WaitGroup
 }
@@ -70,6 +72,7 @@ func newService(cfg serviceConfig) *service {
 		runtimes:      map[runtimeKey]*berth.Runtime{},
 		pins:          map[string]time.Time{},
 		creating:      map[string]chan struct{}{},
+		sandboxes:     map[string]*podSandbox{},
 	}
 	if cfg.pinned != "" {
 		s.pins[cfg.pinned] = time.Now().Add(pinTTL)

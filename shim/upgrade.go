@@ -216,6 +216,10 @@ func (s *service) handover(fds *fdSet, deadline time.Time) (*handoverState, func
 		s.mu.Unlock()
 		return nil, func() {}, errNoHandover{"the daemon is retiring or creating a task"}
 	}
+	if len(s.sandboxes) > 0 {
+		s.mu.Unlock()
+		return nil, func() {}, errNoHandover{"the daemon serves a pod sandbox (sandboxer = \"shim\"), which is not handed over"}
+	}
 	state := &handoverState{Pins: map[string]time.Time{}}
 	for id, expiry := range s.pins {
 		state.Pins[id] = expiry

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,7 +124,7 @@ type containerdVersion struct {
 
 var containerdVersions = []containerdVersion{
 	{"2.2", "CONTAINERD_22", "CONTAINERD_22_SHIM_RUNC", 3,
-		[]string{crienv.HandlerRunc, crienv.HandlerBerth, crienv.HandlerBerthNative, crienv.HandlerBerthSharedPods}, crienv.HandlerBerth},
+		[]string{crienv.HandlerRunc, crienv.HandlerBerth, crienv.HandlerBerthNative, crienv.HandlerBerthSharedPods, crienv.HandlerBerthSandbox}, crienv.HandlerBerth},
 	// containerd 1.6.20's CRI ignores runtime_path (its pods run under the
 	// runc shim: checked below), and 1.x reads no runtime features, so
 	// berth's own runtime type is the one to use there.
@@ -201,7 +202,12 @@ func testCRI(t *testing.T, v containerdVersion) {
 		}
 	}
 	byHandler := map[string]results{}
+	only := os.Getenv("BERTH_CRI_CRITEST_HANDLERS") // for a run by hand: "runc,berth-sandbox"
 	for _, h := range v.handlers {
+		if only != "" && !slices.Contains(strings.Split(only, ","), h) {
+			t.Logf("critest with %s skipped: not in BERTH_CRI_CRITEST_HANDLERS", h)
+			continue
+		}
 		if os.Getenv("BERTH_CRI_SKIP_CRITEST") == "1" {
 			// For a run by hand of the checks below (make test never sets it).
 			t.Logf("critest with %s skipped: BERTH_CRI_SKIP_CRITEST=1", h)
@@ -225,6 +231,7 @@ func testCRI(t *testing.T, v containerdVersion) {
 	} else if v.gate == crienv.HandlerBerth {
 		checkSystemdCgroupRefused(t, crictl, e, dir)
 		checkPodDaemons(t, crictl, e, dir)
+		checkSandboxPods(t, crictl, e, dir)
 	}
 	runc := byHandler[crienv.HandlerRunc]
 	fmt.Printf("critest v1.34.0 on containerd %s, per runtime handler:\n", v.name)
@@ -237,6 +244,9 @@ func testCRI(t *testing.T, v containerdVersion) {
 		fmt.Printf("  %-18s %3d passed, %3d failed, %3d skipped\n", h, r.count("passed"), r.count("failed"), r.count("skipped"))
 	}
 	for _, h := range v.handlers[1:] {
+		if _, ran := byHandler[h]; !ran {
+			continue
+		}
 		var worse, better []string
 		for name, state := range runc {
 			got := byHandler[h][name]

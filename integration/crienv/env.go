@@ -36,6 +36,10 @@ const (
 	// HandlerBerthSystemd is HandlerBerth with SystemdCgroup = true, which
 	// a host without systemd must refuse.
 	HandlerBerthSystemd = "berth-systemd"
+	// HandlerBerthSandbox is berth's own runtime type with sandboxer =
+	// "shim" (containerd 2.x only): pods without a pause container,
+	// through the shim's Sandbox API.
+	HandlerBerthSandbox = "berth-sandbox"
 )
 
 // Config says what the environment runs.
@@ -181,8 +185,14 @@ func (e *Env) writeConfig(addr string) error {
 	if err := os.WriteFile(sharedPods, []byte(wrapper), 0o755); err != nil {
 		return err
 	}
-	config := fmt.Sprintf(tmpl, d, e.Socket, SandboxImage, e.cfg.CNIBinDir,
-		runtimes(section, e.cfg.Runc, e.cfg.BerthShim, sharedPods, e.RuncRoot(HandlerRunc), e.RuncRoot(HandlerBerth), e.cfg.SystemdCgroup))
+	rts := runtimes(section, e.cfg.Runc, e.cfg.BerthShim, sharedPods, e.RuncRoot(HandlerRunc), e.RuncRoot(HandlerBerth), e.cfg.SystemdCgroup)
+	if e.cfg.ConfigVersion >= 3 {
+		rts += fmt.Sprintf(`
+    [%[1]s.runtimes.%[2]s]
+      runtime_type = "io.containerd.berth.v2"
+      sandboxer = "shim"`, section, HandlerBerthSandbox)
+	}
+	config := fmt.Sprintf(tmpl, d, e.Socket, SandboxImage, e.cfg.CNIBinDir, rts)
 	return os.WriteFile(filepath.Join(d, "config.toml"), []byte(config), 0o644)
 }
 
@@ -320,6 +330,22 @@ func (e *Env) restoreHostState() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ContainerdRoot and ContainerdState are the private containerd's root
+// and state directories.
+func (e *Env) ContainerdRoot() string  { return filepath.Join(e.cfg.Dir, "root") }
+func (e *Env) ContainerdState() string { return filepath.Join(e.cfg.Dir, "state") }
+
+// Ctr runs the containerd's own ctr (beside its binary) against it, in
+// the CRI's namespace, and returns its output.
+func (e *Env) Ctr(ctx context.Context, args ...string) (string, error) {
+	ctr := filepath.Join(filepath.Dir(e.cfg.Containerd), "ctr")
+	out, err := exec.CommandContext(ctx, ctr, append([]string{"-a", e.Socket, "-n", "k8s.io"}, args...)...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("ctr %v: %w: %s", args, err, out)
+	}
+	return string(out), nil
 }
 
 // RuncRoot is the runc option Root that handler is configured with (the

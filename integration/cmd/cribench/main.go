@@ -108,10 +108,11 @@ func run(cfg crienv.Config, crictl string, n, density, probePods, probeSeconds i
 	if _, err := b.crictlRun("pull", busyboxImage); err != nil {
 		return err
 	}
-	handlers := []string{crienv.HandlerRunc, crienv.HandlerBerth, crienv.HandlerBerthSharedPods}
+	handlers := []string{crienv.HandlerRunc, crienv.HandlerBerth, crienv.HandlerBerthSharedPods, crienv.HandlerBerthSandbox}
 	fmt.Printf("7. Kubernetes pods through containerd 2.2.1's CRI (crictl), %s\n", time.Now().UTC().Format("2006-01-02"))
 	fmt.Printf("   runc: containerd-shim-runc-v2 with runc v1.5.2; berth: containerd-shim-berth-v2 as runtime_path, a daemon per pod;\n")
 	fmt.Printf("   %s: the same with BERTH_SHIM_POD_DAEMON=shared, one daemon for every pod of the namespace\n", crienv.HandlerBerthSharedPods)
+	fmt.Printf("   %s: berth's runtime type with sandboxer = \"shim\": no pause container, a daemon per pod (its holder process counted with it)\n", crienv.HandlerBerthSandbox)
 
 	// One at a time, the runtimes interleaved pod by pod.
 	starts, stops := map[string][]float64{}, map[string][]float64{}

@@ -1,0 +1,312 @@
+package shim
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	goruntime "runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	sandboxapi "github.com/containerd/containerd/api/runtime/sandbox/v1"
+	"github.com/containerd/containerd/api/types"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/ttrpc"
+	"github.com/sirupsen/logrus"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	berth "github.com/berth-oci/berth/runtime"
+)
+
+// The pod sandbox: containerd 2.x's Sandbox API (sandboxer = "shim" on a
+// runtime handler), served beside the task API by the pod's daemon. A pod
+// is a holder process (sandbox_holder.go) in the pod's namespaces and the
+// pod's files (sandbox_files.go): no pause container, image or rootfs.
+
+// Pod sandbox states, as containerd's CRI names them.
+const (
+	sandboxReady    = "SANDBOX_READY"
+	sandboxNotReady = "SANDBOX_NOTREADY"
+)
+
+// podSandbox is one pod served by the daemon. Its lock guards the fields
+// below it.
+type podSandbox struct {
+	id     string
+	bundle string
+	netns  string
+	config podConfig
+	files  podFiles
+
+	mu        sync.Mutex
+	pid       int
+	createdAt time.Time
+	exit      *berth.ExitStatus
+	exited    chan struct{} // closed once the holder has exited
+}
+
+// sandboxService is the Sandbox API on the daemon's service.
+type sandboxService struct{ s *service }
+
+var _ sandboxapi.TTRPCSandboxService = sandboxService{}
+
+func registerSandbox(server *ttrpc.Server, s *service) {
+	sandboxapi.RegisterTTRPCSandboxService(server, sandboxService{s})
+}
+
+func (ss sandboxService) sandbox(id string) (*podSandbox, error) {
+	ss.s.mu.Lock()
+	defer ss.s.mu.Unlock()
+	sb := ss.s.sandboxes[id]
+	if sb == nil {
+		return nil, toGRPC(fmt.Errorf("sandbox %s: %w", id, errdefs.ErrNotFound))
+	}
+	return sb, nil
+}
+
+// CreateSandbox records the pod and writes its files.
+func (ss sandboxService) CreateSandbox(ctx context.Context, req *sandboxapi.CreateSandboxRequest) (*sandboxapi.CreateSandboxResponse, error) {
+	if err := ValidateSandboxID(req.SandboxID); err != nil {
+		return nil, toGRPC(err)
+	}
+	var cfg podConfig
+	if opts := req.GetOptions(); opts != nil && len(opts.GetValue()) > 0 {
+		var err error
+		if cfg, err = decodePodConfig(opts.GetValue()); err != nil {
+			return nil, toGRPC(fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument))
+		}
+	}
+	if cfg.userns {
+		return nil, toGRPC(fmt.Errorf("sandbox %s: a pod user namespace is not supported by berth's pod sandbox (use a handler without sandboxer = \"shim\"): %w", req.SandboxID, errdefs.ErrNotImplemented))
+	}
+	files, err := podFilesFor(req.BundlePath, req.SandboxID)
+	if err != nil {
+		return nil, toGRPC(fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument))
+	}
+	sb := &podSandbox{id: req.SandboxID, bundle: req.BundlePath, netns: req.NetnsPath, config: cfg, files: files, exited: make(chan struct{})}
+	ss.s.mu.Lock()
+	if _, ok := ss.s.sandboxes[req.SandboxID]; ok {
+		ss.s.mu.Unlock()
+		return nil, toGRPC(fmt.Errorf("sandbox %s: %w", req.SandboxID, errdefs.ErrAlreadyExists))
+	}
+	if ss.s.retired {
+		ss.s.mu.Unlock()
+		return nil, toGRPC(errRetiring)
+	}
+	ss.s.sandboxes[req.SandboxID] = sb
+	delete(ss.s.pins, req.SandboxID)
+	ss.s.mu.Unlock()
+	if err := files.write(cfg); err != nil {
+		ss.forget(req.SandboxID)
+		return nil, toGRPC(fmt.Errorf("sandbox %s: %w", req.SandboxID, err))
+	}
+	return &sandboxapi.CreateSandboxResponse{}, nil
+}
+
+// ValidateSandboxID checks a sandbox id as a container id is checked: it
+// names directories.
+func ValidateSandboxID(id string) error {
+	if err := berth.ValidateID(id); err != nil {
+		return fmt.Errorf("sandbox id: %w: %w", err, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// StartSandbox starts the pod's holder.
+func (ss sandboxService) StartSandbox(ctx context.Context, req *sandboxapi.StartSandboxRequest) (*sandboxapi.StartSandboxResponse, error) {
+	sb, err := ss.sandbox(req.SandboxID)
+	if err != nil {
+		return nil, err
+	}
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	if sb.pid != 0 {
+		return nil, toGRPC(fmt.Errorf("sandbox %s is started: %w", sb.id, errdefs.ErrFailedPrecondition))
+	}
+	c := sb.config
+	spec := podHolderSpec{
+		newPID:   c.pid == modePod,
+		newIPC:   c.ipc != modeNode,
+		newUTS:   c.network != modeNode,
+		hostname: c.hostname,
+		sysctls:  c.sysctls,
+	}
+	if c.network != modeNode {
+		spec.netnsPath = sb.netns
+	}
+	pid, err := startPodHolder(spec, func(es berth.ExitStatus) { sb.holderExited(es) })
+	if err != nil {
+		return nil, toGRPC(fmt.Errorf("sandbox %s: %w", sb.id, err))
+	}
+	sb.pid, sb.createdAt = pid, time.Now()
+	return &sandboxapi.StartSandboxResponse{Pid: uint32(pid), CreatedAt: timestamppb.New(sb.createdAt)}, nil
+}
+
+func (sb *podSandbox) holderExited(es berth.ExitStatus) {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	sb.exit = &es
+	close(sb.exited)
+}
+
+// Platform is the daemon's.
+func (ss sandboxService) Platform(ctx context.Context, req *sandboxapi.PlatformRequest) (*sandboxapi.PlatformResponse, error) {
+	if _, err := ss.sandbox(req.SandboxID); err != nil {
+		return nil, err
+	}
+	return &sandboxapi.PlatformResponse{Platform: &types.Platform{OS: goruntime.GOOS, Architecture: goruntime.GOARCH}}, nil
+}
+
+// StopSandbox kills the holder (it has no use for a graceful stop) and
+// waits for its exit, within the request's timeout when it has one.
+func (ss sandboxService) StopSandbox(ctx context.Context, req *sandboxapi.StopSandboxRequest) (*sandboxapi.StopSandboxResponse, error) {
+	sb, err := ss.sandbox(req.SandboxID)
+	if err != nil {
+		return nil, err
+	}
+	if req.TimeoutSecs > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutSecs)*time.Second)
+		defer cancel()
+	}
+	if err := sb.stop(ctx); err != nil {
+		return nil, toGRPC(err)
+	}
+	return &sandboxapi.StopSandboxResponse{}, nil
+}
+
+// stop kills the holder, if started, and waits for its exit.
+func (sb *podSandbox) stop(ctx context.Context) error {
+	sb.mu.Lock()
+	pid := sb.pid
+	sb.mu.Unlock()
+	if pid == 0 {
+		return nil
+	}
+	select {
+	case <-sb.exited:
+		return nil
+	default:
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+		return fmt.Errorf("stop sandbox %s: %w", sb.id, err)
+	}
+	select {
+	case <-sb.exited:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop sandbox %s: %w", sb.id, ctx.Err())
+	}
+}
+
+// WaitSandbox waits for the holder's exit.
+func (ss sandboxService) WaitSandbox(ctx context.Context, req *sandboxapi.WaitSandboxRequest) (*sandboxapi.WaitSandboxResponse, error) {
+	sb, err := ss.sandbox(req.SandboxID)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-sb.exited:
+	case <-ctx.Done():
+		return nil, toGRPC(ctx.Err())
+	}
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	return &sandboxapi.WaitSandboxResponse{ExitStatus: sb.exit.ContainerdStatus(), ExitedAt: timestamppb.New(sb.exit.ExitedAt)}, nil
+}
+
+// SandboxStatus reports the holder's pid and whether it runs.
+func (ss sandboxService) SandboxStatus(ctx context.Context, req *sandboxapi.SandboxStatusRequest) (*sandboxapi.SandboxStatusResponse, error) {
+	sb, err := ss.sandbox(req.SandboxID)
+	if err != nil {
+		return nil, err
+	}
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	resp := &sandboxapi.SandboxStatusResponse{SandboxID: sb.id, Pid: uint32(sb.pid), State: sandboxNotReady}
+	if sb.pid != 0 {
+		resp.CreatedAt = timestamppb.New(sb.createdAt)
+		if sb.exit == nil {
+			resp.State = sandboxReady
+		} else {
+			resp.ExitedAt = timestamppb.New(sb.exit.ExitedAt)
+		}
+	}
+	if req.Verbose {
+		resp.Info = sb.verboseInfoLocked()
+	}
+	return resp, nil
+}
+
+// verboseInfoLocked is the verbose status's "info", the part of the CRI's
+// SandboxInfo (JSON) that the pod sandbox knows: the holder's pid and
+// whether it runs, and that there is no image. The caller holds sb.mu.
+func (sb *podSandbox) verboseInfoLocked() map[string]string {
+	status := "created"
+	if sb.pid != 0 {
+		status = "running"
+		if sb.exit != nil {
+			status = "stopped"
+		}
+	}
+	info, _ := json.Marshal(struct {
+		Pid    int    `json:"pid"`
+		Status string `json:"processStatus"`
+		Holder string `json:"podHolder"`
+	}{sb.pid, status, "berth: no pause container; the pod's namespaces are held by this pid"})
+	return map[string]string{"info": string(info)}
+}
+
+// PingSandbox answers while the daemon serves the pod.
+func (ss sandboxService) PingSandbox(ctx context.Context, req *sandboxapi.PingRequest) (*sandboxapi.PingResponse, error) {
+	if _, err := ss.sandbox(req.SandboxID); err != nil {
+		return nil, err
+	}
+	return &sandboxapi.PingResponse{}, nil
+}
+
+// ShutdownSandbox stops the holder, removes the pod's files and forgets
+// the pod; the daemon retires once it holds nothing more.
+func (ss sandboxService) ShutdownSandbox(ctx context.Context, req *sandboxapi.ShutdownSandboxRequest) (*sandboxapi.ShutdownSandboxResponse, error) {
+	sb, err := ss.sandbox(req.SandboxID)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sb.stop(ctx); err != nil {
+		return nil, toGRPC(err)
+	}
+	if err := sb.files.remove(); err != nil {
+		logrus.WithError(err).Warnf("sandbox %s: remove its files", sb.id)
+	}
+	ss.forget(sb.id)
+	return &sandboxapi.ShutdownSandboxResponse{}, nil
+}
+
+// forget drops the pod and lets the daemon retire if it was the last
+// thing it held.
+func (ss sandboxService) forget(id string) {
+	ss.s.mu.Lock()
+	delete(ss.s.sandboxes, id)
+	ss.s.mu.Unlock()
+	go ss.s.maybeRetire()
+}
+
+// SandboxMetrics: the pod's holder has no cgroup of its own; its
+// containers' metrics come through the task API.
+func (ss sandboxService) SandboxMetrics(ctx context.Context, req *sandboxapi.SandboxMetricsRequest) (*sandboxapi.SandboxMetricsResponse, error) {
+	if _, err := ss.sandbox(req.SandboxID); err != nil {
+		return nil, err
+	}
+	return nil, toGRPC(fmt.Errorf("sandbox metrics: the pod has no cgroup of its own: %w", errdefs.ErrNotImplemented))
+}
+
+// UpdateSandbox: nothing of the pod's can change in place.
+func (ss sandboxService) UpdateSandbox(ctx context.Context, req *sandboxapi.UpdateSandboxRequest) (*sandboxapi.UpdateSandboxResponse, error) {
+	if _, err := ss.sandbox(req.SandboxID); err != nil {
+		return nil, err
+	}
+	return &sandboxapi.UpdateSandboxResponse{}, nil
+}
