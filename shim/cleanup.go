@@ -44,6 +44,7 @@ func cleanup(ctx context.Context, f *flags, stdout io.Writer) error {
 		fmt.Fprintf(os.Stderr, "unmount rootfs of %s: %v\n", f.id, err)
 	}
 	removeDeadSocket(bundle)
+	removePodFiles(bundle, f.id)
 	pid := 0
 	if data, err := os.ReadFile(filepath.Join(bundle, initPidFile)); err == nil {
 		pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
@@ -58,6 +59,21 @@ func cleanup(ctx context.Context, f *flags, stdout io.Writer) error {
 	}
 	_, err = stdout.Write(out)
 	return err
+}
+
+// removePodFiles removes the files of a pod sandbox whose daemon died
+// (its holder died with it), when bundle is the sandbox controller's.
+func removePodFiles(bundle, id string) {
+	if !strings.Contains(bundle, sandboxControllerPlugin) {
+		return
+	}
+	files, err := podFilesFor(bundle, id)
+	if err != nil {
+		return
+	}
+	if err := files.remove(); err != nil {
+		fmt.Fprintf(os.Stderr, "remove the files of pod %s: %v\n", id, err)
+	}
 }
 
 // removeDeadSocket removes the group daemon's socket (named in the

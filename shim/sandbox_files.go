@@ -14,13 +14,16 @@ import (
 // writes where containerd 2.2's CRI looks for them: it mounts each into
 // every container of the pod only if it exists (docs/sandbox.md).
 const (
-	criPluginDir     = "io.containerd.grpc.v1.cri"
-	criSandboxesDir  = "sandboxes"
-	podShmSize       = 64 << 20 // the CRI's defaultShmSize
-	hostEtcHosts     = "/etc/hosts"
-	hostResolvConf   = "/etc/resolv.conf"
-	sandboxWorkLink  = "work"
-	sandboxBundleUps = 3 // <plugin dir>/<namespace>/<id>
+	criPluginDir = "io.containerd.grpc.v1.cri"
+	// sandboxControllerPlugin is the plugin whose directories hold the
+	// sandbox bundles.
+	sandboxControllerPlugin = "io.containerd.sandbox.controller.v1.shim"
+	criSandboxesDir         = "sandboxes"
+	podShmSize              = 64 << 20 // the CRI's defaultShmSize
+	hostEtcHosts            = "/etc/hosts"
+	hostResolvConf          = "/etc/resolv.conf"
+	sandboxWorkLink         = "work"
+	sandboxBundleUps        = 3 // <plugin dir>/<namespace>/<id>
 )
 
 // podFiles are where a pod's files go: dir for hostname, hosts and

@@ -1,0 +1,180 @@
+package cri
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-oci/berth/integration/crienv"
+	"github.com/berth-oci/berth/integration/hoststate"
+	"github.com/berth-oci/berth/internal/testutil"
+)
+
+// TestPodChurn runs BERTH_POD_CHURN pod create/delete cycles (runp, stopp,
+// rmp), 10 at a time, under the sandbox handler (pods without a pause
+// container) and, side by side, under the runc shim, on containerd 2.2.1,
+// and requires that the sandbox handler's leave nothing: no process of the
+// shim (daemon or pod holder), no mount, no entry under the CRI's and the
+// sandbox controller's directories, no network namespace pin, no cgroup
+// named by a pod. make test-reliability sets 1,000; without it the test is
+// skipped (make test-cri has its own pod checks).
+func TestPodChurn(t *testing.T) {
+	cycles, _ := strconv.Atoi(os.Getenv("BERTH_POD_CHURN"))
+	if cycles <= 0 {
+		t.Skip("BERTH_POD_CHURN is not set (make test-reliability sets it)")
+	}
+	testutil.RequireRoot(t, "runs containerd and pods")
+	cfg := crienv.Config{
+		Containerd:    env(t, "CONTAINERD_22"),
+		ShimDir:       filepath.Dir(env(t, "CONTAINERD_22_SHIM_RUNC")),
+		ConfigVersion: 3,
+		Runc:          env(t, "RUNC_BINARY"),
+		BerthShim:     env(t, "BERTH_SHIM"),
+		Crane:         env(t, "CRANE"),
+		CNIBinDir:     env(t, "CNI_BIN_DIR"),
+		GoBin:         env(t, "BERTH_GO"),
+		BusyboxRoot:   env(t, "BUSYBOX_DYNAMIC_ROOT"),
+	}
+	crictl := env(t, "CRICTL")
+	dir, err := os.MkdirTemp("", "berth-podchurn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Dir = dir
+	ctx := context.Background()
+	e, err := crienv.Start(ctx, cfg)
+	t.Cleanup(func() {
+		if err := e.RemoveAllPods(ctx, crictl); err != nil {
+			t.Errorf("remove pods: %v", err)
+		}
+		if err := e.Close(); err != nil {
+			t.Errorf("restore host state: %v", err)
+		}
+		if m := hoststate.MountsUnder(dir); len(m) > 0 {
+			t.Errorf("mounts left under %s: %v", dir, m)
+		} else if !t.Failed() {
+			_ = os.RemoveAll(dir)
+		} else {
+			t.Logf("logs kept in %s", dir)
+		}
+	})
+	if err != nil {
+		t.Fatalf("CRI environment: %v\ncontainerd log:\n%s", err, e.Log())
+	}
+	podCfg := podConfig(t, dir, "churn")
+	for _, h := range []string{crienv.HandlerRunc, crienv.HandlerBerthSandbox} {
+		netnsBefore := entries("/var/run/netns")
+		start := time.Now()
+		ids, failures := churnPods(e, crictl, h, podCfg, cycles, 10)
+		took := time.Since(start)
+		fmt.Printf("pod churn, %s: %d runp/stopp/rmp cycles, 10 at a time, in %s (%d failed)\n", h, cycles, took.Round(time.Millisecond), len(failures))
+		for i, f := range failures {
+			if i == 5 {
+				t.Errorf("%s: ... %d more", h, len(failures)-5)
+				break
+			}
+			t.Errorf("%s: %s", h, f)
+		}
+		if h != crienv.HandlerBerthSandbox {
+			continue
+		}
+		var left []string
+		if _, waited := hoststate.WaitShimsGone("containerd-shim-berth-v2", e.Socket, 20*time.Second); waited >= 20*time.Second {
+			left = append(left, fmt.Sprintf("berth shim processes (daemons or holders): %v", hoststate.ShimPids("containerd-shim-berth-v2", e.Socket)))
+		}
+		left = append(left, hoststate.MountsUnder(dir)...)
+		for _, d := range []string{
+			filepath.Join(e.ContainerdRoot(), "io.containerd.grpc.v1.cri", "sandboxes"),
+			filepath.Join(e.ContainerdState(), "io.containerd.grpc.v1.cri", "sandboxes"),
+			filepath.Join(e.ContainerdRoot(), "io.containerd.sandbox.controller.v1.shim", "k8s.io"),
+			filepath.Join(e.ContainerdState(), "io.containerd.sandbox.controller.v1.shim", "k8s.io"),
+		} {
+			for _, name := range entries(d) {
+				left = append(left, filepath.Join(d, name))
+			}
+		}
+		if after := entries("/var/run/netns"); len(after) > len(netnsBefore) {
+			left = append(left, fmt.Sprintf("network namespace pins: %d before, %d after", len(netnsBefore), len(after)))
+		}
+		for _, id := range ids {
+			if cg := hoststate.CgroupDirs(id); len(cg) > 0 {
+				left = append(left, cg...)
+			}
+		}
+		if len(left) > 0 {
+			sort.Strings(left)
+			if len(left) > 10 {
+				left = append(left[:10], fmt.Sprintf("... %d more", len(left)-10))
+			}
+			t.Errorf("%d pods of %s left: %s", cycles, h, strings.Join(left, "; "))
+		}
+	}
+}
+
+// churnPods runs n pod cycles of handler, width at a time, and returns the
+// pod ids and the failures.
+func churnPods(e *crienv.Env, crictl, handler, podCfg string, n, width int) ([]string, []string) {
+	var mu sync.Mutex
+	var ids, failures []string
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range width {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				out, err := e.Crictl(ctx, crictl, "runp", "--runtime", handler, podCfgFor(podCfg, i))
+				id := strings.TrimSpace(string(out))
+				if err == nil {
+					if out, err2 := e.Crictl(ctx, crictl, "stopp", id); err2 != nil {
+						err = fmt.Errorf("stopp: %w: %s", err2, out)
+					} else if out, err2 := e.Crictl(ctx, crictl, "rmp", id); err2 != nil {
+						err = fmt.Errorf("rmp: %w: %s", err2, out)
+					}
+				}
+				cancel()
+				mu.Lock()
+				if id != "" {
+					ids = append(ids, id)
+				}
+				if err != nil {
+					failures = append(failures, fmt.Sprintf("cycle %d: %v", i, err))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return ids, failures
+}
+
+// podCfgFor writes a pod config of its own for cycle i (a pod's name and
+// uid are unique among live pods) next to base.
+func podCfgFor(base string, i int) string {
+	path := strings.TrimSuffix(base, ".json") + "-" + strconv.Itoa(i) + ".json"
+	config := fmt.Sprintf(`{"metadata": {"name": "churn-%d", "namespace": "default", "uid": "churn-%d-uid"}, "linux": {}}`, i, i)
+	_ = os.WriteFile(path, []byte(config), 0o644)
+	return path
+}
+
+// entries lists a directory's names; none if it does not exist.
+func entries(dir string) []string {
+	des, _ := os.ReadDir(dir)
+	names := make([]string, 0, len(des))
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	return names
+}
