@@ -45,8 +45,9 @@ static int berth_holder_main(void *arg) {
 			signal(i, SIG_DFL);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	// Die with the daemon (its spawning thread, which never ends): a pod
-	// whose daemon was killed has nobody left to serve or clean it.
+	// Die with the daemon (its main thread, which cloned this one and
+	// ends only with it): a pod whose daemon was killed has nobody left to
+	// serve or clean it.
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		berth_holder_fail(h, 4);
 	if (!h->new_pid && getppid() != h->parent)
@@ -105,10 +106,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"sort"
 	"strings"
-	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -131,30 +130,6 @@ type podHolderSpec struct {
 
 // holderSteps name the steps of the holder's setup, for its errors.
 var holderSteps = map[int]string{1: "join the network namespace", 2: "set the hostname", 3: "open /dev/null", 4: "set its parent-death signal"}
-
-// holderSpawns runs each clone of a pod holder on one OS thread that
-// never ends: a holder's parent-death signal fires when the thread that
-// cloned it ends, not only the daemon.
-var (
-	holderSpawns     = make(chan func())
-	holderSpawnsOnce sync.Once
-)
-
-// onSpawnThread runs f on the holder-spawning thread, started on first
-// use.
-func onSpawnThread(f func()) {
-	holderSpawnsOnce.Do(func() {
-		go func() {
-			goruntime.LockOSThread() // never unlocked: the thread lives as long as the daemon
-			for f := range holderSpawns {
-				f()
-			}
-		}()
-	})
-	done := make(chan struct{})
-	holderSpawns <- func() { f(); close(done) }
-	<-done
-}
 
 // startPodHolder starts a pod's holder: a process that is not a container
 // (no image, rootfs or cgroup of its own), cloned from the daemon in the
@@ -230,7 +205,7 @@ func startPodHolder(spec podHolderSpec, onExit func(berth.ExitStatus)) (int, err
 	h.parent = C.int(os.Getpid())
 	var pid C.int
 	var errno error
-	onSpawnThread(func() { pid, errno = C.berth_start_holder(&h, flags) })
+	onMainThread(func() { pid, errno = C.berth_start_holder(&h, flags) })
 	if pid < 0 {
 		release()
 		w.Close()

@@ -151,7 +151,7 @@ func serve(ctx context.Context, f *flags) error {
 			stop()
 		}
 	}()
-	<-done
+	serveMainThread(done)
 	// Stop serving once the handlers running have returned (the Shutdown
 	// that retired the daemon among them), then gracefully: ttrpc closes a
 	// connection once it has no request in flight. A connection's state is

@@ -169,7 +169,9 @@ func (u *upgrader) upgrade(ctx context.Context) error {
 	undo = append(undo, func() { _ = fds.inherit(false) })
 	env := append(os.Environ(), HandoverEnv+"="+strconv.Itoa(memfdNum))
 	logrus.Infof("upgrade: re-executing %s (generation %d, %d tasks, %d connections)", u.exe, state.Generation, len(state.Tasks), len(state.Conns))
-	err = syscall.Exec(u.exe, os.Args, env)
+	// From the main thread, which the exec keeps: the pod holders it
+	// cloned keep their parent, so their parent-death signal stays quiet.
+	onMainThread(func() { err = syscall.Exec(u.exe, os.Args, env) })
 	return giveUp(fmt.Errorf("exec %s: %w", u.exe, err))
 }
 
@@ -208,17 +210,13 @@ func waitOnlyWaits(conns []*handoverConn, timeout time.Duration) error {
 	}
 }
 
-// handover describes the daemon's tasks and pins for the next image, the
-// stdio copies parked; resume undoes the parking.
+// handover describes the daemon's tasks, pod sandboxes and pins for the
+// next image, the stdio copies parked; resume undoes the parking.
 func (s *service) handover(fds *fdSet, deadline time.Time) (*handoverState, func(), error) {
 	s.mu.Lock()
 	if s.retired || len(s.creating) > 0 {
 		s.mu.Unlock()
 		return nil, func() {}, errNoHandover{"the daemon is retiring or creating a task"}
-	}
-	if len(s.sandboxes) > 0 {
-		s.mu.Unlock()
-		return nil, func() {}, errNoHandover{"the daemon serves a pod sandbox (sandboxer = \"shim\"), which is not handed over"}
 	}
 	state := &handoverState{Pins: map[string]time.Time{}}
 	for id, expiry := range s.pins {
@@ -228,7 +226,18 @@ func (s *service) handover(fds *fdSet, deadline time.Time) (*handoverState, func
 	for _, t := range s.tasks {
 		tasks = append(tasks, t)
 	}
+	sandboxes := make([]*podSandbox, 0, len(s.sandboxes))
+	for _, sb := range s.sandboxes {
+		sandboxes = append(sandboxes, sb)
+	}
 	s.mu.Unlock()
+	for _, sb := range sandboxes {
+		st, err := sb.handover()
+		if err != nil {
+			return nil, func() {}, err
+		}
+		state.Sandboxes = append(state.Sandboxes, st)
+	}
 	var parked []*task
 	resume := func() {
 		for _, t := range parked {
@@ -244,6 +253,17 @@ func (s *service) handover(fds *fdSet, deadline time.Time) (*handoverState, func
 		state.Tasks = append(state.Tasks, ts)
 	}
 	return state, resume, nil
+}
+
+// handover describes a started pod sandbox for the next image.
+func (sb *podSandbox) handover() (sandboxState, error) {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	if sb.pid == 0 {
+		return sandboxState{}, errNoHandover{fmt.Sprintf("pod sandbox %s is created and not started", sb.id)}
+	}
+	return sandboxState{ID: sb.id, Bundle: sb.bundle, Netns: sb.netns, Dir: sb.files.dir, Volatile: sb.files.volatile,
+		Pid: sb.pid, CreatedAt: sb.createdAt, Exit: sb.exit}, nil
 }
 
 // handover parks the task's stdio copies and describes it.

@@ -37,6 +37,20 @@ func (s *service) adoptTasks(state *handoverState) error {
 		s.tasks[t.id] = t
 		s.mu.Unlock()
 	}
+	for _, st := range state.Sandboxes {
+		sb := &podSandbox{id: st.ID, bundle: st.Bundle, netns: st.Netns,
+			files: podFiles{dir: st.Dir, volatile: st.Volatile},
+			pid:   st.Pid, createdAt: st.CreatedAt, exit: st.Exit, exited: make(chan struct{})}
+		if sb.exit != nil {
+			close(sb.exited)
+		} else if err := berth.OwnChild(sb.pid, sb.holderExited); err != nil {
+			errs = append(errs, fmt.Errorf("adopt pod sandbox %s: %w", st.ID, err))
+			continue
+		}
+		s.mu.Lock()
+		s.sandboxes[sb.id] = sb
+		s.mu.Unlock()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, expiry := range state.Pins {

@@ -21,6 +21,20 @@ type handoverState struct {
 	Events     [][]byte             `json:"events,omitempty"`
 	Pins       map[string]time.Time `json:"pins,omitempty"`
 	Tasks      []taskState          `json:"tasks"`
+	Sandboxes  []sandboxState       `json:"sandboxes,omitempty"`
+}
+
+// sandboxState is a started pod sandbox as handed over: its holder, a
+// child of the daemon's main thread, which the exec keeps.
+type sandboxState struct {
+	ID        string            `json:"id"`
+	Bundle    string            `json:"bundle"`
+	Netns     string            `json:"netns"`
+	Dir       string            `json:"dir"`
+	Volatile  string            `json:"volatile"`
+	Pid       int               `json:"pid"`
+	CreatedAt time.Time         `json:"createdAt"`
+	Exit      *berth.ExitStatus `json:"exit,omitempty"`
 }
 
 type connState struct {

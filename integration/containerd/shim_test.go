@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,14 +20,11 @@ import (
 	"github.com/berth-oci/berth/internal/testutil"
 	"github.com/containerd/console"
 	tasksapi "github.com/containerd/containerd/api/services/tasks/v1"
-	"github.com/containerd/ttrpc"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/anypb"
-	"google.golang.org/protobuf/types/known/emptypb"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // TestShim runs every shim test against each containerd version, the
@@ -731,19 +727,7 @@ func statsAt(address string) (daemonStats, error) {
 }
 
 // statsInto decodes the Stats answer of the daemon at address into v.
-func statsInto(address string, v any) error {
-	conn, err := net.Dial("unix", strings.TrimPrefix(address, "unix://"))
-	if err != nil {
-		return err
-	}
-	client := ttrpc.NewClient(conn)
-	defer client.Close()
-	var resp wrapperspb.StringValue
-	if err := client.Call(context.Background(), "berth.shim.v1.Group", "Stats", &emptypb.Empty{}, &resp); err != nil {
-		return fmt.Errorf("daemon stats: %w", err)
-	}
-	return json.Unmarshal([]byte(resp.GetValue()), v)
-}
+func statsInto(address string, v any) error { return testutil.ShimStats(address, v) }
 
 // holdsOf says what holds each shim daemon pid: its tasks, pins and
 // Creates in progress (asked on the socket in its command line).

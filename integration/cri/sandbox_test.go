@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-oci/berth/integration/crienv"
 	"github.com/berth-oci/berth/integration/hoststate"
+	"github.com/berth-oci/berth/internal/testutil"
 )
 
 // sandboxPodConfig is a pod with what its sandbox sets up for its
@@ -128,6 +129,7 @@ func checkSandboxPods(t *testing.T, crictlBin string, e *crienv.Env, dir string)
 		t.Errorf("the %s pod %s has a container in containerd (a pause container?)", crienv.HandlerBerthSandbox, pod)
 	}
 	shim := parentOf(t, pid)
+	upgradePodDaemon(t, crictlBin, e, shim, pid, pod)
 	criRoot := filepath.Join(e.ContainerdRoot(), "io.containerd.grpc.v1.cri", "sandboxes", pod)
 	criState := filepath.Join(e.ContainerdState(), "io.containerd.grpc.v1.cri", "sandboxes", pod)
 	if _, err := os.Stat(filepath.Join(criRoot, "resolv.conf")); err != nil {
@@ -161,6 +163,57 @@ func checkSandboxPods(t *testing.T, crictlBin string, e *crienv.Env, dir string)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// upgradePodDaemon moves the pod's daemon onto its binary again, in place
+// (SIGHUP), and checks that the pod went across: the same holder, the
+// pod ready, and its container served (exec). The pod's stop and removal
+// after it are the new image's.
+func upgradePodDaemon(t *testing.T, crictlBin string, e *crienv.Env, shim, holder int, pod string) {
+	t.Helper()
+	socket, err := testutil.ShimSocketOf(shim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Generation   int    `json:"generation"`
+		UpgradeError string `json:"upgrade_error"`
+	}
+	if err := syscall.Kill(shim, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		time.Sleep(100 * time.Millisecond)
+		err := testutil.ShimStats(socket, &st)
+		if err == nil && (st.Generation == 1 || st.UpgradeError != "") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pod's daemon did not upgrade in 30s: %+v, %v", st, err)
+		}
+	}
+	if st.Generation != 1 {
+		t.Fatalf("the pod's daemon gave up its upgrade: %s", st.UpgradeError)
+	}
+	if syscall.Kill(holder, 0) != nil || parentOf(t, holder) != shim {
+		t.Fatalf("the pod's holder %d did not survive its daemon's upgrade", holder)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := e.Crictl(ctx, crictlBin, "inspectp", "-o", "json", pod)
+	if err != nil || !strings.Contains(string(out), `"SANDBOX_READY"`) {
+		t.Fatalf("the pod after its daemon's upgrade: %v: %s", err, out)
+	}
+	ids, err := e.Crictl(ctx, crictlBin, "ps", "-q", "--pod", pod)
+	if err != nil || strings.TrimSpace(string(ids)) == "" {
+		t.Fatalf("the pod's containers after the upgrade: %v: %q", err, ids)
+	}
+	id := strings.Fields(string(ids))[0]
+	if out, err := e.Crictl(ctx, crictlBin, "exec", "--sync", id, "hostname"); err != nil || strings.TrimSpace(string(out)) != "lane-pod" {
+		t.Fatalf("exec in the pod after its daemon's upgrade: %v: %q", err, out)
+	}
+	fmt.Printf("handler %s: the pod's daemon upgraded in place; the holder, the pod and its container went across\n", crienv.HandlerBerthSandbox)
 }
 
 // parentOf returns the parent pid of pid.
