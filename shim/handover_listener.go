@@ -118,6 +118,35 @@ func (l *handoverListener) thaw(conns []*handoverConn) {
 	l.cond.Broadcast()
 }
 
+// waitAnswered waits up to timeout until no connection has a request
+// given and not answered (its reply wholly written), and reports whether
+// none has.
+func (l *handoverListener) waitAnswered(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		l.mu.Lock()
+		conns := make([]*handoverConn, 0, len(l.conns))
+		for c := range l.conns {
+			conns = append(conns, c)
+		}
+		l.mu.Unlock()
+		busy := false
+		for _, c := range conns {
+			if len(c.unansweredMethods()) > 0 {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // file is a duplicate of the listening socket, for the next image.
 func (l *handoverListener) file() (*os.File, error) {
 	return dupSocket(l.raw, "listening socket")

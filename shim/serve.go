@@ -161,6 +161,12 @@ func serve(ctx context.Context, f *flags) error {
 	if !handlers.wait(2 * time.Second) {
 		logrus.Warn("shutting down with requests still running after 2s")
 	}
+	// And once their replies are written: the connections know (a reply
+	// that lost the race with the close fails a ShutdownSandbox, which
+	// containerd does not forgive as it does a Shutdown).
+	if !l.waitAnswered(2 * time.Second) {
+		logrus.Warn("shutting down with replies still unwritten after 2s")
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = server.Shutdown(sctx)

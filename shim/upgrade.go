@@ -34,8 +34,9 @@ const upgradeStepTimeout = 10 * time.Second
 // the next image reads them again and answers them. They wait for an exit
 // and change nothing.
 var waitMethods = map[string]bool{
-	"containerd.task.v2.Task/Wait": true,
-	"containerd.task.v3.Task/Wait": true,
+	"containerd.task.v2.Task/Wait":                      true,
+	"containerd.task.v3.Task/Wait":                      true,
+	"containerd.runtime.sandbox.v1.Sandbox/WaitSandbox": true,
 }
 
 // upgrader moves a serving daemon onto the binary now at its path, in

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -52,6 +53,23 @@ func (r results) count(state string) int {
 	return n
 }
 
+// critestSkip are the tests a handler's suite leaves out, each for a
+// reason outside berth: containerd 2.2.1 panics (nil spec in
+// core/runtime/v2.NewBundle) on a host-network pod of any handler with
+// sandboxer = "shim", before the shim is reached (containerd#12983, fixed
+// by containerd#13131 after 2.2.1), which takes the rest of the suite
+// down with it.
+var critestSkip = map[string]string{
+	crienv.HandlerBerthSandbox: "HostNetwork is true|portforward in host network",
+}
+
+// critestSkipped reports whether the test name is one critestSkip leaves
+// out for handler.
+func critestSkipped(handler, name string) bool {
+	skip := critestSkip[handler]
+	return skip != "" && regexp.MustCompile(skip).MatchString(name)
+}
+
 // runCritest runs the suite with one runtime handler.
 func runCritest(t *testing.T, critest, endpoint, handler, dir string) results {
 	t.Helper()
@@ -73,6 +91,9 @@ func runCritest(t *testing.T, critest, endpoint, handler, dir string) results {
 	if focus != "" {
 		// For a quicker run by hand: make test-cri CRITEST_FOCUS=regexp.
 		args = append(args, "--ginkgo.focus", focus)
+	}
+	if skip := critestSkip[handler]; skip != "" {
+		args = append(args, "--ginkgo.skip", skip)
 	}
 	if n := critestParallel(); n > 1 {
 		// critest hands the suite to the ginkgo CLI (installed beside it
@@ -238,7 +259,7 @@ func testCRI(t *testing.T, v containerdVersion) {
 	for _, h := range v.handlers {
 		r, ran := byHandler[h]
 		if !ran {
-			fmt.Printf("  %-18s not run (BERTH_CRI_SKIP_CRITEST=1)\n", h)
+			fmt.Printf("  %-18s not run (BERTH_CRI_SKIP_CRITEST or BERTH_CRI_CRITEST_HANDLERS)\n", h)
 			continue
 		}
 		fmt.Printf("  %-18s %3d passed, %3d failed, %3d skipped\n", h, r.count("passed"), r.count("failed"), r.count("skipped"))
@@ -267,6 +288,27 @@ func testCRI(t *testing.T, v containerdVersion) {
 		}
 		if (h == v.gate || h == crienv.HandlerBerthSharedPods) && len(worse) > 0 {
 			t.Errorf("%d tests pass with the runc shim and not with %s; logs in %s", len(worse), h, dir)
+		}
+	}
+	// Pods without a pause container against pods with one, under the
+	// same runtime type (berth's, which reads no runtime features: the
+	// user namespace and recursive read-only tests are skipped under
+	// both): what passes with a pause container must pass without.
+	if native, ok := byHandler[crienv.HandlerBerthNative]; ok {
+		if sandbox, ok := byHandler[crienv.HandlerBerthSandbox]; ok {
+			var worse []string
+			for name, state := range native {
+				if state == "passed" && sandbox[name] != "passed" && !critestSkipped(crienv.HandlerBerthSandbox, name) {
+					worse = append(worse, fmt.Sprintf("%s (%s)", name, sandbox[name]))
+				}
+			}
+			sort.Strings(worse)
+			for _, n := range worse {
+				fmt.Printf("  passes with %s, not with %s: %s\n", crienv.HandlerBerthNative, crienv.HandlerBerthSandbox, n)
+			}
+			if len(worse) > 0 {
+				t.Errorf("%d tests pass with a pause container (%s) and not without (%s); logs in %s", len(worse), crienv.HandlerBerthNative, crienv.HandlerBerthSandbox, dir)
+			}
 		}
 	}
 	var runcFailed []string
