@@ -70,14 +70,14 @@ func viewOfPod(t *testing.T, crictlBin string, e *crienv.Env, dir, handler strin
 	crictl("start", id)
 	view := podView{}
 	for what, cmd := range map[string]string{
-		"/etc/hostname":             "cat /etc/hostname",
-		"hostname":                  "hostname",
-		"/etc/resolv.conf":          "cat /etc/resolv.conf",
-		"/etc/hosts":                "cat /etc/hosts",
-		"kernel.shm_rmid_forced":    "cat /proc/sys/kernel/shm_rmid_forced",
-		"/dev/shm":                  "awk '$2 == \"/dev/shm\" {print $3, $4}' /proc/mounts",
-		"sleep is pid 1":            "[ \"$(pidof sleep)\" = 1 ] && echo yes || echo no",
-		"pid 1 is another's":        "[ -e /proc/1 ] && echo yes || echo no",
+		"/etc/hostname":              "cat /etc/hostname",
+		"hostname":                   "hostname",
+		"/etc/resolv.conf":           "cat /etc/resolv.conf",
+		"/etc/hosts":                 "cat /etc/hosts",
+		"kernel.shm_rmid_forced":     "cat /proc/sys/kernel/shm_rmid_forced",
+		"/dev/shm":                   "awk '$2 == \"/dev/shm\" {print $3, $4}' /proc/mounts",
+		"sleep is pid 1":             "[ \"$(pidof sleep)\" = 1 ] && echo yes || echo no",
+		"pid 1 is another's":         "[ -e /proc/1 ] && echo yes || echo no",
 		"eth0 has the pod's address": "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1",
 	} {
 		view[what] = crictl("exec", "--sync", id, "sh", "-c", cmd)
