@@ -19,7 +19,9 @@ import (
 
 // TestPodChurn runs BERTH_POD_CHURN pod create/delete cycles (runp, stopp,
 // rmp), 10 at a time, under the sandbox handler (pods without a pause
-// container) and, side by side, under the runc shim, on containerd 2.2.1,
+// container) and, for comparison, BERTH_POD_CHURN_RUNC of them (100 by
+// default: a cycle costs seconds here) under the runc shim, on containerd
+// 2.2.1,
 // and requires that the sandbox handler's leave nothing: no process of the
 // shim (daemon or pod holder), no mount, no entry under the CRI's and the
 // sandbox controller's directories, no network namespace pin, no cgroup
@@ -69,12 +71,21 @@ func TestPodChurn(t *testing.T) {
 		t.Fatalf("CRI environment: %v\ncontainerd log:\n%s", err, e.Log())
 	}
 	podCfg := podConfig(t, dir, "churn")
+	runcCycles := min(cycles, 100)
+	if n, err := strconv.Atoi(os.Getenv("BERTH_POD_CHURN_RUNC")); err == nil && n > 0 {
+		runcCycles = n
+	}
 	for _, h := range []string{crienv.HandlerRunc, crienv.HandlerBerthSandbox} {
+		n := cycles
+		if h == crienv.HandlerRunc {
+			n = runcCycles
+		}
 		netnsBefore := entries("/var/run/netns")
 		start := time.Now()
-		ids, failures := churnPods(e, crictl, h, podCfg, cycles, 10)
+		ids, failures := churnPods(e, crictl, h, podCfg, n, 10)
 		took := time.Since(start)
-		fmt.Printf("pod churn, %s: %d runp/stopp/rmp cycles, 10 at a time, in %s (%d failed)\n", h, cycles, took.Round(time.Millisecond), len(failures))
+		fmt.Printf("pod churn, %s: %d runp/stopp/rmp cycles, 10 at a time, in %s, %.0f ms a cycle (%d failed)\n",
+			h, n, took.Round(time.Millisecond), float64(took.Milliseconds())/float64(n), len(failures))
 		for i, f := range failures {
 			if i == 5 {
 				t.Errorf("%s: ... %d more", h, len(failures)-5)
@@ -113,7 +124,7 @@ func TestPodChurn(t *testing.T) {
 			if len(left) > 10 {
 				left = append(left[:10], fmt.Sprintf("... %d more", len(left)-10))
 			}
-			t.Errorf("%d pods of %s left: %s", cycles, h, strings.Join(left, "; "))
+			t.Errorf("%d pods of %s left: %s", n, h, strings.Join(left, "; "))
 		}
 	}
 }
