@@ -21,6 +21,7 @@ struct berth_holder {
 	int report_fd;  // the child writes a failing step's errno here
 	int new_pid;    // the holder is the init of a new pid namespace
 	int parent;     // the daemon's pid
+	int image_fd;   // the holder program's memfd, or -1
 	const char *hostname;
 	int nsysctls;
 	const char **sysctl_paths;  // under /proc/sys
@@ -72,15 +73,21 @@ static int berth_holder_main(void *arg) {
 	dup2(null, 0);
 	dup2(null, 1);
 	dup2(null, 2);
-	syscall(SYS_close_range, 3, ~0U, 0);
-	for (;;) {
-		if (h->new_pid) {
-			// The pod's init: reap what the pod's processes leave.
-			while (waitpid(-1, NULL, WNOHANG) > 0)
-				;
-		}
-		pause();
+	// Ignored, SIGCHLD has the kernel reap the children a pid namespace's
+	// init is left (and stays ignored across the exec).
+	signal(SIGCHLD, SIG_IGN);
+	if (h->image_fd >= 0) {
+		// Everything of the daemon's goes at the exec, the report pipe
+		// too (EOF: success); the image is executed by its fd.
+		char *argv[] = {"berth-pod", NULL};
+		char *envp[] = {NULL};
+		syscall(SYS_close_range, 3, ~0U, 4); // CLOSE_RANGE_CLOEXEC
+		syscall(SYS_execveat, h->image_fd, "", argv, envp, AT_EMPTY_PATH);
 	}
+	// No image (not amd64) or the exec failed: stay the clone.
+	syscall(SYS_close_range, 3, ~0U, 0);
+	for (;;)
+		pause();
 	return 0;
 }
 
@@ -203,6 +210,7 @@ func startPodHolder(spec podHolderSpec, onExit func(berth.ExitStatus)) (int, err
 	// Held reaping: the holder may die before its owner is registered.
 	release := berth.HoldReaping()
 	h.parent = C.int(os.Getpid())
+	h.image_fd = C.int(holderImageFd())
 	var pid C.int
 	var errno error
 	onMainThread(func() { pid, errno = C.berth_start_holder(&h, flags) })

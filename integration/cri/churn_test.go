@@ -81,6 +81,7 @@ func TestPodChurn(t *testing.T) {
 			n = runcCycles
 		}
 		netnsBefore := entries("/var/run/netns")
+		holdersBefore := len(hoststate.ProcessesNamed(hoststate.PodHolderName))
 		start := time.Now()
 		ids, failures := churnPods(e, crictl, h, podCfg, n, 10)
 		took := time.Since(start)
@@ -98,7 +99,10 @@ func TestPodChurn(t *testing.T) {
 		}
 		var left []string
 		if _, waited := hoststate.WaitShimsGone("containerd-shim-berth-v2", e.Socket, 20*time.Second); waited >= 20*time.Second {
-			left = append(left, fmt.Sprintf("berth shim processes (daemons or holders): %v", hoststate.ShimPids("containerd-shim-berth-v2", e.Socket)))
+			left = append(left, fmt.Sprintf("berth shim daemons: %v", hoststate.ShimPids("containerd-shim-berth-v2", e.Socket)))
+		}
+		if after := len(hoststate.ProcessesNamed(hoststate.PodHolderName)); after > holdersBefore {
+			left = append(left, fmt.Sprintf("pod holder processes: %d before, %d after", holdersBefore, after))
 		}
 		left = append(left, hoststate.MountsUnder(dir)...)
 		for _, d := range []string{

@@ -51,3 +51,37 @@ func WaitShimsGone(binary, sock string, timeout time.Duration) ([]int, time.Dura
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// ProcessesNamed returns the pids of the processes whose name (comm) is
+// comm, and each one's parent pid.
+func ProcessesNamed(comm string) map[int]int {
+	out := map[int]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		status, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		var name string
+		ppid := 0
+		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "Name:"); ok {
+				name = strings.TrimSpace(v)
+			} else if v, ok := strings.CutPrefix(line, "PPid:"); ok {
+				ppid, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+		if name == comm {
+			out[pid] = ppid
+		}
+	}
+	return out
+}
+
+// PodHolderName is the name of berth's pod holder processes (pods without
+// a pause container).
+const PodHolderName = "berth-pod"

@@ -180,6 +180,18 @@ func run(cfg crienv.Config, crictl string, n, density, probePods, probeSeconds i
 		}
 		time.Sleep(3 * time.Second) // let the shims settle
 		pids := hoststate.ShimPids(shim, e.Socket)
+		shims := len(pids)
+		// The pod holders (pods without a pause container) count with
+		// their daemons.
+		isShim := map[int]bool{}
+		for _, p := range pids {
+			isShim[p] = true
+		}
+		for pid, ppid := range hoststate.ProcessesNamed(hoststate.PodHolderName) {
+			if isShim[ppid] {
+				pids = append(pids, pid)
+			}
+		}
 		pss, err := hoststate.PssKiB(pids)
 		if err != nil {
 			return err
@@ -189,7 +201,7 @@ func run(cfg crienv.Config, crictl string, n, density, probePods, probeSeconds i
 			return err
 		}
 		perPod[h] = [2]float64{float64(pss) / float64(density), float64(before-after) / float64(density)}
-		fmt.Printf("  %-18s %18.0f %22.0f %6d\n", h, perPod[h][0], perPod[h][1], len(pids))
+		fmt.Printf("  %-18s %18.0f %22.0f %6d\n", h, perPod[h][0], perPod[h][1], shims)
 		if _, _, err := b.parallel(len(ids), 10, func(i int) (string, float64, error) {
 			d, err := b.stopPod(ids[i])
 			return "", d, err
