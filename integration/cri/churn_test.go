@@ -45,31 +45,7 @@ func TestPodChurn(t *testing.T) {
 		BusyboxRoot:   env(t, "BUSYBOX_DYNAMIC_ROOT"),
 	}
 	crictl := env(t, "CRICTL")
-	dir, err := os.MkdirTemp("", "berth-podchurn")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Dir = dir
-	ctx := context.Background()
-	e, err := crienv.Start(ctx, cfg)
-	t.Cleanup(func() {
-		if err := e.RemoveAllPods(ctx, crictl); err != nil {
-			t.Errorf("remove pods: %v", err)
-		}
-		if err := e.Close(); err != nil {
-			t.Errorf("restore host state: %v", err)
-		}
-		if m := hoststate.MountsUnder(dir); len(m) > 0 {
-			t.Errorf("mounts left under %s: %v", dir, m)
-		} else if !t.Failed() {
-			_ = os.RemoveAll(dir)
-		} else {
-			t.Logf("logs kept in %s", dir)
-		}
-	})
-	if err != nil {
-		t.Fatalf("CRI environment: %v\ncontainerd log:\n%s", err, e.Log())
-	}
+	e, dir := startEnv(t, cfg, crictl, "berth-podchurn")
 	podCfg := podConfig(t, dir, "churn")
 	runcCycles := min(cycles, 100)
 	if n, err := strconv.Atoi(os.Getenv("BERTH_POD_CHURN_RUNC")); err == nil && n > 0 {

@@ -184,35 +184,8 @@ func testCRI(t *testing.T, v containerdVersion) {
 		SystemdCgroup: systemdLane(),
 	}
 	crictl, critest := env(t, "CRICTL"), env(t, "CRITEST")
-	dir, err := os.MkdirTemp("", "berth-cri")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Searchable by all: user-namespaced pods reach their rootfs below it.
-	if err := os.Chmod(dir, 0o711); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Dir = dir
+	e, dir := startEnv(t, cfg, crictl, "berth-cri")
 	ctx := context.Background()
-	e, err := crienv.Start(ctx, cfg)
-	t.Cleanup(func() {
-		if err := e.RemoveAllPods(ctx, crictl); err != nil {
-			t.Errorf("remove pods: %v", err)
-		}
-		if err := e.Close(); err != nil {
-			t.Errorf("restore host state: %v", err)
-		}
-		if m := hoststate.MountsUnder(dir); len(m) > 0 {
-			t.Errorf("mounts left under %s: %v", dir, m)
-		} else if !t.Failed() {
-			_ = os.RemoveAll(dir)
-		} else {
-			t.Logf("logs kept in %s", dir)
-		}
-	})
-	if err != nil {
-		t.Fatalf("CRI environment: %v\ncontainerd log:\n%s", err, e.Log())
-	}
 	for _, h := range v.handlers {
 		want := "containerd-shim-berth-v2"
 		if h == crienv.HandlerRunc {
@@ -321,6 +294,44 @@ func testCRI(t *testing.T, v containerdVersion) {
 	for _, name := range runcFailed {
 		fmt.Printf("  fails with the runc shim too: %s\n", name)
 	}
+}
+
+// startEnv starts the CRI environment cfg (its Dir made here, under a
+// name prefix) and removes at the test's end every pod, then the
+// environment, restoring the host's network state; it keeps the logs of a
+// failed test, and fails the test on a mount left behind.
+func startEnv(t *testing.T, cfg crienv.Config, crictl, prefix string) (*crienv.Env, string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Searchable by all: user-namespaced pods reach their rootfs below it.
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Dir = dir
+	ctx := context.Background()
+	e, err := crienv.Start(ctx, cfg)
+	t.Cleanup(func() {
+		if err := e.RemoveAllPods(ctx, crictl); err != nil {
+			t.Errorf("remove pods: %v", err)
+		}
+		if err := e.Close(); err != nil {
+			t.Errorf("restore host state: %v", err)
+		}
+		if m := hoststate.MountsUnder(dir); len(m) > 0 {
+			t.Errorf("mounts left under %s: %v", dir, m)
+		} else if !t.Failed() {
+			_ = os.RemoveAll(dir)
+		} else {
+			t.Logf("logs kept in %s", dir)
+		}
+	})
+	if err != nil {
+		t.Fatalf("CRI environment: %v\ncontainerd log:\n%s", err, e.Log())
+	}
+	return e, dir
 }
 
 // podConfig writes a minimal pod sandbox configuration named name into dir
