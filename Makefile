@@ -133,14 +133,14 @@ test-reliability: setup build
 	BERTH_BINARY=$(CURDIR)/bin/berth BERTH_CLI_CHURN=1000 \
 		$(GO) test -count=1 -v -run 'TestChurnCLI|TestFault' ./integration/reliability/
 	$(call CONTAINERD_ENV,bin) BERTH_SHIM_CHURN=500 \
-		$(GO) test -count=1 -v -run 'TestShim/containerd-1.6/DaemonSteadyUnderChurn' ./integration/containerd/
+		$(GO) test -count=1 -v -run '^TestShim$$/containerd-1.6/DaemonSteadyUnderChurn' ./integration/containerd/
 	$(CRI_ENV) BERTH_POD_CHURN=$(POD_CHURN) BERTH_POD_CHURN_RUNC=$(POD_CHURN_RUNC) \
 		$(GO) test -count=1 -v -timeout 30m -run 'TestPodChurn' ./integration/cri/
 	@mkdir -p bin/race
 	$(GO) build -race -o bin/race/berth ./cmd/berth
 	$(GO) build -race -o bin/race/containerd-shim-berth-v2 ./cmd/containerd-shim-berth-v2
 	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) BERTH_EXEC_CHURN=200 \
-		$(GO) test -race -count=1 -timeout 20m -run 'TestShim/containerd-2.2' -skip '.*/.*/OOM' ./integration/containerd/
+		$(GO) test -race -count=1 -timeout 20m -run '^TestShim$$/containerd-2.2' -skip '.*/.*/OOM' ./integration/containerd/
 	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) \
 		$(GO) test -race -count=1 -timeout 5m -run 'TestShimUpgrade' ./integration/containerd/
 	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) \
