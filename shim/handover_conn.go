@@ -177,10 +177,15 @@ func (h *handoverConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// errConnGone: the connection was closed while the handover froze it
+// (its client went); it is left out of the handover.
+var errConnGone = errors.New("the connection was closed")
+
 // Close closes the connection (the client went, or the server shut down).
 func (h *handoverConn) Close() error {
 	h.mu.Lock()
 	h.closed = true
+	h.cond.Broadcast()
 	h.mu.Unlock()
 	if h.onClose != nil {
 		h.onClose(h)
@@ -195,7 +200,7 @@ func (h *handoverConn) freeze() {
 	defer h.mu.Unlock()
 	h.frozen = true
 	_ = h.raw.SetReadDeadline(time.Unix(1, 0)) // ends a read under way
-	for h.reading || len(h.pending) > 0 {
+	for !h.closed && (h.reading || len(h.pending) > 0) {
 		h.cond.Wait()
 	}
 }
@@ -214,6 +219,9 @@ func (h *handoverConn) thaw() {
 func (h *handoverConn) unansweredMethods() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed {
+		return nil // no reply can reach the client
+	}
 	var out []string
 	for _, msg := range h.unanswered {
 		out = append(out, requestMethod(msg))
@@ -242,12 +250,17 @@ type connHandover struct {
 
 // freezeWrites stops writes at the next message boundary and returns the
 // connection's handover. Call it after freeze, once only re-readable
-// requests are unanswered.
+// requests are unanswered. It returns errConnGone for a connection
+// closed meanwhile.
 func (h *handoverConn) freezeWrites() (connHandover, error) {
 	h.mu.Lock()
 	h.writeFrozen = true
-	for h.writing || !h.out.atBoundary() {
+	for !h.closed && (h.writing || !h.out.atBoundary()) {
 		h.cond.Wait()
+	}
+	if h.closed {
+		h.mu.Unlock()
+		return connHandover{}, errConnGone
 	}
 	streams := make([]uint32, 0, len(h.unanswered))
 	for id := range h.unanswered {
@@ -263,6 +276,12 @@ func (h *handoverConn) freezeWrites() (connHandover, error) {
 	h.mu.Unlock()
 	f, err := dupSocket(h.raw, "connection's socket")
 	if err != nil {
+		h.mu.Lock()
+		gone := h.closed
+		h.mu.Unlock()
+		if gone || errors.Is(err, net.ErrClosed) {
+			return connHandover{}, errConnGone
+		}
 		return connHandover{}, err
 	}
 	ho.file = f

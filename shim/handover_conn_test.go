@@ -2,6 +2,7 @@ package shim
 
 import (
 	"context"
+	"errors"
 	"net"
 	"path/filepath"
 	"slices"
@@ -205,6 +206,80 @@ func TestConnHandoverThaw(t *testing.T) {
 	if got := <-echoed; got != "old:b" {
 		t.Fatalf("after thaw: %q", got)
 	}
+}
+
+// TestConnHandoverClientGone: a connection the server closes while the
+// handover has it frozen (its client went just as the freeze came) is
+// left out: its unanswered requests hold nothing up, and freezeWrites
+// reports errConnGone, while the other connection is handed over.
+func TestConnHandoverClientGone(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sock := filepath.Join(t.TempDir(), "s")
+	raw, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	never := make(chan struct{})
+	defer close(never)
+	l := newHandoverListener(raw, nil)
+	s := handoverTestServer(t, "old", never)
+	go func() { _ = s.Serve(ctx, l) }()
+	defer s.Close()
+	var clients []*ttrpc.Client
+	for range 2 {
+		conn, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := ttrpc.NewClient(conn)
+		defer c.Close()
+		if _, err := call(ctx, c, "Echo", "a"); err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	// The first client's connection has an unanswered request that is no
+	// Wait: it would hold the upgrade up while the connection is open.
+	go func() { _, _ = call(ctx, clients[0], "Wait", "w") }()
+	deadline := time.Now().Add(5 * time.Second)
+	var gone *handoverConn
+	for gone == nil {
+		l.mu.Lock()
+		for c := range l.conns {
+			if len(c.unansweredMethods()) > 0 {
+				gone = c
+			}
+		}
+		l.mu.Unlock()
+		if gone == nil && time.Now().After(deadline) {
+			t.Fatal("the Wait never reached the server")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	conns := l.freeze()
+	if len(conns) != 2 {
+		t.Fatalf("%d connections frozen, want 2", len(conns))
+	}
+	if err := gone.Close(); err != nil { // as the server does on a read error
+		t.Fatal(err)
+	}
+	if m := gone.unansweredMethods(); len(m) != 0 {
+		t.Errorf("a closed connection's unanswered requests: %v", m)
+	}
+	for _, c := range conns {
+		ho, err := c.freezeWrites()
+		switch {
+		case c == gone && !errors.Is(err, errConnGone):
+			t.Errorf("the closed connection: %v, want errConnGone", err)
+		case c != gone && err != nil:
+			t.Errorf("the open connection: %v", err)
+		}
+		if ho.file != nil {
+			ho.file.Close()
+		}
+	}
+	l.thaw(conns)
 }
 
 func TestFrameParser(t *testing.T) {

@@ -1,32 +1,38 @@
 package shim
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
 
 // inflight counts the requests whose handlers are running, so that a
 // daemon that retires (in the middle of the Shutdown that retired it)
-// stops serving only once they have returned.
+// stops serving only once they have returned, and an upgrade starts only
+// once no handler but a Wait runs (whether or not its client is still
+// connected).
 type inflight struct {
-	mu   sync.Mutex
-	n    int
-	zero chan struct{} // closed while n is 0; a new one once n rises
+	mu      sync.Mutex
+	n       int
+	zero    chan struct{}  // closed while n is 0; a new one once n rises
+	methods map[string]int // the running handlers by "service/method"
 }
 
 func newInflight() *inflight {
 	z := make(chan struct{})
 	close(z)
-	return &inflight{zero: z}
+	return &inflight{zero: z, methods: map[string]int{}}
 }
 
-// begin records a request's start; the returned func records its end.
-func (f *inflight) begin() func() {
+// begin records the start of a request for method ("service/method"); the
+// returned func records its end.
+func (f *inflight) begin(method string) func() {
 	f.mu.Lock()
 	if f.n == 0 {
 		f.zero = make(chan struct{})
 	}
 	f.n++
+	f.methods[method]++
 	f.mu.Unlock()
 	return func() {
 		f.mu.Lock()
@@ -34,8 +40,28 @@ func (f *inflight) begin() func() {
 		if f.n == 0 {
 			close(f.zero)
 		}
+		if f.methods[method]--; f.methods[method] == 0 {
+			delete(f.methods, method)
+		}
 		f.mu.Unlock()
 	}
+}
+
+// runningExcept lists the methods of the running handlers that are not in
+// skip, a method once per handler, sorted.
+func (f *inflight) runningExcept(skip map[string]bool) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for m, n := range f.methods {
+		if !skip[m] {
+			for range n {
+				out = append(out, m)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // wait waits until no handler runs, or timeout has passed, and reports

@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -12,7 +13,7 @@ func TestInflight(t *testing.T) {
 	if !f.wait(0) {
 		t.Fatal("no handler runs, yet wait gave up")
 	}
-	end1, end2 := f.begin(), f.begin()
+	end1, end2 := f.begin("s/A"), f.begin("s/B")
 	if f.wait(10 * time.Millisecond) {
 		t.Fatal("wait returned with two handlers running")
 	}
@@ -23,5 +24,32 @@ func TestInflight(t *testing.T) {
 	end2()
 	if !<-done {
 		t.Fatal("wait gave up after the last handler ended")
+	}
+}
+
+// TestInflightRunningExcept: the running handlers are listed by method,
+// once per handler, less the skipped methods, and leave the list as they
+// end.
+func TestInflightRunningExcept(t *testing.T) {
+	f := newInflight()
+	skip := map[string]bool{"s/Wait": true}
+	endA1, endA2, endW := f.begin("s/A"), f.begin("s/A"), f.begin("s/Wait")
+	for _, tc := range []struct {
+		name string
+		end  func()
+		want []string
+	}{
+		{"two A and a Wait", func() {}, []string{"s/A", "s/A"}},
+		{"one A ended", endA1, []string{"s/A"}},
+		{"both A ended", endA2, nil},
+		{"the Wait ended", endW, nil},
+	} {
+		tc.end()
+		if got := f.runningExcept(skip); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if !f.wait(0) {
+		t.Error("wait gave up with no handler running")
 	}
 }

@@ -74,7 +74,7 @@ func serve(ctx context.Context, f *flags) error {
 		ttrpc.WithServerHandshaker(handoverHandshaker{ttrpc.UnixSocketRequireSameUser()}),
 		ttrpc.WithUnaryServerInterceptor(func(ctx context.Context, unmarshal ttrpc.Unmarshaler, info *ttrpc.UnaryServerInfo, method ttrpc.Method) (any, error) {
 			defer scavenger.touch()
-			defer handlers.begin()()
+			defer handlers.begin(info.FullMethod)()
 			return recoverPanics(ctx, unmarshal, info, method)
 		}),
 	)
@@ -110,7 +110,7 @@ func serve(ctx context.Context, f *flags) error {
 		cfg.pinned = "" // the pins are handed over
 	}
 	svc := newService(cfg)
-	up := &upgrader{listener: l, svc: svc}
+	up := &upgrader{listener: l, svc: svc, handlers: handlers}
 	if up.exe, err = selfExe(); err != nil {
 		return err
 	}

@@ -39,6 +39,15 @@ var waitMethods = map[string]bool{
 	"containerd.runtime.sandbox.v1.Sandbox/WaitSandbox": true,
 }
 
+// waitHandlers are waitMethods as the server's interceptor names them.
+var waitHandlers = func() map[string]bool {
+	m := map[string]bool{}
+	for k := range waitMethods {
+		m["/"+k] = true
+	}
+	return m
+}()
+
 // upgrader moves a serving daemon onto the binary now at its path, in
 // place (SIGHUP): the same pid, so the containers stay its children; the
 // listener and containerd's connections inherited, each at a message
@@ -50,6 +59,9 @@ type upgrader struct {
 	exe      string
 	listener *handoverListener
 	svc      *service
+	// handlers are the server's running handlers: those of a connection
+	// its client closed run on, with no request left to show for them.
+	handlers *inflight
 
 	mu sync.Mutex // one upgrade at a time
 	// generation counts the images this daemon has run before this one.
@@ -105,7 +117,7 @@ func (u *upgrader) upgrade(ctx context.Context) error {
 	}
 	conns := u.listener.freeze()
 	undo = append(undo, func() { u.listener.thaw(conns) })
-	if err := waitOnlyWaits(conns, upgradeStepTimeout); err != nil {
+	if err := waitOnlyWaits(conns, u.handlers, upgradeStepTimeout); err != nil {
 		return giveUp(err)
 	}
 	undo = append(undo, berth.HoldReaping())
@@ -137,6 +149,9 @@ func (u *upgrader) upgrade(ctx context.Context) error {
 	})
 	for _, c := range conns {
 		ho, err := c.freezeWrites()
+		if errors.Is(err, errConnGone) {
+			continue // its client went: nothing to hand over
+		}
 		if err != nil {
 			return giveUp(err)
 		}
@@ -189,8 +204,9 @@ func checkNewBinary(ctx context.Context, exe string) error {
 }
 
 // waitOnlyWaits waits until the frozen connections' unanswered requests
-// are only Waits.
-func waitOnlyWaits(conns []*handoverConn, timeout time.Duration) error {
+// are only Waits, and so are the running handlers (a handler runs on when
+// its client closes the connection).
+func waitOnlyWaits(conns []*handoverConn, handlers *inflight, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		var busy []string
@@ -199,6 +215,11 @@ func waitOnlyWaits(conns []*handoverConn, timeout time.Duration) error {
 				if !waitMethods[m] {
 					busy = append(busy, m)
 				}
+			}
+		}
+		if handlers != nil {
+			for _, m := range handlers.runningExcept(waitHandlers) {
+				busy = append(busy, "handler "+m)
 			}
 		}
 		if len(busy) == 0 {
