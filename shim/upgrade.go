@@ -196,7 +196,12 @@ func (u *upgrader) upgrade(ctx context.Context) error {
 func checkNewBinary(ctx context.Context, exe string) error {
 	ctx, cancel := context.WithTimeout(ctx, upgradeStepTimeout)
 	defer cancel()
+	// The daemon's reaper takes every child's exit (wait4(-1)); held,
+	// it leaves this one to CombinedOutput's wait, and reaps the others
+	// that exit meanwhile once released.
+	release := berth.HoldReaping()
 	out, err := exec.CommandContext(ctx, exe, "-v").CombinedOutput()
+	release()
 	if err != nil {
 		return fmt.Errorf("upgrade refused: the new binary %s does not start: %w: %s", exe, err, strings.TrimSpace(string(out)))
 	}
