@@ -225,6 +225,7 @@ func testCRI(t *testing.T, v containerdVersion) {
 	} else if v.gate == crienv.HandlerBerth {
 		checkSystemdCgroupRefused(t, crictl, e, dir)
 		checkPodDaemons(t, crictl, e, dir)
+		checkSharedDaemonUpgrade(t, crictl, e, dir)
 		checkSandboxPods(t, crictl, e, dir)
 	}
 	runc := byHandler[crienv.HandlerRunc]
