@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	sandboxapi "github.com/containerd/containerd/api/runtime/sandbox/v1"
+	"github.com/berth-oci/berth/shim/internal/sandboxapi"
 	"github.com/containerd/containerd/api/types"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/ttrpc"
