@@ -38,6 +38,30 @@ func handoverTestServer(t *testing.T, name string, release <-chan struct{}) *ttr
 	return s
 }
 
+// listenHandover listens on a socket in a test directory, as the daemon's
+// handover listener.
+func listenHandover(t *testing.T) (string, *handoverListener) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "s")
+	raw, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sock, newHandoverListener(raw, nil)
+}
+
+// dialHandover connects a ttrpc client to sock, closed when the test ends.
+func dialHandover(t *testing.T, sock string) *ttrpc.Client {
+	t.Helper()
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ttrpc.NewClient(conn)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func call(ctx context.Context, c *ttrpc.Client, method, value string) (string, error) {
 	var resp wrapperspb.StringValue
 	err := c.Call(ctx, "test.Handover", method, wrapperspb.String(value), &resp)
@@ -52,23 +76,13 @@ func call(ctx context.Context, c *ttrpc.Client, method, value string) (string, e
 func TestConnHandover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	sock := filepath.Join(t.TempDir(), "s")
-	raw, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sock, oldL := listenHandover(t)
 	never := make(chan struct{})
 	defer close(never)
-	oldL := newHandoverListener(raw, nil)
 	old := handoverTestServer(t, "old", never)
 	go func() { _ = old.Serve(ctx, oldL) }()
 
-	conn, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := ttrpc.NewClient(conn)
-	defer client.Close()
+	client := dialHandover(t, sock)
 	if got, err := call(ctx, client, "Echo", "a"); err != nil || got != "old:a" {
 		t.Fatalf("Echo before: %q, %v", got, err)
 	}
@@ -156,13 +170,7 @@ func TestConnHandover(t *testing.T) {
 	if got, err := call(ctx, client, "Echo", "c"); err != nil || got != "new:c" {
 		t.Errorf("Echo after: %q, %v", got, err)
 	}
-	conn2, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client2 := ttrpc.NewClient(conn2)
-	defer client2.Close()
-	if got, err := call(ctx, client2, "Echo", "d"); err != nil || got != "new:d" {
+	if got, err := call(ctx, dialHandover(t, sock), "Echo", "d"); err != nil || got != "new:d" {
 		t.Errorf("Echo on a new connection: %q, %v", got, err)
 	}
 }
@@ -172,21 +180,11 @@ func TestConnHandover(t *testing.T) {
 func TestConnHandoverThaw(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sock := filepath.Join(t.TempDir(), "s")
-	raw, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := newHandoverListener(raw, nil)
+	sock, l := listenHandover(t)
 	s := handoverTestServer(t, "old", nil)
 	go func() { _ = s.Serve(ctx, l) }()
 	defer s.Close()
-	conn, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := ttrpc.NewClient(conn)
-	defer client.Close()
+	client := dialHandover(t, sock)
 	if _, err := call(ctx, client, "Echo", "a"); err != nil {
 		t.Fatal(err)
 	}
@@ -215,25 +213,15 @@ func TestConnHandoverThaw(t *testing.T) {
 func TestConnHandoverClientGone(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sock := filepath.Join(t.TempDir(), "s")
-	raw, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sock, l := listenHandover(t)
 	never := make(chan struct{})
 	defer close(never)
-	l := newHandoverListener(raw, nil)
 	s := handoverTestServer(t, "old", never)
 	go func() { _ = s.Serve(ctx, l) }()
 	defer s.Close()
 	var clients []*ttrpc.Client
 	for range 2 {
-		conn, err := net.Dial("unix", sock)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := ttrpc.NewClient(conn)
-		defer c.Close()
+		c := dialHandover(t, sock)
 		if _, err := call(ctx, c, "Echo", "a"); err != nil {
 			t.Fatal(err)
 		}
