@@ -171,6 +171,33 @@ func checkSandboxPods(t *testing.T, crictlBin string, e *crienv.Env, dir string)
 // after it are the new image's.
 func upgradePodDaemon(t *testing.T, crictlBin string, e *crienv.Env, shim, holder int, pod string) {
 	t.Helper()
+	upgradeShimInPlace(t, shim, "the pod's daemon")
+	if syscall.Kill(holder, 0) != nil || parentOf(t, holder) != shim {
+		t.Fatalf("the pod's holder %d did not survive its daemon's upgrade", holder)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := e.Crictl(ctx, crictlBin, "inspectp", "-o", "json", pod)
+	if err != nil || !strings.Contains(string(out), `"SANDBOX_READY"`) {
+		t.Fatalf("the pod after its daemon's upgrade: %v: %s", err, out)
+	}
+	ids, err := e.Crictl(ctx, crictlBin, "ps", "-q", "--pod", pod)
+	if err != nil || strings.TrimSpace(string(ids)) == "" {
+		t.Fatalf("the pod's containers after the upgrade: %v: %q", err, ids)
+	}
+	id := strings.Fields(string(ids))[0]
+	if out, err := e.Crictl(ctx, crictlBin, "exec", "--sync", id, "hostname"); err != nil || strings.TrimSpace(string(out)) != "lane-pod" {
+		t.Fatalf("exec in the pod after its daemon's upgrade: %v: %q", err, out)
+	}
+	fmt.Printf("handler %s: the pod's daemon upgraded in place; the holder, the pod and its container went across\n", crienv.HandlerBerthSandbox)
+}
+
+// upgradeShimInPlace sends SIGHUP to the shim daemon shim, whose first
+// upgrade it is, and waits up to 30 s for its stats to show it serving as
+// generation 1; it fails the test if the upgrade was given up. what names
+// the daemon in the failures.
+func upgradeShimInPlace(t *testing.T, shim int, what string) {
+	t.Helper()
 	socket, err := testutil.ShimSocketOf(shim)
 	if err != nil {
 		t.Fatal(err)
@@ -190,30 +217,12 @@ func upgradePodDaemon(t *testing.T, crictlBin string, e *crienv.Env, shim, holde
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the pod's daemon did not upgrade in 30s: %+v, %v", st, err)
+			t.Fatalf("%s did not upgrade in 30s: %+v, %v", what, st, err)
 		}
 	}
 	if st.Generation != 1 {
-		t.Fatalf("the pod's daemon gave up its upgrade: %s", st.UpgradeError)
+		t.Fatalf("%s gave up its upgrade: %s", what, st.UpgradeError)
 	}
-	if syscall.Kill(holder, 0) != nil || parentOf(t, holder) != shim {
-		t.Fatalf("the pod's holder %d did not survive its daemon's upgrade", holder)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	out, err := e.Crictl(ctx, crictlBin, "inspectp", "-o", "json", pod)
-	if err != nil || !strings.Contains(string(out), `"SANDBOX_READY"`) {
-		t.Fatalf("the pod after its daemon's upgrade: %v: %s", err, out)
-	}
-	ids, err := e.Crictl(ctx, crictlBin, "ps", "-q", "--pod", pod)
-	if err != nil || strings.TrimSpace(string(ids)) == "" {
-		t.Fatalf("the pod's containers after the upgrade: %v: %q", err, ids)
-	}
-	id := strings.Fields(string(ids))[0]
-	if out, err := e.Crictl(ctx, crictlBin, "exec", "--sync", id, "hostname"); err != nil || strings.TrimSpace(string(out)) != "lane-pod" {
-		t.Fatalf("exec in the pod after its daemon's upgrade: %v: %q", err, out)
-	}
-	fmt.Printf("handler %s: the pod's daemon upgraded in place; the holder, the pod and its container went across\n", crienv.HandlerBerthSandbox)
 }
 
 // parentOf returns the parent pid of pid.

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/berth-oci/berth/integration/crienv"
-	"github.com/berth-oci/berth/internal/testutil"
 )
 
 // sharedPod is a pod of the shared-pods handler as checkSharedDaemonUpgrade
@@ -86,31 +85,7 @@ func checkSharedDaemonUpgrade(t *testing.T, crictlBin string, e *crienv.Env, dir
 	if other := parentOf(t, pods[1].pause); other != daemon {
 		t.Fatalf("shared-pods upgrade: the two pods have daemons %d and %d, not one", daemon, other)
 	}
-	socket, err := testutil.ShimSocketOf(daemon)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		Generation   int    `json:"generation"`
-		UpgradeError string `json:"upgrade_error"`
-	}
-	if err := syscall.Kill(daemon, syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		time.Sleep(100 * time.Millisecond)
-		err := testutil.ShimStats(socket, &st)
-		if err == nil && (st.Generation == 1 || st.UpgradeError != "") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("shared-pods upgrade: the daemon did not upgrade in 30s: %+v, %v", st, err)
-		}
-	}
-	if st.Generation != 1 {
-		t.Fatalf("shared-pods upgrade: given up: %s", st.UpgradeError)
-	}
+	upgradeShimInPlace(t, daemon, "shared-pods upgrade: the daemon")
 	for _, p := range pods {
 		if time.Now().After(p.exitsSevenAt) {
 			t.Fatalf("shared-pods upgrade: the upgrade ended after the container meant to exit after it had exited")
@@ -151,7 +126,7 @@ func checkSharedDaemonUpgrade(t *testing.T, crictlBin string, e *crienv.Env, dir
 		crictl("rmp", p.id)
 	}
 	pods = nil
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for syscall.Kill(daemon, 0) == nil {
 		if time.Now().After(deadline) {
 			t.Fatalf("shared-pods upgrade: the upgraded daemon %d still runs with its pods removed", daemon)
