@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,7 +75,7 @@ func serve(ctx context.Context, f *flags) error {
 		ttrpc.WithServerHandshaker(handoverHandshaker{ttrpc.UnixSocketRequireSameUser()}),
 		ttrpc.WithUnaryServerInterceptor(func(ctx context.Context, unmarshal ttrpc.Unmarshaler, info *ttrpc.UnaryServerInfo, method ttrpc.Method) (any, error) {
 			defer scavenger.touch()
-			defer handlers.begin(info.FullMethod)()
+			defer handlers.begin(strings.TrimPrefix(info.FullMethod, "/"))()
 			return recoverPanics(ctx, unmarshal, info, method)
 		}),
 	)

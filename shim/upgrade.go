@@ -39,15 +39,6 @@ var waitMethods = map[string]bool{
 	"containerd.runtime.sandbox.v1.Sandbox/WaitSandbox": true,
 }
 
-// waitHandlers are waitMethods as the server's interceptor names them.
-var waitHandlers = func() map[string]bool {
-	m := map[string]bool{}
-	for k := range waitMethods {
-		m["/"+k] = true
-	}
-	return m
-}()
-
 // upgrader moves a serving daemon onto the binary now at its path, in
 // place (SIGHUP): the same pid, so the containers stay its children; the
 // listener and containerd's connections inherited, each at a message
@@ -222,10 +213,8 @@ func waitOnlyWaits(conns []*handoverConn, handlers *inflight, timeout time.Durat
 				}
 			}
 		}
-		if handlers != nil {
-			for _, m := range handlers.runningExcept(waitHandlers) {
-				busy = append(busy, "handler "+m)
-			}
+		for _, m := range handlers.runningExcept(waitMethods) {
+			busy = append(busy, "handler "+m)
 		}
 		if len(busy) == 0 {
 			return nil

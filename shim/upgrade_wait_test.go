@@ -16,10 +16,10 @@ func TestWaitOnlyWaits(t *testing.T) {
 		busy    string // in the error; empty: no error
 	}{
 		{"nothing running", nil, ""},
-		{"a task Wait", []string{"/containerd.task.v2.Task/Wait"}, ""},
-		{"a v3 Wait and a WaitSandbox", []string{"/containerd.task.v3.Task/Wait", "/containerd.runtime.sandbox.v1.Sandbox/WaitSandbox"}, ""},
-		{"a Create", []string{"/containerd.task.v2.Task/Create"}, "handler /containerd.task.v2.Task/Create"},
-		{"a Wait and a Delete", []string{"/containerd.task.v2.Task/Wait", "/containerd.task.v2.Task/Delete"}, "handler /containerd.task.v2.Task/Delete"},
+		{"a task Wait", []string{"containerd.task.v2.Task/Wait"}, ""},
+		{"a v3 Wait and a WaitSandbox", []string{"containerd.task.v3.Task/Wait", "containerd.runtime.sandbox.v1.Sandbox/WaitSandbox"}, ""},
+		{"a Create", []string{"containerd.task.v2.Task/Create"}, "handler containerd.task.v2.Task/Create"},
+		{"a Wait and a Delete", []string{"containerd.task.v2.Task/Wait", "containerd.task.v2.Task/Delete"}, "handler containerd.task.v2.Task/Delete"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newInflight()
