@@ -172,3 +172,22 @@ func dupSocket(c syscall.Conn, what string) (*os.File, error) {
 	}
 	return os.NewFile(uintptr(fd), what), nil
 }
+
+// waitClientsGone waits up to timeout until every connection has been
+// closed, and reports whether every one has. The listener should be
+// closed already.
+func (l *handoverListener) waitClientsGone(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		l.mu.Lock()
+		n := len(l.conns)
+		l.mu.Unlock()
+		if n == 0 {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

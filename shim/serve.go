@@ -153,24 +153,7 @@ func serve(ctx context.Context, f *flags) error {
 		}
 	}()
 	serveMainThread(done)
-	// Stop serving once the handlers running have returned (the Shutdown
-	// that retired the daemon among them), then gracefully: ttrpc closes a
-	// connection once it has no request in flight. A connection's state is
-	// updated only between its messages, so a reply can still lose the race
-	// with the close; containerd takes ttrpc.ErrClosed from Shutdown as
-	// success (core/runtime/v2/shim.go).
-	if !handlers.wait(2 * time.Second) {
-		logrus.Warn("shutting down with requests still running after 2s")
-	}
-	// And once their replies are written: the connections know (a reply
-	// that lost the race with the close fails a ShutdownSandbox, which
-	// containerd does not forgive as it does a Shutdown).
-	if !l.waitAnswered(2 * time.Second) {
-		logrus.Warn("shutting down with replies still unwritten after 2s")
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = server.Shutdown(sctx)
+	drainServer(server, l, handlers, listenerClosed.Load(), 2*time.Second)
 	// A retired daemon removed its socket already; the path may now
 	// belong to the group's next daemon.
 	if f.socket != "" && !listenerClosed.Load() {
