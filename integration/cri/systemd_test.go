@@ -29,13 +29,18 @@ var systemdVersion = containerdVersion{"2.2-systemd", "CONTAINERD_22", "CONTAINE
 // under qemu's emulation with three handlers (the 17 tests of an earlier
 // subset took 2.5 minutes a handler there): pod lifecycle, a container's
 // whole lifecycle (created, started, stopped, removed), ExecSync, logs,
-// OOMKilled, the security context's user and capabilities, a
-// user-namespaced pod and recursive read-only mounts. Update then exec and
-// the stats the kubelet reads are checked apart (checkUpdateThenExec,
-// checkStatsSideBySide); make test-cri runs the whole suite on the host.
+// the security context's user and capabilities, a user-namespaced pod and
+// recursive read-only mounts. Update then exec and the stats the kubelet
+// reads are checked apart (checkUpdateThenExec, checkStatsSideBySide);
+// make test-cri runs the whole suite on the host. OOMKilled is left out,
+// as containerd's own CI leaves it out under the systemd driver
+// (containerd#12714, #12819): critest's hog is the init, and systemd
+// removes the scope with it, at times before any shim read its oom_kill
+// counter (runc#5071), with the runc shim as with berth. The lane's
+// checks of OOM under systemd (test-vm-systemd) are the CLI's and ctr's.
 const systemdFocus = `PodSandbox runtime should support basic operations|` +
 	`should support removing running container \[|should support execSync \[|` +
-	`should support starting container with log|Container OOM|` +
+	`should support starting container with log|` +
 	`Security Context bucket runtime should support (RunAsUser$|dropping capability)|` +
 	`NamespaceMode_POD|should support recursive readonly mounts`
 

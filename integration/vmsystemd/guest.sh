@@ -102,6 +102,21 @@ cli_checks() {
 	record "$rt" "oom: events" "$(grep -c '"type":"oom"' "$L/$rt-oom-events")"
 	kill "$evpid" 2>/dev/null
 	$R delete -f oom
+
+	# The hog a child, the init living on: the scope stays, and its
+	# oom_kill counter tells each kill.
+	ccg=/sys/fs/cgroup/system.slice/lane-$rt-oom-child.scope
+	$R create -b "$b/oom-child" oom-child > "$L/$rt-oom-child.log" 2>&1
+	$R events --interval 1s oom-child > "$L/$rt-oom-child-events" 2>&1 &
+	evpid=$!
+	sleep 1
+	$R start oom-child
+	i=0; while [ "$(sed -n 's/^oom_kill //p' "$ccg/memory.events" 2>/dev/null)" != 1 ] && [ $i -lt 60 ]; do sleep 0.5; i=$((i+1)); done
+	sleep 2
+	record "$rt" "oom of a child: oom_kill" "$(sed -n 's/^oom_kill //p' "$ccg/memory.events" 2>/dev/null)"
+	record "$rt" "oom of a child: events" "$(grep -c '"type":"oom"' "$L/$rt-oom-child-events")"
+	kill "$evpid" 2>/dev/null
+	$R delete -f oom-child
 }
 
 # berth's and runc's side by side at once: each has its own root, scopes
@@ -145,9 +160,20 @@ expect "events --stats: memory limit" 104857600
 expect "delete: scope LoadState" not-found
 expect "delete: cgroup" removed
 expect "delete: state" 0
-# One hog, one kill: the scope is gone with its last process, so its
-# oom_kill counter cannot be read afterwards.
-expect "oom: events" 1
+# One hog, the init, one kill. systemd removes the scope with its last
+# process, and at times before any notification could read its oom_kill
+# counter: then no runtime can tell the kill (runc#5071; containerd's CI
+# skips critest's OOMKilled under the systemd driver for it, containerd
+# #12819). That 0 is reported as known; any other count but 1 fails.
+b=$(value berth "oom: events"); r=$(value runc "oom: events")
+case $b in
+1) ok "systemd cgroup, oom: events: berth 1, runc $r" ;;
+0) echo "VMTEST known systemd cgroup, oom: events: berth 0, runc $r: the scope went before its oom_kill counter was read (runc#5071)" ;;
+*) fail "systemd cgroup, oom: events: berth '$b', want 1; runc '$r'" ;;
+esac
+# The hog a child: the scope stays, and exactly one event is owed.
+expect "oom of a child: oom_kill" 1
+expect "oom of a child: events" 1
 
 # ctr_wait_stopped ID: up to 20 s for the task to leave RUNNING.
 ctr_wait_stopped() {

@@ -95,6 +95,9 @@ func write(dir string) error {
 				spec.WithArgs("sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /data/count; sleep 0.2; done")},
 			"oom": {spec.WithMemoryLimit(16 << 20), systemdCgroup("system.slice", "lane-"+rt, "oom"),
 				spec.WithArgs("sh", "-c", "sleep 2; x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done")},
+			// The hog a child: its kill leaves the init, and the scope.
+			"oom-child": {spec.WithMemoryLimit(16 << 20), systemdCgroup("system.slice", "lane-"+rt, "oom-child"),
+				spec.WithArgs("sh", "-c", "sleep 2; (x=aaaaaaaaaaaaaaaa; while true; do x=$x$x; done); exec sleep 300")},
 		}
 		// A rootless container of the user lanerl (uid 1500, made in the
 		// guest), in a scope of that user's systemd manager.
