@@ -33,4 +33,6 @@ fi
 fails=$(grep -ac "VMTEST fail" "$work/serial.log" || true)
 oks=$(grep -ac "VMTEST ok" "$work/serial.log" || true)
 echo "test-vm: $oks passed, $fails failed (cgroup v2 and AppArmor, in a VM)"
+# The failed checks again, last: a log cut to its tail still names them.
+{ grep -a "VMTEST fail" "$work/serial.log" || true; } | tr -d '\r' | sed 's/^.*VMTEST fail/test-vm: FAILED:/' | cut -c1-600
 [ "$fails" -eq 0 ]
