@@ -6,16 +6,23 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 )
+
+// sdnotifyDir is the directory SdnotifyBinary built into, once it has.
+var sdnotifyDir atomic.Pointer[string]
 
 // SdnotifyBinary builds integration/cmd/sdnotify (systemd-notify's part
 // the tests need: a datagram to $NOTIFY_SOCKET), static, once per process,
 // with the go of BERTH_GO (set by make) or go on PATH, and returns its path.
+// A test package that calls it removes it with RemoveSdnotify from its
+// TestMain.
 var SdnotifyBinary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "berth-sdnotify-")
 	if err != nil {
 		return "", err
 	}
+	sdnotifyDir.Store(&dir)
 	// Anyone may run it: podman's containers see it through a bind mount.
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return "", err
@@ -32,3 +39,11 @@ var SdnotifyBinary = sync.OnceValues(func() (string, error) {
 	}
 	return bin, nil
 })
+
+// RemoveSdnotify removes what SdnotifyBinary built, if it built anything.
+// Call it once the package's tests have ended.
+func RemoveSdnotify() {
+	if dir := sdnotifyDir.Load(); dir != nil {
+		_ = os.RemoveAll(*dir)
+	}
+}
