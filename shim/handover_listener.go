@@ -122,29 +122,20 @@ func (l *handoverListener) thaw(conns []*handoverConn) {
 // given and not answered (its reply wholly written), and reports whether
 // none has.
 func (l *handoverListener) waitAnswered(timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for {
+	return pollUntil(timeout, 2*time.Millisecond, func() bool {
 		l.mu.Lock()
 		conns := make([]*handoverConn, 0, len(l.conns))
 		for c := range l.conns {
 			conns = append(conns, c)
 		}
 		l.mu.Unlock()
-		busy := false
 		for _, c := range conns {
 			if len(c.unansweredMethods()) > 0 {
-				busy = true
-				break
+				return false
 			}
 		}
-		if !busy {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return true
+	})
 }
 
 // file is a duplicate of the listening socket, for the next image.
@@ -177,17 +168,9 @@ func dupSocket(c syscall.Conn, what string) (*os.File, error) {
 // closed, and reports whether every one has. The listener should be
 // closed already.
 func (l *handoverListener) waitClientsGone(timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for {
+	return pollUntil(timeout, time.Millisecond, func() bool {
 		l.mu.Lock()
-		n := len(l.conns)
-		l.mu.Unlock()
-		if n == 0 {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer l.mu.Unlock()
+		return len(l.conns) == 0
+	})
 }

@@ -203,9 +203,9 @@ func checkNewBinary(ctx context.Context, exe string) error {
 // are only Waits, and so are the running handlers (a handler runs on when
 // its client closes the connection).
 func waitOnlyWaits(conns []*handoverConn, handlers *inflight, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		var busy []string
+	var busy []string
+	onlyWaits := pollUntil(timeout, 5*time.Millisecond, func() bool {
+		busy = nil
 		for _, c := range conns {
 			for _, m := range c.unansweredMethods() {
 				if !waitMethods[m] {
@@ -216,14 +216,12 @@ func waitOnlyWaits(conns []*handoverConn, handlers *inflight, timeout time.Durat
 		for _, m := range handlers.runningExcept(waitMethods) {
 			busy = append(busy, "handler "+m)
 		}
-		if len(busy) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("requests still under way after %s: %s", timeout, strings.Join(busy, ", "))
-		}
-		time.Sleep(5 * time.Millisecond)
+		return len(busy) == 0
+	})
+	if !onlyWaits {
+		return fmt.Errorf("requests still under way after %s: %s", timeout, strings.Join(busy, ", "))
 	}
+	return nil
 }
 
 // handover describes the daemon's tasks, pod sandboxes and pins for the

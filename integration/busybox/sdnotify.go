@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"testing"
 )
 
 // sdnotifyDir is the directory SdnotifyBinary built into, once it has.
@@ -15,8 +16,8 @@ var sdnotifyDir atomic.Pointer[string]
 // SdnotifyBinary builds integration/cmd/sdnotify (systemd-notify's part
 // the tests need: a datagram to $NOTIFY_SOCKET), static, once per process,
 // with the go of BERTH_GO (set by make) or go on PATH, and returns its path.
-// A test package that calls it removes it with RemoveSdnotify from its
-// TestMain.
+// A test package that calls it runs its tests with RunTests, which
+// removes it.
 var SdnotifyBinary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "berth-sdnotify-")
 	if err != nil {
@@ -40,10 +41,14 @@ var SdnotifyBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-// RemoveSdnotify removes what SdnotifyBinary built, if it built anything.
-// Call it once the package's tests have ended.
-func RemoveSdnotify() {
-	if dir := sdnotifyDir.Load(); dir != nil {
-		_ = os.RemoveAll(*dir)
-	}
+// RunTests runs a test package's tests (TestMain's m.Run) and then
+// removes what SdnotifyBinary built, if it built anything; TestMain exits
+// with its result.
+func RunTests(m *testing.M) int {
+	defer func() {
+		if dir := sdnotifyDir.Load(); dir != nil {
+			_ = os.RemoveAll(*dir)
+		}
+	}()
+	return m.Run()
 }

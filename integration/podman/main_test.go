@@ -8,8 +8,4 @@ import (
 )
 
 // TestMain removes the sdnotify binary the tests built, once they end.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	busybox.RemoveSdnotify()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(busybox.RunTests(m)) }
