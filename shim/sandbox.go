@@ -77,8 +77,8 @@ func (ss sandboxService) CreateSandbox(ctx context.Context, req *sandboxapi.Crea
 			return nil, toGRPC(fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument))
 		}
 	}
-	if cfg.userns {
-		return nil, toGRPC(fmt.Errorf("sandbox %s: a pod user namespace is not supported by berth's pod sandbox (use a handler without sandboxer = \"shim\"): %w", req.SandboxID, errdefs.ErrNotImplemented))
+	if err := cfg.validateUserns(); err != nil {
+		return nil, toGRPC(fmt.Errorf("sandbox %s: %w: %w", req.SandboxID, err, errdefs.ErrInvalidArgument))
 	}
 	files, err := podFilesFor(req.BundlePath, req.SandboxID)
 	if err != nil {
@@ -134,6 +134,9 @@ func (ss sandboxService) StartSandbox(ctx context.Context, req *sandboxapi.Start
 	}
 	if c.network != modeNode {
 		spec.netnsPath = sb.netns
+	}
+	if c.userns {
+		spec.uidMap, spec.gidMap = c.uidMap, c.gidMap
 	}
 	pid, err := startPodHolder(spec, func(es berth.ExitStatus) { sb.holderExited(es) })
 	if err != nil {

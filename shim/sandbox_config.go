@@ -23,8 +23,17 @@ type podConfig struct {
 	sysctls      map[string]string
 	// The namespace modes of the pod: network, pid and ipc.
 	network, pid, ipc namespaceMode
-	// userns is set when the pod asks for a user namespace of its own.
-	userns bool
+	// userns is set when the pod asks for a user namespace of its own
+	// (userns_options present, of mode POD), with these mappings.
+	userns         bool
+	usernsMode     namespaceMode
+	uidMap, gidMap []idMapping
+}
+
+// idMapping is one line of a user namespace's uid_map or gid_map (the
+// CRI's IDMapping).
+type idMapping struct {
+	containerID, hostID, size uint32
 }
 
 // namespaceMode is the CRI's NamespaceMode.
@@ -42,7 +51,8 @@ const podConfigTypeURL = "runtime.v1.PodSandboxConfig"
 
 // decodePodConfig decodes a PodSandboxConfig.
 func decodePodConfig(b []byte) (podConfig, error) {
-	c := podConfig{sysctls: map[string]string{}}
+	// No userns_options: the host's user namespace, as mode NODE.
+	c := podConfig{sysctls: map[string]string{}, usernsMode: modeNode}
 	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
 		switch {
 		case num == 2 && typ == protowire.BytesType:
@@ -97,12 +107,7 @@ func (c *podConfig) decodeLinux(b []byte) error {
 					case num == 3 && typ == protowire.VarintType:
 						c.ipc = namespaceMode(n)
 					case num == 5 && typ == protowire.BytesType: // userns_options
-						return eachField(v, func(num protowire.Number, typ protowire.Type, _ []byte, n uint64) error {
-							if num == 1 && typ == protowire.VarintType && namespaceMode(n) == modePod {
-								c.userns = true
-							}
-							return nil
-						})
+						return c.decodeUserns(v)
 					}
 					return nil
 				})
@@ -123,6 +128,91 @@ func (c *podConfig) decodeLinux(b []byte) error {
 		}
 		return nil
 	})
+}
+
+// decodeUserns decodes a UserNamespace: its mode (1) and its uid (2) and
+// gid (3) mappings.
+func (c *podConfig) decodeUserns(b []byte) error {
+	// The mode's default (absent from the wire) is POD: a UserNamespace
+	// present asks for the pod's own, as containerd reads it.
+	c.usernsMode = modePod
+	var uids, gids []idMapping
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
+		switch {
+		case num == 1 && typ == protowire.VarintType:
+			c.usernsMode = namespaceMode(n)
+		case (num == 2 || num == 3) && typ == protowire.BytesType:
+			m, err := decodeIDMapping(v)
+			if err != nil {
+				return err
+			}
+			if num == 2 {
+				uids = append(uids, m)
+			} else {
+				gids = append(gids, m)
+			}
+		}
+		return nil
+	})
+	c.uidMap, c.gidMap = uids, gids
+	c.userns = c.usernsMode == modePod
+	return err
+}
+
+// usernsField names the pod config's user namespace options in errors.
+const usernsField = "linux.security_context.namespace_options.userns_options"
+
+// validateUserns checks the pod's user namespace options as the CRI
+// checks a pause container's: mode NODE with no mappings, or POD with
+// uid and gid mappings, which must map ID 0 (the pod's root, that the
+// holder becomes); no other mode.
+func (c podConfig) validateUserns() error {
+	switch {
+	case c.usernsMode == modeNode && (len(c.uidMap) > 0 || len(c.gidMap) > 0):
+		return fmt.Errorf("%s: mode NODE takes no mappings (got %d uid and %d gid mappings)", usernsField, len(c.uidMap), len(c.gidMap))
+	case c.usernsMode == modeNode:
+		return nil
+	case c.usernsMode != modePod:
+		return fmt.Errorf("%s: unsupported mode %d (a pod's user namespace is POD or NODE)", usernsField, c.usernsMode)
+	case len(c.uidMap) == 0 || len(c.gidMap) == 0:
+		return fmt.Errorf("%s: mode POD needs uid and gid mappings (got %d and %d)", usernsField, len(c.uidMap), len(c.gidMap))
+	case !mapsRoot(c.uidMap):
+		return fmt.Errorf("%s: uids: container ID 0 is not mapped", usernsField)
+	case !mapsRoot(c.gidMap):
+		return fmt.Errorf("%s: gids: container ID 0 is not mapped", usernsField)
+	}
+	return nil
+}
+
+// mapsRoot reports whether one of the mappings maps container ID 0.
+func mapsRoot(m []idMapping) bool {
+	for _, l := range m {
+		if l.containerID == 0 && l.size > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeIDMapping decodes an IDMapping: host_id 1, container_id 2,
+// length 3.
+func decodeIDMapping(b []byte) (idMapping, error) {
+	var m idMapping
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, _ []byte, n uint64) error {
+		if typ != protowire.VarintType {
+			return nil
+		}
+		switch num {
+		case 1:
+			m.hostID = uint32(n)
+		case 2:
+			m.containerID = uint32(n)
+		case 3:
+			m.size = uint32(n)
+		}
+		return nil
+	})
+	return m, err
 }
 
 // eachField calls f with each field of a message: its number, its type,

@@ -2,6 +2,7 @@ package shim
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -46,7 +47,12 @@ func TestDecodePodConfig(t *testing.T) {
 				ns = appendVarint(ns, 1, uint64(modeNode))
 				ns = appendVarint(ns, 2, uint64(modePod))
 				ns = appendVarint(ns, 3, uint64(modeNode))
-				return appendMessage(ns, 5, func(u []byte) []byte { return appendVarint(u, 1, uint64(modePod)) })
+				// userns_options: mode POD, the default, is not on the
+				// wire, as the CRI's encoder leaves it out.
+				return appendMessage(ns, 5, func(u []byte) []byte {
+					u = appendMessage(u, 2, func(m []byte) []byte { return appendVarint(appendVarint(appendVarint(m, 1, 65536), 2, 0), 3, 65536) })
+					return appendMessage(u, 3, func(m []byte) []byte { return appendVarint(appendVarint(m, 1, 131072), 3, 1000) })
+				})
 			})
 			return appendVarint(sc, 6, 1) // privileged
 		})
@@ -63,7 +69,9 @@ func TestDecodePodConfig(t *testing.T) {
 		dnsServers: []string{"10.0.0.10", "10.0.0.11"}, dnsSearches: []string{"lane.local"}, dnsOptions: []string{"ndots:2"},
 		cgroupParent: "/kubepods/pod1",
 		sysctls:      map[string]string{"kernel.shm_rmid_forced": "1", "net.ipv4.ip_forward": "0"},
-		network:      modeNode, pid: modePod, ipc: modeNode, userns: true,
+		network:      modeNode, pid: modePod, ipc: modeNode, userns: true, usernsMode: modePod,
+		uidMap: []idMapping{{containerID: 0, hostID: 65536, size: 65536}},
+		gidMap: []idMapping{{containerID: 0, hostID: 131072, size: 1000}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("decoded\n%+v\nwant\n%+v", got, want)
@@ -76,6 +84,18 @@ func TestDecodePodConfig(t *testing.T) {
 	empty, err := decodePodConfig(nil)
 	if err != nil || empty.dnsSet || empty.network != modePod || empty.pid != modePod || empty.ipc != modePod {
 		t.Errorf("empty config: %+v, %v", empty, err)
+	}
+	// A user namespace of the host's (mode NODE) is no user namespace.
+	var node []byte
+	node = appendMessage(node, 8, func(m []byte) []byte {
+		return appendMessage(m, 2, func(sc []byte) []byte {
+			return appendMessage(sc, 1, func(ns []byte) []byte {
+				return appendMessage(ns, 5, func(u []byte) []byte { return appendVarint(u, 1, uint64(modeNode)) })
+			})
+		})
+	})
+	if c, err := decodePodConfig(node); err != nil || c.userns {
+		t.Errorf("userns mode NODE: userns %v, %v", c.userns, err)
 	}
 	if _, err := decodePodConfig([]byte{0x12, 0x05, 'a'}); err == nil {
 		t.Error("a truncated config decoded without error")
@@ -90,5 +110,38 @@ func TestSysctlPath(t *testing.T) {
 		if got := sysctlPath(name); got != want {
 			t.Errorf("sysctlPath(%q) = %q, want %q", name, got, want)
 		}
+	}
+}
+
+// TestValidateUserns: the pod user namespace options the CRI refuses for
+// a pause container are refused, naming the field; the rest pass.
+func TestValidateUserns(t *testing.T) {
+	root := []idMapping{{containerID: 0, hostID: 65536, size: 65536}}
+	for _, tc := range []struct {
+		name string
+		c    podConfig
+		want string // "" for valid
+	}{
+		{"none", podConfig{usernsMode: modeNode}, ""},
+		{"pod", podConfig{usernsMode: modePod, uidMap: root, gidMap: root}, ""},
+		{"node with mappings", podConfig{usernsMode: modeNode, uidMap: root}, "mode NODE takes no mappings"},
+		{"container", podConfig{usernsMode: modeContainer, uidMap: root, gidMap: root}, "unsupported mode 1"},
+		{"target", podConfig{usernsMode: modeTarget}, "unsupported mode 3"},
+		{"pod without gids", podConfig{usernsMode: modePod, uidMap: root}, "needs uid and gid mappings"},
+		{"root unmapped", podConfig{usernsMode: modePod, uidMap: []idMapping{{containerID: 1, hostID: 65536, size: 65536}}, gidMap: root}, "uids: container ID 0 is not mapped"},
+		{"root gid unmapped", podConfig{usernsMode: modePod, uidMap: root, gidMap: []idMapping{{containerID: 0, hostID: 1, size: 0}}}, "gids: container ID 0 is not mapped"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.c.validateUserns()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), usernsField) {
+				t.Fatalf("got %v, want an error naming %s: %s", err, usernsField, tc.want)
+			}
+		})
 	}
 }
