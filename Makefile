@@ -20,6 +20,10 @@ GO = $(shell cat $(SETUP_STAMP))
 
 # containerd 2.x for the shim tests, built by setup (1.6 comes from Debian).
 CONTAINERD2_DIR := $(CURDIR)/.cache/containerd-2.2.1
+# containerd 2.3, for the CRI lane's pod sandbox handler: 2.2.1 (and 2.2.9)
+# give a shim sandboxer no runtime features or panic on its host-network
+# pods.
+CONTAINERD23_DIR := $(CURDIR)/.cache/containerd-2.3.7
 
 # The OCI runtime-tools validation suite and runc v1.5.2, built by setup.
 CONFORMANCE_DIR := $(CURDIR)/.cache/conformance
@@ -58,7 +62,7 @@ setup-base:
 	$(call run_setup,SETUP_LEVEL=base)
 
 setup:
-	$(call run_setup,CONTAINERD2_DIR=$(CONTAINERD2_DIR) CONFORMANCE_DIR=$(CONFORMANCE_DIR) CRI_DIR=$(CRI_DIR))
+	$(call run_setup,CONTAINERD2_DIR=$(CONTAINERD2_DIR) CONTAINERD23_DIR=$(CONTAINERD23_DIR) CONFORMANCE_DIR=$(CONFORMANCE_DIR) CRI_DIR=$(CRI_DIR))
 
 build: setup-base
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
@@ -169,6 +173,7 @@ fuzz: setup-base
 # The environment of the CRI lanes (test-cri, and the systemd VM's),
 # written once.
 CRI_ENV = CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CONTAINERD_22_SHIM_RUNC=$(CONTAINERD2_DIR)/containerd-shim-runc-v2 \
+	CONTAINERD_23=$(CONTAINERD23_DIR)/containerd CONTAINERD_23_SHIM_RUNC=$(CONTAINERD23_DIR)/containerd-shim-runc-v2 \
 	RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc BERTH_SHIM=$(CURDIR)/bin/containerd-shim-berth-v2 \
 	CRANE=$(CRI_DIR)/bin/crane CRICTL=$(CRI_DIR)/bin/crictl CRITEST=$(CRI_DIR)/bin/critest \
 	CNI_BIN_DIR=/usr/lib/cni BUSYBOX_DYNAMIC_ROOT=$(CRI_DIR)/busybox BERTH_GO=$(GO) CRITEST_PARALLEL=$(CRITEST_PARALLEL)

@@ -91,19 +91,21 @@ install_go() {
 	rm -rf "$tmp"
 }
 
-# install_containerd2 builds containerd and ctr $CONTAINERD2_VERSION into
-# $CONTAINERD2_DIR (the tests run containerd 1.6 from Debian and this).
+# install_containerd2 DIR VERSION builds containerd, ctr and its runc shim
+# VERSION into DIR (the tests run containerd 1.6 from Debian and 2.2.1, and
+# the CRI lane 2.3 too); nothing when DIR is empty.
 install_containerd2() {
-	[ -n "${CONTAINERD2_DIR:-}" ] || return 0
-	if [ -x "$CONTAINERD2_DIR/containerd" ] && [ -x "$CONTAINERD2_DIR/ctr" ] && [ -x "$CONTAINERD2_DIR/containerd-shim-runc-v2" ]; then
+	local dir=$1 version=$2
+	[ -n "$dir" ] || return 0
+	if [ -x "$dir/containerd" ] && [ -x "$dir/ctr" ] && [ -x "$dir/containerd-shim-runc-v2" ]; then
 		return 0
 	fi
-	log "building containerd $CONTAINERD2_VERSION into $CONTAINERD2_DIR (a few minutes, once)"
-	mkdir -p "$CONTAINERD2_DIR"
-	GOBIN="$CONTAINERD2_DIR" GOFLAGS=-buildvcs=false CGO_ENABLED=1 "$GO_BIN" install \
-		"github.com/containerd/containerd/v2/cmd/containerd@$CONTAINERD2_VERSION" \
-		"github.com/containerd/containerd/v2/cmd/ctr@$CONTAINERD2_VERSION" \
-		"github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$CONTAINERD2_VERSION" >&2
+	log "building containerd $version into $dir (a few minutes, once)"
+	mkdir -p "$dir"
+	GOBIN="$dir" GOFLAGS=-buildvcs=false CGO_ENABLED=1 "$GO_BIN" install \
+		"github.com/containerd/containerd/v2/cmd/containerd@$version" \
+		"github.com/containerd/containerd/v2/cmd/ctr@$version" \
+		"github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$version" >&2
 }
 
 # install_cri installs into $CRI_DIR what the CRI lane needs besides
@@ -172,12 +174,14 @@ install_conformance() {
 RUNTIME_TOOLS_VERSION=${RUNTIME_TOOLS_VERSION:-v0.9.1-0.20251205004911-5e639034dcdc}
 RUNC_VERSION=${RUNC_VERSION:-v1.5.2}
 CONTAINERD2_VERSION=${CONTAINERD2_VERSION:-v2.2.1}
+CONTAINERD23_VERSION=${CONTAINERD23_VERSION:-v2.3.7}
 CRI_TOOLS_VERSION=${CRI_TOOLS_VERSION:-v1.34.0}
 CRANE_VERSION=${CRANE_VERSION:-v0.22.1}
 install_packages
 GO_BIN=$(go_ok) || { install_go; GO_BIN=$(go_ok); }
 if [ "$SETUP_LEVEL" != base ]; then
-	install_containerd2
+	install_containerd2 "${CONTAINERD2_DIR:-}" "$CONTAINERD2_VERSION"
+	install_containerd2 "${CONTAINERD23_DIR:-}" "$CONTAINERD23_VERSION"
 	install_conformance
 	install_cri
 fi

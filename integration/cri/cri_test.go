@@ -53,25 +53,25 @@ func (r results) count(state string) int {
 	return n
 }
 
-// critestSkip are the tests a handler's suite leaves out, each for a
-// reason outside berth: containerd 2.2.1 panics (nil spec in
-// core/runtime/v2.NewBundle) on a host-network pod of any handler with
-// sandboxer = "shim", before the shim is reached (containerd#12983, fixed
-// by containerd#13131 after 2.2.1), which takes the rest of the suite
-// down with it.
-var critestSkip = map[string]string{
+// hostNetworkPanicSkip is what the shim-sandboxer handler's suite leaves
+// out on containerd 2.2.1, for a reason outside berth: containerd 2.2.1
+// panics (nil spec in core/runtime/v2.NewBundle) on a host-network pod of
+// any handler with sandboxer = "shim", before the shim is reached
+// (containerd#12983; 2.2.9 still panics there, 2.3.7 does not), which takes the
+// rest of the suite down with it.
+var hostNetworkPanicSkip = map[string]string{
 	crienv.HandlerBerthSandbox: "HostNetwork is true|portforward in host network",
 }
 
-// critestSkipped reports whether the test name is one critestSkip leaves
-// out for handler.
-func critestSkipped(handler, name string) bool {
-	skip := critestSkip[handler]
+// skipped reports whether the test name is one v's suite leaves out for
+// handler.
+func (v containerdVersion) skipped(handler, name string) bool {
+	skip := v.skip[handler]
 	return skip != "" && regexp.MustCompile(skip).MatchString(name)
 }
 
 // runCritest runs the suite with one runtime handler.
-func runCritest(t *testing.T, critest, endpoint, handler, dir string) results {
+func runCritest(t *testing.T, critest, endpoint, handler, dir, skip string) results {
 	t.Helper()
 	report := filepath.Join(dir, "critest-"+handler+".json")
 	logPath := filepath.Join(dir, "critest-"+handler+".log")
@@ -92,7 +92,7 @@ func runCritest(t *testing.T, critest, endpoint, handler, dir string) results {
 		// For a quicker run by hand: make test-cri CRITEST_FOCUS=regexp.
 		args = append(args, "--ginkgo.focus", focus)
 	}
-	if skip := critestSkip[handler]; skip != "" {
+	if skip != "" {
 		args = append(args, "--ginkgo.skip", skip)
 	}
 	if n := critestParallel(); n > 1 {
@@ -102,7 +102,14 @@ func runCritest(t *testing.T, critest, endpoint, handler, dir string) results {
 	}
 	cmd := exec.CommandContext(ctx, critest, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(critest)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	// critest's temporary files (a dir per parallel run that it leaves
+	// behind, the log dirs of its pods) go under the lane's dir, removed
+	// with it.
+	tmp := filepath.Join(dir, "critest-tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(critest)+string(os.PathListSeparator)+os.Getenv("PATH"), "TMPDIR="+tmp)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	start := time.Now()
 	runErr := cmd.Run()
@@ -141,16 +148,29 @@ type containerdVersion struct {
 	handlers      []string
 	// gate is the berth handler that must pass what the runc shim passes.
 	gate string
+	// skip is, per handler, a ginkgo regexp of the tests its suite leaves
+	// out (for a reason outside berth).
+	skip map[string]string
 }
 
 var containerdVersions = []containerdVersion{
-	{"2.2", "CONTAINERD_22", "CONTAINERD_22_SHIM_RUNC", 3,
-		[]string{crienv.HandlerRunc, crienv.HandlerBerth, crienv.HandlerBerthNative, crienv.HandlerBerthSharedPods, crienv.HandlerBerthSandbox}, crienv.HandlerBerth},
+	{"2.2.1", "CONTAINERD_22", "CONTAINERD_22_SHIM_RUNC", 3,
+		[]string{crienv.HandlerRunc, crienv.HandlerBerth, crienv.HandlerBerthNative, crienv.HandlerBerthSharedPods, crienv.HandlerBerthSandbox}, crienv.HandlerBerth,
+		hostNetworkPanicSkip},
+	// containerd 2.2.1 reads a handler's features (user namespaces,
+	// recursive read-only mounts) only for the runc runtime type, and it
+	// (2.2.9 still) panics on a host-network pod of a shim sandboxer; 2.3
+	// does neither, so there the pod sandbox handler (berth's own runtime
+	// type) must pass the whole suite as the runc shim does.
+	{"2.3.7", "CONTAINERD_23", "CONTAINERD_23_SHIM_RUNC", 3,
+		[]string{crienv.HandlerRunc, crienv.HandlerBerthNative, crienv.HandlerBerthSandbox}, crienv.HandlerBerthSandbox,
+		nil},
 	// containerd 1.6.20's CRI ignores runtime_path (its pods run under the
 	// runc shim: checked below), and 1.x reads no runtime features, so
 	// berth's own runtime type is the one to use there.
 	{"1.6", "CONTAINERD_16", "CONTAINERD_16_SHIM_RUNC", 2,
-		[]string{crienv.HandlerRunc, crienv.HandlerBerthNative}, crienv.HandlerBerthNative},
+		[]string{crienv.HandlerRunc, crienv.HandlerBerthNative}, crienv.HandlerBerthNative,
+		nil},
 }
 
 // TestCRI runs critest under each containerd version with containerd's
@@ -207,7 +227,7 @@ func testCRI(t *testing.T, v containerdVersion) {
 			t.Logf("critest with %s skipped: BERTH_CRI_SKIP_CRITEST=1", h)
 			continue
 		}
-		byHandler[h] = runCritest(t, critest, e.Endpoint(), h, dir)
+		byHandler[h] = runCritest(t, critest, e.Endpoint(), h, dir, v.skip[h])
 		if err := e.RemoveAllPods(ctx, crictl); err != nil {
 			t.Errorf("remove pods after %s: %v", h, err)
 		}
@@ -272,7 +292,7 @@ func testCRI(t *testing.T, v containerdVersion) {
 		if sandbox, ok := byHandler[crienv.HandlerBerthSandbox]; ok {
 			var worse []string
 			for name, state := range native {
-				if state == "passed" && sandbox[name] != "passed" && !critestSkipped(crienv.HandlerBerthSandbox, name) {
+				if state == "passed" && sandbox[name] != "passed" && !v.skipped(crienv.HandlerBerthSandbox, name) {
 					worse = append(worse, fmt.Sprintf("%s (%s)", name, sandbox[name]))
 				}
 			}

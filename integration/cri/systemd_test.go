@@ -22,7 +22,7 @@ func systemdLane() bool { return os.Getenv("BERTH_CRI_SYSTEMD") == "1" }
 // berth's own runtime type, each with SystemdCgroup = true (berth's type
 // reads it from the TOML containerd hands it).
 var systemdVersion = containerdVersion{"2.2-systemd", "CONTAINERD_22", "CONTAINERD_22_SHIM_RUNC", 3,
-	[]string{crienv.HandlerRunc, crienv.HandlerBerth, crienv.HandlerBerthNative}, crienv.HandlerBerth}
+	[]string{crienv.HandlerRunc, crienv.HandlerBerth, crienv.HandlerBerthNative}, crienv.HandlerBerth, nil}
 
 // systemdFocus is the part of critest the systemd lane runs, one test for
 // each area the kubelet leans on, chosen to fit the lane's 12 minutes
