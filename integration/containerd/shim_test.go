@@ -62,8 +62,15 @@ func TestShim(t *testing.T) {
 		{"ContainerdRestart", testContainerdRestart},
 		{"ShimKilled", testShimKilled},
 		{"FaultShimKilledDuringCreate", testShimKilledDuringCreate},
-		{"FaultContainerdRestartDuringCreates", testContainerdRestartDuringCreates},
 		{"FaultStdoutReaderGone", testStdoutReaderGone},
+		// Last on its daemon: containerd's SIGKILL in the middle of a
+		// create can leave an overlay snapshot directory that its
+		// metadata never recorded, whose id the next snapshot is given
+		// again ("failed to rename .../snapshots/new-N .../snapshots/129:
+		// file exists", seen once in CI in a test after this one).
+		// That is containerd's, not the shim's, and no test after this
+		// one runs into it.
+		{"FaultContainerdRestartDuringCreates", testContainerdRestartDuringCreates},
 	}
 	for _, v := range versions(t) {
 		t.Run("containerd-"+v.name, func(t *testing.T) {
