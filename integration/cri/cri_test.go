@@ -163,7 +163,7 @@ var containerdVersions = []containerdVersion{
 	// does neither, so there the pod sandbox handler (berth's own runtime
 	// type) must pass the whole suite as the runc shim does.
 	{"2.3.7", "CONTAINERD_23", "CONTAINERD_23_SHIM_RUNC", 3,
-		[]string{crienv.HandlerRunc, crienv.HandlerBerthNative, crienv.HandlerBerthSandbox}, crienv.HandlerBerthSandbox,
+		[]string{crienv.HandlerRunc, crienv.HandlerBerthSandbox}, crienv.HandlerBerthSandbox,
 		nil},
 	// containerd 1.6.20's CRI ignores runtime_path (its pods run under the
 	// runc shim: checked below), and 1.x reads no runtime features, so
