@@ -1,7 +1,8 @@
 // Package cri is the Kubernetes CRI lane (make test-cri): cri-tools'
-// validation suite, critest v1.34.0, run against containerd 2.2.1's CRI
-// plugin with containerd's runc shim (runc v1.5.2) and with berth, side by
-// side. A test that passes with the runc shim must pass with berth.
+// validation suite, critest v1.34.0, run against the CRI plugin of
+// containerd 2.2.1, 2.3.7 and 1.6.20 with containerd's runc shim (runc
+// v1.5.2) and with berth's handlers, side by side. A test that passes with
+// the runc shim must pass with each version's gate handler (containerdVersions).
 package cri
 
 import (
