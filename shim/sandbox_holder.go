@@ -8,7 +8,6 @@ package shim
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,12 +23,11 @@ struct berth_holder {
 	int parent;     // the daemon's pid
 	int image_fd;   // the holder program's memfd, or -1
 	// A pod user namespace: the clone made no namespace; it joins the
-	// network namespace, then joins or makes the user namespace (the
-	// daemon maps a new one: a byte each way on sync_fd), then makes
-	// inner_flags (IPC, UTS, PID) inside it. With a new pid namespace its init is a second clone,
-	// the daemon's child too, whose pid goes back on sync_fd.
-	// userns_fd, when not -1, is the user namespace to join instead
-	// (the one that owns the network namespace: the CRI made it so).
+	// network namespace, then joins userns_fd (when not -1: the owner of
+	// the network namespace) or makes a user namespace (the daemon maps
+	// it: a byte each way on sync_fd), then makes inner_flags (IPC, UTS,
+	// PID) inside it. With a new pid namespace its init is a second
+	// clone, the daemon's child too, whose pid goes back on sync_fd.
 	int userns;
 	int userns_fd;
 	int sync_fd;

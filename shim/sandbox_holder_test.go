@@ -180,19 +180,24 @@ func checkOwned(pid int, kinds ...string) error {
 		if err != nil {
 			return err
 		}
-		fd, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_USERNS)
+		owner, err := ownerUserns(f)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("owner of %s: %w", path, err)
 		}
-		owner := os.NewFile(uintptr(fd), "owner")
-		var a, b unix.Stat_t
-		_ = unix.Fstat(fd, &a)
+		if owner == nil {
+			return fmt.Errorf("%s is owned by this process's user namespace", path)
+		}
+		ownerInfo, err := owner.Stat()
 		owner.Close()
-		if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/user", pid), &b); err != nil {
+		if err != nil {
 			return err
 		}
-		if a.Dev != b.Dev || a.Ino != b.Ino {
+		holderNs, err := os.Stat(fmt.Sprintf("/proc/%d/ns/user", pid))
+		if err != nil {
+			return err
+		}
+		if !os.SameFile(ownerInfo, holderNs) {
 			return fmt.Errorf("%s is not owned by the holder's user namespace", path)
 		}
 	}
@@ -227,8 +232,9 @@ func inNamespace(pid int, kind string, flag int, file string) (string, error) {
 }
 
 func sameFile(a, b string) bool {
-	var sa, sb unix.Stat_t
-	return unix.Stat(a, &sa) == nil && unix.Stat(b, &sb) == nil && sa.Dev == sb.Dev && sa.Ino == sb.Ino
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
 // killHolder kills a holder and waits for its exit through the reaper.

@@ -63,16 +63,17 @@ func ownerUserns(ns *os.File) (*os.File, error) {
 		return nil, fmt.Errorf("pod user namespace: the network namespace's owner: %w", err)
 	}
 	owner := os.NewFile(uintptr(fd), "userns")
-	var got, self unix.Stat_t
-	if err := unix.Fstat(fd, &got); err != nil {
+	got, err := owner.Stat()
+	if err != nil {
 		owner.Close()
 		return nil, fmt.Errorf("pod user namespace: %w", err)
 	}
-	if err := unix.Stat("/proc/self/ns/user", &self); err != nil {
+	self, err := os.Stat("/proc/self/ns/user")
+	if err != nil {
 		owner.Close()
 		return nil, fmt.Errorf("pod user namespace: %w", err)
 	}
-	if got.Dev == self.Dev && got.Ino == self.Ino {
+	if os.SameFile(got, self) {
 		owner.Close()
 		return nil, nil
 	}
