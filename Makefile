@@ -84,10 +84,11 @@ vet: setup-base
 	GOWORK=off GOFLAGS=-tags=seccomp $(GO) vet ./...
 	@test -z "$$($(dir $(GO))gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; $(dir $(GO))gofmt -l $$(git ls-files '*.go'); exit 1; }
 
-# The patch's own tests (in the patched libcontainer) run here too.
+# The patches' own tests (in the patched libcontainer) run here too.
 unit: setup-base
 	$(GO) test -count=1 $(TEST_ARGS) ./spec/... ./runtime/... ./shim/... ./cgroups/... ./seccomp/... ./apparmor/... ./cmd/... \
 		github.com/opencontainers/runc/libcontainer/seccomp/...
+	$(GO) test -count=1 -run '^TestSetupEarlyRlimit$$' github.com/opencontainers/runc/libcontainer
 
 # The environment of the containerd tests (integration/containerd and the
 # others that run containerd), written once: $(1) is the directory of the
