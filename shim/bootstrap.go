@@ -81,11 +81,11 @@ func start(ctx context.Context, f *flags, stdin io.Reader, stdout io.Writer) err
 	if err != nil {
 		return err
 	}
-	address, err := socketAddress(socketDir, f.address, f.namespace, group)
+	opts, err := startOptions(input, params)
 	if err != nil {
 		return err
 	}
-	opts, err := startOptions(input, params)
+	address, err := socketAddress(socketDir, f.address, f.namespace, daemonGroup(group, opts.ShimCgroup))
 	if err != nil {
 		return err
 	}
@@ -222,8 +222,9 @@ func socketAddress(dir, containerdAddress, namespace, group string) (string, err
 func socketPath(address string) string { return strings.TrimPrefix(address, "unix://") }
 
 // ensureDaemon starts the group's daemon unless one already serves address
-// and has pinned the container (see group.go). A daemon it starts joins
-// shimCgroup, if set.
+// and has pinned the container (see group.go). The daemon, started or
+// serving, joins shimCgroup, if set; one it starts gets containerd's OOM
+// score plus one (see bootstrap_daemon.go).
 func ensureDaemon(ctx context.Context, f *flags, bundle, address, shimCgroup string) error {
 	path := socketPath(address)
 	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
@@ -241,6 +242,8 @@ func ensureDaemon(ctx context.Context, f *flags, bundle, address, shimCgroup str
 		}
 		serving, err := pinDaemon(ctx, path, f.id)
 		switch {
+		case serving && shimCgroup != "":
+			return joinServingDaemon(path, shimCgroup)
 		case serving:
 			return nil // the group's daemon will serve this container
 		case err != nil:
@@ -269,6 +272,11 @@ func ensureDaemon(ctx context.Context, f *flags, bundle, address, shimCgroup str
 	args := []string{"-namespace", f.namespace, "-id", f.id, "-address", f.address, "-socket", address}
 	if f.debug {
 		args = append(args, "-debug")
+	}
+	// Inherited by the daemon (start's parent is containerd).
+	if err := adjustOOMScore(os.Getppid()); err != nil {
+		os.Remove(path)
+		return err
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Dir = bundle

@@ -1,6 +1,7 @@
 package containerd
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,10 +18,16 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// testShimCgroup: with the runc option ShimCgroup, the daemon started for
-// the container joins that cgroup, as containerd's runc shim does (a real
-// client's check: make the cgroup, run a container, find the shim in it).
-// BinaryName is refused, naming the option: berth runs no runtime binary.
+// testShimCgroup: with the runc option ShimCgroup, the daemon serving the
+// container is in that cgroup, as containerd's runc shim is (a real
+// client's check, containerd's TestShimInCgroup: make the cgroup, run a
+// container, find the shim in it): a daemon of its own (per-container),
+// and, while the namespace's shared daemon serves another container, the
+// daemon of the namespace's containers naming that cgroup, not the shared
+// one. Each daemon's oom_score_adj is containerd's plus one, as
+// containerd's TestShimOOMScore checks, and stays so across an in-place
+// upgrade. BinaryName is refused, naming the option: berth runs no
+// runtime binary.
 func testShimCgroup(t *testing.T, d *daemon) {
 	rootfs := filepath.Join(d.dir, "shimcg-rootfs")
 	if err := busybox.MakeRootfs(rootfs); err != nil {
@@ -39,11 +46,13 @@ func testShimCgroup(t *testing.T, d *daemon) {
 		}
 		made = append(made, dir)
 	}
-	const id = "shimcg"
+	const id, shared, keeper = "shimcg", "shimcg-shared", "shimcg-keeper"
 	defer func() {
-		d.remove(id)
+		for _, c := range []string{id, shared, keeper} {
+			d.remove(c)
+		}
 		d.ctr("containers", "rm", id+"-bin")
-		// The daemon exits with its last task; then the cgroup is empty.
+		// The daemons exit with their last task; then the cgroup is empty.
 		deadline := time.Now().Add(10 * time.Second)
 		for _, dir := range made {
 			for procs, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs")); len(procs) > 0 && time.Now().Before(deadline); {
@@ -55,27 +64,58 @@ func testShimCgroup(t *testing.T, d *daemon) {
 			t.Errorf("cgroups left behind: %v", err)
 		}
 	}()
-	// A daemon of its own: the namespace's shared daemon, already
-	// running, would not move (nor does the runc shim's for a group).
-	d.ctrOK("container", "create", "--rootfs", "--annotation", "io.containerd.berth.v2.shim=per-container",
-		"--runtime", runtimeName, rootfs, id, "/bin/sleep", "300")
+	wantScore := min(oomScoreAdj(t, d.cmd.Process.Pid)+1, 1000)
 	client, ctx := d.tasks(t, d.namespace)
 	opts, err := anypbOf(&runcoptions.Options{ShimCgroup: cg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.Create(ctx, &tasksapi.CreateTaskRequest{ContainerID: id, Options: opts}); err != nil {
-		t.Fatalf("create with ShimCgroup %s: %v", cg, err)
-	}
-	if _, err := client.Start(ctx, &tasksapi.StartRequest{ContainerID: id}); err != nil {
-		t.Fatal(err)
-	}
-	shim := shimOfTask(t, d, id)
-	for _, dir := range made {
-		procs, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-		if err != nil || !containsLine(string(procs), strconv.Itoa(shim)) {
-			t.Errorf("%s holds %q (%v); want the shim daemon, pid %d", dir, procs, err, shim)
+	startIn := func(c string, annotations ...string) int {
+		t.Helper()
+		args := []string{"container", "create", "--rootfs"}
+		for _, a := range annotations {
+			args = append(args, "--annotation", a)
 		}
+		d.ctrOK(append(args, "--runtime", runtimeName, rootfs, c, "/bin/sleep", "300")...)
+		if _, err := client.Create(ctx, &tasksapi.CreateTaskRequest{ContainerID: c, Options: opts}); err != nil {
+			t.Fatalf("create %s with ShimCgroup %s: %v", c, cg, err)
+		}
+		if _, err := client.Start(ctx, &tasksapi.StartRequest{ContainerID: c}); err != nil {
+			t.Fatal(err)
+		}
+		shim := shimOfTask(t, d, c)
+		for _, dir := range made {
+			procs, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+			if err != nil || !containsLine(string(procs), strconv.Itoa(shim)) {
+				t.Errorf("%s: %s holds %q (%v); want the shim daemon, pid %d", c, dir, procs, err, shim)
+			}
+		}
+		if got := oomScoreAdj(t, shim); got != wantScore {
+			t.Errorf("%s: the shim daemon's oom_score_adj is %d; want containerd's plus one, %d", c, got, wantScore)
+		}
+		return shim
+	}
+	startIn(id, "io.containerd.berth.v2.shim=per-container")
+
+	// The namespace's shared daemon serving already: the container goes
+	// to a daemon in the cgroup, and the shared one stays where it is.
+	d.runDetached(keeper, "sleep", "300")
+	sharedDaemon := shimOfTask(t, d, keeper)
+	if got := startIn(shared); got == sharedDaemon {
+		t.Errorf("a container naming ShimCgroup went to the namespace's shared daemon %d", got)
+	}
+	for _, dir := range made {
+		if procs, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs")); containsLine(string(procs), strconv.Itoa(sharedDaemon)) {
+			t.Errorf("the namespace's shared daemon %d was moved into %s", sharedDaemon, dir)
+		}
+	}
+
+	// Across an in-place upgrade: the same score.
+	if st := upgradeDaemon(t, d, id, 1); st.Generation != 1 {
+		t.Fatalf("upgrade of the ShimCgroup daemon: %+v", st)
+	}
+	if got := oomScoreAdj(t, shimOfTask(t, d, id)); got != wantScore {
+		t.Errorf("after an in-place upgrade the shim daemon's oom_score_adj is %d; want %d", got, wantScore)
 	}
 
 	d.ctrOK("container", "create", "--rootfs", "--runtime", runtimeName, rootfs, id+"-bin", "/bin/true")
@@ -87,6 +127,20 @@ func testShimCgroup(t *testing.T, d *daemon) {
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "BinaryName") {
 		t.Fatalf("create with BinaryName: %v; want InvalidArgument naming BinaryName", err)
 	}
+}
+
+// oomScoreAdj reads pid's oom_score_adj.
+func oomScoreAdj(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // shimOfTask is the pid of the shim daemon that is the parent of the
