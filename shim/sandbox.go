@@ -125,8 +125,12 @@ func (ss sandboxService) StartSandbox(ctx context.Context, req *sandboxapi.Start
 		return nil, toGRPC(fmt.Errorf("sandbox %s is started: %w", sb.id, errdefs.ErrFailedPrecondition))
 	}
 	c := sb.config
+	// The holder gets a pid namespace of its own unless the pod asks for
+	// the host's (NODE), as the CRI's pause container does: a container
+	// that asks for the pod's (POD) while the pod shares none (CONTAINER)
+	// joins /proc/<holder>/ns/pid, which must never be the host's.
 	spec := podHolderSpec{
-		newPID:   c.pid == modePod,
+		newPID:   c.pid != modeNode,
 		newIPC:   c.ipc != modeNode,
 		newUTS:   c.network != modeNode,
 		hostname: c.hostname,

@@ -214,7 +214,8 @@ type podHolderSpec struct {
 	// host's.
 	netnsPath string
 	// newPID makes the holder the init of the pod's own pid namespace
-	// (shareProcessNamespace); newIPC and newUTS give the pod its own.
+	// (every pod's but a hostPID one); newIPC and newUTS give the pod its
+	// own.
 	newPID, newIPC, newUTS bool
 	hostname               string
 	// sysctls are set in the pod's namespaces (net.* and IPC's kernel.*).

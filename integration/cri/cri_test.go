@@ -240,6 +240,9 @@ func testCRI(t *testing.T, v containerdVersion) {
 	for _, h := range probed {
 		checkUpdateThenExec(t, crictl, e, dir, h, env(t, "RUNC_BINARY"))
 	}
+	if v.gate == crienv.HandlerBerthSandbox && !systemdLane() {
+		checkNamespaceModes(t, crictl, e, dir)
+	}
 	if systemdLane() {
 		checkStatsSideBySide(t, crictl, e, dir, v.gate)
 		checkCheckpointSideBySide(t, crictl, e, dir, v.gate)
