@@ -24,11 +24,99 @@ RUNC=$REPO/.cache/conformance/runc/runc
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 ok() { echo "VMTEST ok $*"; }
 fail() { echo "VMTEST fail $*"; }
+
+# The lane never hangs past its budget: every command that can block (a
+# runtime, ctr, systemctl, the CRI tests) runs bounded, and a watchdog
+# ends the lane when its whole budget is spent. Either way the lane says
+# what was stuck and why (diagnose), and the VM powers off.
+# The diagnosis goes to the console directly, not through journald, which
+# may be what is stuck.
+# diagnose: the state of systemd, D-Bus and every process, for a stuck
+# lane. Each command bounded: a stuck systemd must not hang it too.
+diagnose() {
+	{
+		echo "uptime $(cut -d' ' -f1 /proc/uptime) s; system state $(timeout 10 /bin/systemctl is-system-running 2>&1)"
+		echo "systemctl list-jobs:"; timeout 10 /bin/systemctl list-jobs --no-pager 2>&1
+		echo "dbus.service and dbus.socket:"; timeout 10 /bin/systemctl status --no-pager --lines=5 dbus.service dbus.socket 2>&1
+		echo "systemd on the system bus (Peer.Ping, 5 s):"; timeout 10 busctl --timeout=5 call org.freedesktop.systemd1 /org/freedesktop/systemd1 org.freedesktop.DBus.Peer Ping 2>&1 && echo answered
+		echo "ps (wchan):"; timeout 10 ps -eo pid,ppid,stat,wchan:28,etimes,args --sort=pid 2>&1 | cut -c1-200
+		for p in $(timeout 10 ps -eo pid,args | awk '/berth|runc|ctr |containerd|dbus|systemctl|busctl/ && !/awk/ {print $1}'); do
+			echo "kernel stack of $p ($(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null | cut -c1-80)):"
+			cat /proc/$p/task/*/stack 2>/dev/null | sort | uniq -c | sort -rn | head -n 12
+		done
+		echo "journal (last 60 lines):"; timeout 10 journalctl -b --no-pager -n 60 -o short-monotonic 2>&1
+	} | sed 's/^/VMTEST diag /' > /dev/console
+}
+# stuck WHAT SECONDS: WHAT did not end in SECONDS. Diagnoses once, fails
+# the lane, and powers off (systemd not asked: it may be what is stuck).
+stuck() {
+	if mkdir /run/lane-stuck 2> /dev/null; then
+		echo "VMTEST fail stuck: '$1' did not end in $2 s; the diagnosis follows" | tee /dev/console
+		diagnose
+		echo "VMTEST done" | tee /dev/console
+		sync
+		/bin/systemctl poweroff --force --force
+	fi
+	sleep 600
+}
+# bounded COMMAND...: COMMAND, ended after LANE_CMD_TIMEOUT seconds (and
+# then the lane is stuck).
+LANE_CMD_TIMEOUT=${LANE_CMD_TIMEOUT:-150}
+bounded() {
+	timeout --foreground -k 5 "$LANE_CMD_TIMEOUT" "$@"
+	rc=$?
+	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+		stuck "$*" "$LANE_CMD_TIMEOUT"
+	fi
+	return $rc
+}
+systemctl() { bounded systemctl "$@"; }
+# The watchdog: the whole lane within LANE_GUEST_BUDGET seconds of this
+# script's start (about 30 s after the boot); run.sh gives qemu 705 s, so
+# the lane's 12 minutes hold with the build before it. A passing lane
+# takes about 570 s of it here.
+LANE_GUEST_BUDGET=${LANE_GUEST_BUDGET:-655}
+lane_start=$(date +%s)
+( sleep "$LANE_GUEST_BUDGET"; stuck "the lane (its budget)" "$LANE_GUEST_BUDGET" ) &
+watchdog=$!
 # took WHAT: how long the part of the lane since the last one took.
 tprev=$(date +%s)
 took() { now=$(date +%s); echo "VMTEST info took $((now - tprev)) s: $*"; tprev=$now; }
 echo "VMTEST kernel $(uname -r), pid 1 $(cat /proc/1/comm), /sys/fs/cgroup $(stat -f -c %T /sys/fs/cgroup), systemd $(systemctl --version | sed -n '1s/systemd \([0-9]*\).*/\1/p'), system state $(systemctl is-system-running)"
 [ "$(cat /proc/1/comm)" = systemd ] && [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ] || { fail "the guest is not systemd on cgroup v2"; echo "VMTEST done"; exit 1; }
+
+# systemd answering on the system bus, which the systemd cgroup driver
+# talks to (the lane's unit starts after dbus.service): up to 60 s.
+t0=$(date +%s)
+until timeout 10 busctl --timeout=5 call org.freedesktop.systemd1 /org/freedesktop/systemd1 org.freedesktop.DBus.Peer Ping > /dev/null 2>&1; do
+	[ $(($(date +%s) - t0)) -lt 60 ] || stuck "systemd on the system bus (busctl Peer.Ping)" 60
+	sleep 1
+done
+echo "VMTEST info systemd answers on the system bus ($(($(date +%s) - t0)) s waited, $(cut -d' ' -f1 /proc/uptime) s after boot; dbus.service $(systemctl show -P ActiveEnterTimestampMonotonic dbus.service | awk '{printf "%.1f", $1/1e6}') s)"
+
+# LANE_BOOT_PROBE=1 (by hand, to count hangs over many boots): the boot
+# and each runtime's first run -d under the systemd driver, at once, as
+# the lane starts; nothing more.
+if [ "${LANE_BOOT_PROBE:-}" = 1 ]; then
+	probes=
+	for rt in berth runc; do
+		bin=$BERTH; [ $rt = runc ] && bin=$RUNC
+		(
+			t0=$(date +%s%N)
+			if bounded $bin --systemd-cgroup --root /run/lane-$rt run -d -b "$L/bundles/$rt/limits" limits > "$L/$rt-run.log" 2>&1; then
+				ok "boot probe: $rt run -d in $(( ($(date +%s%N) - t0) / 1000000 )) ms, $(cut -d' ' -f1 /proc/uptime) s after boot"
+				bounded $bin --systemd-cgroup --root /run/lane-$rt delete -f limits
+			else
+				fail "boot probe: $rt run -d: $(tail -n1 "$L/$rt-run.log")"
+			fi
+		) &
+		probes="$probes $!"
+	done
+	wait $probes
+	kill $watchdog 2> /dev/null
+	echo "VMTEST done"
+	exit 0
+fi
 
 # record RUNTIME NAME VALUE: one observed value.
 record() { printf '%s|%s\n' "$2" "$3" >> "$L/values-$1"; }
@@ -47,7 +135,7 @@ wait_for() {
 # cli_checks RUNTIME BINARY: the systemd cgroup driver through the CLI.
 cli_checks() {
 	rt=$1
-	R="$2 --systemd-cgroup --root /run/lane-$rt"
+	R="bounded $2 --systemd-cgroup --root /run/lane-$rt"
 	b=$L/bundles/$rt
 	unit=lane-$rt-limits.scope
 	cg=/sys/fs/cgroup/system.slice/$unit
@@ -93,7 +181,8 @@ cli_checks() {
 
 	# OOM under the systemd driver, as events reports it.
 	$R create -b "$b/oom" oom > "$L/$rt-oom.log" 2>&1
-	$R events --interval 1s oom > "$L/$rt-oom-events" 2>&1 &
+	# Unbounded: it runs until killed.
+	${R#bounded } events --interval 1s oom > "$L/$rt-oom-events" 2>&1 &
 	evpid=$!
 	sleep 1
 	$R start oom
@@ -107,7 +196,7 @@ cli_checks() {
 	# oom_kill counter tells each kill.
 	ccg=/sys/fs/cgroup/system.slice/lane-$rt-oom-child.scope
 	$R create -b "$b/oom-child" oom-child > "$L/$rt-oom-child.log" 2>&1
-	$R events --interval 1s oom-child > "$L/$rt-oom-child-events" 2>&1 &
+	${R#bounded } events --interval 1s oom-child > "$L/$rt-oom-child-events" 2>&1 &
 	evpid=$!
 	sleep 1
 	$R start oom-child
@@ -121,9 +210,12 @@ cli_checks() {
 
 # berth's and runc's side by side at once: each has its own root, scopes
 # and values file (the lane's budget is 12 minutes under emulation).
+# (Each waited for by its pid: a bare wait would wait for the watchdog.)
 cli_checks berth "$BERTH" &
+p1=$!
 cli_checks runc "$RUNC" &
-wait
+p2=$!
+wait $p1 $p2
 
 # expect NAME WANT: berth must show WANT; runc is reported beside it.
 expect() {
@@ -267,7 +359,7 @@ ctr_cr_checks() {
 	shim=$(awk '{ print $4 }' /proc/$tpid/stat 2>/dev/null)
 	$CTR task kill -s KILL "$id" > "$L/ctrcr-$rt-kill.log" 2>&1
 	ctr_wait_stopped "$id"
-	if timeout 30 $CTR task rm "$id" > "$L/ctrcr-$rt-rm.log" 2>&1; then
+	if timeout 30 ${CTR#bounded } task rm "$id" > "$L/ctrcr-$rt-rm.log" 2>&1; then
 		record "$rt" "restored: task killed and removed" ok
 	else
 		# Where the shim waits: its stacks go to containerd's log.
@@ -296,7 +388,7 @@ expect_cr() {
 # share is on a mount the container does not have, which CRIU refuses).
 cr_checks() {
 	rt=$1
-	R="$2 --systemd-cgroup --root /run/lane-$rt"
+	R="bounded $2 --systemd-cgroup --root /run/lane-$rt"
 	b=$L/bundles/$rt/cr
 	W=/run/lane-cr-$rt
 	mkdir -p $W
@@ -336,7 +428,7 @@ cr_checks() {
 # container with a bind mount of the host's (CRIU's external mount).
 cr_more_checks() {
 	rt=$1
-	R="$2 --systemd-cgroup --root /run/lane-$rt"
+	R="bounded $2 --systemd-cgroup --root /run/lane-$rt"
 	W=/run/lane-cr2-$rt
 	rm -rf $W; mkdir -p $W /run/lane-bind-$rt
 	last_got() { $R exec cr-tcp tail -n1 /dev/shm/got 2>/dev/null; }
@@ -396,7 +488,7 @@ cr_more_checks() {
 # fault, as runc's own test does).
 cr_tty_lazy_checks() {
 	rt=$1
-	R="$2 --systemd-cgroup --root /run/lane-$rt"
+	R="bounded $2 --systemd-cgroup --root /run/lane-$rt"
 	W=/run/lane-cr3-$rt
 	rm -rf $W; mkdir -p $W
 	count() { $R exec "$1" cat /dev/shm/count 2>/dev/null; }
@@ -440,7 +532,7 @@ cr_tty_lazy_checks() {
 		mkfifo $W/status
 		(timeout 60 dd if=$W/status bs=1 count=1 2>/dev/null | od -An -c | tr -d ' ' > $W/ready) &
 		reader=$!
-		$R checkpoint --lazy-pages --page-server 127.0.0.1:$port --status-fd 3 --image-path $W/lazy --work-path $W/work-lazy cr-lazy \
+		${R#bounded } checkpoint --lazy-pages --page-server 127.0.0.1:$port --status-fd 3 --image-path $W/lazy --work-path $W/work-lazy cr-lazy \
 			3> $W/status > "$L/$rt-crlazy.log" 2>&1 &
 		dumper=$!
 		wait $reader
@@ -485,7 +577,7 @@ rootless_checks() {
 	dir=/run/lane-rootless/$rt
 	mkdir -p $dir && cp "$2" $dir/$rt && chmod 755 /run/lane-rootless $dir $dir/$rt
 	as_user() {
-		runuser -u lanerl -- env XDG_RUNTIME_DIR=/run/user/$uid DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$uid/bus \
+		bounded runuser -u lanerl -- env XDG_RUNTIME_DIR=/run/user/$uid DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$uid/bus \
 			PATH=/usr/sbin:/usr/bin:/sbin:/bin "$dir/$rt" --systemd-cgroup "$@"
 	}
 	b=$L/bundles/$rt/rootless
@@ -525,8 +617,10 @@ cr_all() {
 	cr_tty_lazy_checks "$@"
 }
 cr_all berth "$BERTH" &
+p1=$!
 cr_all runc "$RUNC" &
-wait
+p2=$!
+wait $p1 $p2
 expect_cr "checkpoint --leave-running" running
 expect_cr "checkpoint --pre-dump, then --parent-path" "container removed"
 expect_cr "restore -d" running
@@ -554,11 +648,11 @@ CONFIG
 CTD_DIR=$(dirname "$CONTAINERD_22")
 PATH=$REPO/bin:$CTD_DIR:$PATH "$CONTAINERD_22" --config $C/config.toml > "$L/containerd-lane.log" 2>&1 &
 ctdpid=$!
-CTR="$CTD_DIR/ctr -a $C/c.sock -n lane"
+CTR="bounded $CTD_DIR/ctr -a $C/c.sock -n lane"
 i=0; until $CTR version > /dev/null 2>&1 || [ $i -gt 120 ]; do sleep 0.5; i=$((i+1)); done
 IMAGE=$(cat $L/image)
 $CTR image import "$L/busybox.tar" > /dev/null
-$CTR events > "$L/ctr-events.log" 2>&1 &
+${CTR#bounded } events > "$L/ctr-events.log" 2>&1 &
 evpid=$!
 sleep 1
 # Each runtime's tasks have ids of their own: the two run at once.
@@ -594,7 +688,10 @@ if [ "${LANE_SKIP_CRI:-}" = 1 ]; then
 	echo "VMTEST info CRI skipped (LANE_SKIP_CRI=1, for a quicker run by hand)"
 elif [ -x "$L/cri.test" ]; then
 	start=$(date +%s)
-	(cd "$REPO/integration/cri" && BERTH_CRI_SYSTEMD=1 BERTH_CRI_SKIP_CRITEST=${LANE_SKIP_CRITEST:-} "$L/cri.test" -test.v -test.count=1 -test.timeout 20m -test.run '^TestCRI$') > "$L/cri.log" 2>&1
+	# What is left of the budget, less the time to say why: cri.test's own
+	# timeout then fails it with every goroutine's stack.
+	cri_budget=$((LANE_GUEST_BUDGET - (start - lane_start) - 25))
+	(cd "$REPO/integration/cri" && BERTH_CRI_SYSTEMD=1 BERTH_CRI_SKIP_CRITEST=${LANE_SKIP_CRITEST:-} "$L/cri.test" -test.v -test.count=1 -test.timeout "$cri_budget"s -test.run '^TestCRI$') > "$L/cri.log" 2>&1
 	rc=$?
 	# A failed run keeps its directory: its critest logs come out.
 	for f in "$TMPDIR"/berth-cri*/critest-*.log "$TMPDIR"/berth-cri*/containerd.log; do [ -f "$f" ] && cp "$f" "$L/"; done
@@ -610,4 +707,5 @@ else
 	fail "CRI: no cri.test in the lane"
 fi
 took "the CRI checks"
+kill $watchdog 2> /dev/null
 echo "VMTEST done"
