@@ -17,7 +17,7 @@ for i in $(seq 1 "$n"); do
 	"$repo/integration/vmsystemd/run.sh" "$repo" "$@" LANE_BOOT_PROBE=1 > "$out/$i.log" 2>&1
 	rc=$?
 	cp "$repo/.cache/vm-systemd/last/serial.log" "$out/$i-serial.log" 2> /dev/null
-	if grep -q "VMTEST fail stuck" "$out/$i.log"; then
+	if grep -q "VMTEST fail stuck\|the guest froze" "$out/$i.log"; then
 		stuck=$((stuck + 1)) what=stuck
 	elif [ $rc -eq 0 ]; then
 		passed=$((passed + 1)) what=passed

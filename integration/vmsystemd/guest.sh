@@ -51,9 +51,10 @@ diagnose() {
 # the lane, and powers off (systemd not asked: it may be what is stuck).
 stuck() {
 	if mkdir /run/lane-stuck 2> /dev/null; then
-		echo "VMTEST fail stuck: '$1' did not end in $2 s; the diagnosis follows" | tee /dev/console
+		# The console only: the lane's stdout goes through journald.
+		echo "VMTEST fail stuck: '$1' did not end in $2 s; the diagnosis follows" > /dev/console
 		diagnose
-		echo "VMTEST done" | tee /dev/console
+		echo "VMTEST done" > /dev/console
 		sync
 		/bin/systemctl poweroff --force --force
 	fi
@@ -79,6 +80,12 @@ LANE_GUEST_BUDGET=${LANE_GUEST_BUDGET:-655}
 lane_start=$(date +%s)
 ( sleep "$LANE_GUEST_BUDGET"; stuck "the lane (its budget)" "$LANE_GUEST_BUDGET" ) &
 watchdog=$!
+# The heartbeat run.sh watches: a guest whose console stays silent is
+# frozen. LANE_TEST_FREEZE=1 (by hand) stops it, to try run.sh's side.
+if [ "${LANE_TEST_FREEZE:-}" != 1 ]; then
+	( while sleep 20; do echo "VMTEST heartbeat $(cut -d' ' -f1 /proc/uptime)" > /dev/console; done ) &
+	heartbeat=$!
+fi
 # took WHAT: how long the part of the lane since the last one took.
 tprev=$(date +%s)
 took() { now=$(date +%s); echo "VMTEST info took $((now - tprev)) s: $*"; tprev=$now; }
@@ -98,6 +105,8 @@ echo "VMTEST info systemd answers on the system bus ($(($(date +%s) - t0)) s wai
 # and each runtime's first run -d under the systemd driver, at once, as
 # the lane starts; nothing more.
 if [ "${LANE_BOOT_PROBE:-}" = 1 ]; then
+	# LANE_TEST_FREEZE=1: silent from here on, as a frozen guest is.
+	[ "${LANE_TEST_FREEZE:-}" = 1 ] && sleep 600
 	probes=
 	for rt in berth runc; do
 		bin=$BERTH; [ $rt = runc ] && bin=$RUNC
@@ -113,7 +122,7 @@ if [ "${LANE_BOOT_PROBE:-}" = 1 ]; then
 		probes="$probes $!"
 	done
 	wait $probes
-	kill $watchdog 2> /dev/null
+	kill $watchdog ${heartbeat:-} 2> /dev/null
 	echo "VMTEST done"
 	exit 0
 fi
@@ -707,5 +716,5 @@ else
 	fail "CRI: no cri.test in the lane"
 fi
 took "the CRI checks"
-kill $watchdog 2> /dev/null
+kill $watchdog ${heartbeat:-} 2> /dev/null
 echo "VMTEST done"
