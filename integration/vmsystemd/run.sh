@@ -89,9 +89,13 @@ boot() {
 		if [ "$size" != "$last_size" ]; then
 			last_size=$size last_change=$now
 		fi
-		if [ -z "$dumped" ] && { [ $((now - last_change)) -ge "${VM_FREEZE_SECONDS:-60}" ] || [ $((now - start)) -ge $((budget - 20)) ]; }; then
+		# Until the lane prints (its heartbeat with it), the boot's own
+		# quiet stretch: 150 s.
+		silence=${VM_FREEZE_SECONDS:-60}
+		grep -aq VMTEST "$lane/serial.log" || silence=150
+		if [ -z "$dumped" ] && { [ $((now - last_change)) -ge "$silence" ] || [ $((now - start)) -ge $((budget - 20)) ]; }; then
 			dumped=1
-			[ $((now - last_change)) -ge "${VM_FREEZE_SECONDS:-60}" ] && frozen=$((now - last_change))
+			[ $((now - last_change)) -ge "$silence" ] && frozen=$((now - last_change))
 			echo "test-vm-systemd: the guest's console silent for $((now - last_change)) s, $((now - start)) s in: SysRq l (each CPU's backtrace) and w (blocked tasks), then qemu killed"
 			# 9 first: the console's log level up, past "quiet".
 			{ echo "sendkey alt-sysrq-9"; sleep 1; echo "sendkey alt-sysrq-l"; sleep 3; echo "sendkey alt-sysrq-w"; sleep 5; } > "$lane/monitor.in"
