@@ -80,6 +80,9 @@ LANE_GUEST_BUDGET=${LANE_GUEST_BUDGET:-655}
 lane_start=$(date +%s)
 ( sleep "$LANE_GUEST_BUDGET"; stuck "the lane (its budget)" "$LANE_GUEST_BUDGET" ) &
 watchdog=$!
+# The kernel's text symbols, for run.sh to name where a frozen guest's
+# CPUs were (qemu gives their addresses).
+grep ' [tT] ' /proc/kallsyms > "$L/kallsyms" &
 # The heartbeat run.sh watches: a guest whose console stays silent is
 # frozen. LANE_TEST_FREEZE=1 (by hand) stops it, to try run.sh's side.
 if [ "${LANE_TEST_FREEZE:-}" != 1 ]; then

@@ -98,7 +98,10 @@ boot() {
 			[ $((now - last_change)) -ge "$silence" ] && frozen=$((now - last_change))
 			echo "test-vm-systemd: the guest's console silent for $((now - last_change)) s, $((now - start)) s in: SysRq l (each CPU's backtrace) and w (blocked tasks), then qemu killed"
 			# 9 first: the console's log level up, past "quiet".
-			{ echo "sendkey alt-sysrq-9"; sleep 1; echo "sendkey alt-sysrq-l"; sleep 3; echo "sendkey alt-sysrq-w"; sleep 5; } > "$lane/monitor.in"
+			# And each vCPU's registers from qemu itself, for CPUs that
+			# spin with interrupts off and so answer no SysRq.
+			{ echo "sendkey alt-sysrq-9"; sleep 1; echo "sendkey alt-sysrq-l"; sleep 3; echo "sendkey alt-sysrq-w"; sleep 5
+				echo "info registers -a"; sleep 1; } > "$lane/monitor.in"
 			kill -9 $qemu
 			break
 		fi
@@ -112,8 +115,17 @@ boot() {
 	wait $qemu 2> /dev/null || true
 	kill $drain 2> /dev/null || true
 }
-# sysrq_dump: the SysRq part of the serial log.
-sysrq_dump() { awk '/sysrq/ {on = 1} on' "$lane/serial.log" | tr -d '\r' | grep -av heartbeat | head -n 300; }
+# sysrq_dump: the SysRq part of the serial log, and where each vCPU was
+# (its RIP, named from the guest's /proc/kallsyms, which guest.sh saves:
+# equal-length hex addresses sort as numbers).
+sysrq_dump() {
+	awk '/sysrq/ {on = 1} on' "$lane/serial.log" | tr -d '\r' | grep -av heartbeat | head -n 300
+	local cpu=0 rip
+	for rip in $(tr -d '\r' < "$lane/monitor.log" | grep -ao 'RIP=[0-9a-f]*' | cut -d= -f2); do
+		echo "test-vm-systemd: vCPU $cpu at $rip: $({ cat "$lane/kallsyms" 2> /dev/null; echo "$rip ~"; } | sort | grep -B1 " ~$" | head -n1 | awk '{print $3}')"
+		cpu=$((cpu + 1))
+	done
+}
 
 echo "test-vm-systemd: booting $(basename "$kernel") under qemu (TCG), systemd as pid 1, pure cgroup v2, the host's root over 9p"
 start=$(date +%s)
