@@ -60,7 +60,11 @@ func TestDrainServerWaitsForClients(t *testing.T) {
 			sock, drained := retiringServer(t, retired)
 			c := dialHandover(t, sock)
 			var resp wrapperspb.StringValue
-			if err := c.Call(ctx, "test.Retire", "Retire", wrapperspb.String("x"), &resp); err != nil {
+			// A server stopped otherwise closes at once, and then the
+			// reply may be lost to ttrpc's client race (see the test
+			// below): that is what it does, not a failure.
+			err := c.Call(ctx, "test.Retire", "Retire", wrapperspb.String("x"), &resp)
+			if err != nil && (retired || !errors.Is(err, ttrpc.ErrClosed)) {
 				t.Fatalf("the call that retires the server: %v", err)
 			}
 			select {
