@@ -133,7 +133,9 @@ conformance: setup build
 # execs rather than 1,000 (under the race detector 1,000 took 176 s of the
 # suite's 383). The OOM tests are left
 # out of the race run: a race-built container init needs more than their
-# 16 MiB limit before the workload starts.
+# 16 MiB limit before the workload starts. So is the RLIMIT_AS load test
+# (300 runs each way: the init's limits, not a race, and minutes under the
+# race detector).
 test-reliability: setup build
 	BERTH_BINARY=$(CURDIR)/bin/berth BERTH_CLI_CHURN=1000 \
 		$(GO) test -count=1 -v -run 'TestChurnCLI|TestFault' ./integration/reliability/
@@ -149,7 +151,7 @@ test-reliability: setup build
 	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) \
 		$(GO) test -race -count=1 -timeout 5m -run 'TestShimUpgrade' ./integration/containerd/
 	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) \
-		$(GO) test -race -count=1 -timeout 20m -skip 'TestLibraryOOM|TestParityEventsOOM' ./integration/reaper/ ./integration/ ./shim/ ./runtime/
+		$(GO) test -race -count=1 -timeout 20m -skip 'TestLibraryOOM|TestParityEventsOOM|TestRlimitASUnderLoad' ./integration/reaper/ ./integration/ ./shim/ ./runtime/
 
 # Native Go fuzz targets, each for FUZZTIME (their seeds also run in make
 # unit): spec loading and validation, seccomp profiles (OCI and Docker
