@@ -131,7 +131,7 @@ echo "test-vm-systemd: booting $(basename "$kernel") under qemu (TCG), systemd a
 start=$(date +%s)
 boot
 # A guest frozen before its first check (seen at the first systemd-driver
-# run -d of both runtimes at once, about 1 boot in 30) is booted again,
+# run -d of both runtimes at once, 1 boot in 59 here) is booted again,
 # once, and says so; a freeze later fails the lane.
 if [ -n "$frozen" ] && ! grep -aqE "VMTEST (ok|fail|known)" "$lane/serial.log"; then
 	echo "test-vm-systemd: the guest froze before its first check ($frozen s without a heartbeat); its SysRq dump, then a second boot:"
