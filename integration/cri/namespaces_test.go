@@ -24,6 +24,11 @@ type nsModeCase struct {
 	ctrs []int
 }
 
+// pairKey names the pair of the case's pod mode and container mode m.
+func (c nsModeCase) pairKey(m int) string {
+	return fmt.Sprintf("pod %s=%s, container %s=%s", c.kind, namespaceModes[c.pod], c.kind, namespaceModes[m])
+}
+
 // nsModeCases mix pod and container modes: every pair for the pid
 // namespace, and POD and NODE (the modes a pod takes) for IPC and network.
 var nsModeCases = []nsModeCase{
@@ -45,7 +50,7 @@ func checkNamespaceModes(t *testing.T, crictlBin string, e *crienv.Env, dir stri
 	same := 0
 	for _, c := range nsModeCases {
 		for _, m := range c.ctrs {
-			key := fmt.Sprintf("pod %s=%s, container %s=%s", c.kind, namespaceModes[c.pod], c.kind, namespaceModes[m])
+			key := c.pairKey(m)
 			if got[key] != want[key] {
 				t.Errorf("%s: a container of a %s pod sees %s; under the runc shim %s", key, crienv.HandlerBerthSandbox, got[key], want[key])
 				continue
@@ -77,7 +82,7 @@ func namespaceViews(t *testing.T, crictlBin string, e *crienv.Env, dir, handler 
 		pod := strings.TrimSpace(string(out))
 		sandboxPid := podPid(t, ctx, crictlBin, e, pod)
 		for _, m := range c.ctrs {
-			key := fmt.Sprintf("pod %s=%s, container %s=%s", c.kind, namespaceModes[c.pod], c.kind, namespaceModes[m])
+			key := c.pairKey(m)
 			views[key] = containerNamespaces(t, ctx, crictlBin, e, dir, pod, podCfg, sandboxPid, c.kind, m)
 		}
 		_, _ = e.Crictl(context.Background(), crictlBin, "stopp", pod)
