@@ -14,9 +14,13 @@ rm -rf "$out" && mkdir -p "$out"
 passed=0 failed=0 stuck=0
 for i in $(seq 1 "$n"); do
 	start=$(date +%s)
+	# No earlier boot's logs: a run.sh that ends early copies none.
+	rm -f "$repo/.cache/vm-systemd/last/"*.log
 	"$repo/integration/vmsystemd/run.sh" "$repo" "$@" LANE_BOOT_PROBE=1 > "$out/$i.log" 2>&1
 	rc=$?
 	cp "$repo/.cache/vm-systemd/last/serial.log" "$out/$i-serial.log" 2> /dev/null
+	cp "$repo/.cache/vm-systemd/last/frozen-serial.log" "$out/$i-frozen-serial.log" 2> /dev/null
+	cp "$repo/.cache/vm-systemd/last/frozen-monitor.log" "$out/$i-frozen-monitor.log" 2> /dev/null
 	if grep -q "VMTEST fail stuck\|the guest froze" "$out/$i.log"; then
 		stuck=$((stuck + 1)) what=stuck
 	elif [ $rc -eq 0 ]; then

@@ -118,10 +118,18 @@ boot() {
 # sysrq_dump: the SysRq part of the serial log, and where each vCPU was
 # (its RIP, named from the guest's /proc/kallsyms, which guest.sh saves:
 # equal-length hex addresses sort as numbers).
+# It never fails: a guest that answers no SysRq prints nothing here, and
+# under set -e and pipefail an empty grep would end the script before the
+# second boot and the copy of the logs.
 sysrq_dump() {
-	awk '/sysrq/ {on = 1} on' "$lane/serial.log" | tr -d '\r' | grep -av heartbeat | head -n 300
+	if grep -aq sysrq "$lane/serial.log"; then
+		awk '/sysrq/ {on = 1} on' "$lane/serial.log" | tr -d '\r' | { grep -av heartbeat || true; } | head -n 300
+	else
+		echo "test-vm-systemd: the guest printed nothing for SysRq; its serial log's last lines:"
+		tail -n 15 "$lane/serial.log" | tr -d '\r'
+	fi
 	local cpu=0 rip
-	for rip in $(tr -d '\r' < "$lane/monitor.log" | grep -ao 'RIP=[0-9a-f]*' | cut -d= -f2); do
+	for rip in $(tr -d '\r' < "$lane/monitor.log" | { grep -ao 'RIP=[0-9a-f]*' || true; } | cut -d= -f2); do
 		echo "test-vm-systemd: vCPU $cpu at $rip: $({ cat "$lane/kallsyms" 2> /dev/null; echo "$rip ~"; } | sort | grep -B1 " ~$" | head -n1 | awk '{print $3}')"
 		cpu=$((cpu + 1))
 	done
@@ -137,6 +145,7 @@ if [ -n "$frozen" ] && ! grep -aqE "VMTEST (ok|fail|known)" "$lane/serial.log"; 
 	echo "test-vm-systemd: the guest froze before its first check ($frozen s without a heartbeat); its SysRq dump, then a second boot:"
 	sysrq_dump
 	mv "$lane/serial.log" "$lane/frozen-serial.log"
+	mv "$lane/monitor.log" "$lane/frozen-monitor.log" 2> /dev/null || true
 	rm -f "$lane"/values-* "$lane"/*-run.log
 	# The second boot gets the whole budget: the first took about 100 s.
 	start=$(date +%s)
