@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/berth-oci/berth/integration/crienv"
+	"github.com/berth-oci/berth/integration/ginkgoreport"
 	"github.com/berth-oci/berth/integration/hoststate"
 	"github.com/berth-oci/berth/internal/testutil"
 	berth "github.com/berth-oci/berth/runtime"
@@ -30,28 +31,6 @@ import (
 func env(t *testing.T, name string) string {
 	t.Helper()
 	return testutil.Binary(t, name, "")
-}
-
-// specReport is the part of ginkgo's JSON report the lane reads.
-type specReport struct {
-	ContainerHierarchyTexts []string
-	LeafNodeText            string
-	LeafNodeType            string
-	State                   string
-	Failure                 *struct{ Message string }
-}
-
-// results maps a test's full name to its state: passed, failed, skipped.
-type results map[string]string
-
-func (r results) count(state string) int {
-	n := 0
-	for _, s := range r {
-		if s == state {
-			n++
-		}
-	}
-	return n
 }
 
 // hostNetworkPanicSkip is what the shim-sandboxer handler's suite leaves
@@ -72,7 +51,7 @@ func (v containerdVersion) skipped(handler, name string) bool {
 }
 
 // runCritest runs the suite with one runtime handler.
-func runCritest(t *testing.T, critest, endpoint, handler, dir, skip string) results {
+func runCritest(t *testing.T, critest, endpoint, handler, dir, skip string) ginkgoreport.Results {
 	t.Helper()
 	report := filepath.Join(dir, "critest-"+handler+".json")
 	logPath := filepath.Join(dir, "critest-"+handler+".log")
@@ -115,27 +94,9 @@ func runCritest(t *testing.T, critest, endpoint, handler, dir, skip string) resu
 	start := time.Now()
 	runErr := cmd.Run()
 	t.Logf("critest with %s: %s (%v)", handler, time.Since(start).Round(time.Second), runErr)
-	data, err := os.ReadFile(report)
+	out, err := ginkgoreport.Read(report)
 	if err != nil {
-		t.Fatalf("critest with %s wrote no report (%v); its log is %s", handler, err, logPath)
-	}
-	var reports []struct{ SpecReports []specReport }
-	if err := json.Unmarshal(data, &reports); err != nil {
-		t.Fatalf("critest report %s: %v", report, err)
-	}
-	out := results{}
-	for _, rep := range reports {
-		for _, s := range rep.SpecReports {
-			if s.LeafNodeType != "It" {
-				continue
-			}
-			name := strings.Join(append(s.ContainerHierarchyTexts, s.LeafNodeText), " ")
-			state := s.State
-			if state == "pending" {
-				state = "skipped"
-			}
-			out[name] = state
-		}
+		t.Fatalf("critest with %s: %v; its log is %s", handler, err, logPath)
 	}
 	return out
 }
@@ -216,7 +177,7 @@ func testCRI(t *testing.T, v containerdVersion) {
 			t.Fatalf("a pod of handler %s is served by %q, not %s: the lane would compare the wrong runtimes", h, got, want)
 		}
 	}
-	byHandler := map[string]results{}
+	byHandler := map[string]ginkgoreport.Results{}
 	only := os.Getenv("BERTH_CRI_CRITEST_HANDLERS") // for a run by hand: "runc,berth-sandbox"
 	for _, h := range v.handlers {
 		if only != "" && !slices.Contains(strings.Split(only, ","), h) {
@@ -260,24 +221,13 @@ func testCRI(t *testing.T, v containerdVersion) {
 			fmt.Printf("  %-18s not run (BERTH_CRI_SKIP_CRITEST or BERTH_CRI_CRITEST_HANDLERS)\n", h)
 			continue
 		}
-		fmt.Printf("  %-18s %3d passed, %3d failed, %3d skipped\n", h, r.count("passed"), r.count("failed"), r.count("skipped"))
+		fmt.Printf("  %-18s %3d passed, %3d failed, %3d skipped\n", h, r.Count(ginkgoreport.Passed), r.Count(ginkgoreport.Failed), r.Count(ginkgoreport.Skipped))
 	}
 	for _, h := range v.handlers[1:] {
 		if _, ran := byHandler[h]; !ran {
 			continue
 		}
-		var worse, better []string
-		for name, state := range runc {
-			got := byHandler[h][name]
-			switch {
-			case state == "passed" && got != "passed":
-				worse = append(worse, fmt.Sprintf("%s (%s)", name, got))
-			case state != "passed" && got == "passed":
-				better = append(better, fmt.Sprintf("%s (runc shim: %s)", name, state))
-			}
-		}
-		sort.Strings(worse)
-		sort.Strings(better)
+		worse, better := ginkgoreport.Compare(runc, byHandler[h])
 		for _, n := range worse {
 			fmt.Printf("  passes with runc, not with %s: %s\n", h, n)
 		}
@@ -296,7 +246,7 @@ func testCRI(t *testing.T, v containerdVersion) {
 		if sandbox, ok := byHandler[crienv.HandlerBerthSandbox]; ok {
 			var worse []string
 			for name, state := range native {
-				if state == "passed" && sandbox[name] != "passed" && !v.skipped(crienv.HandlerBerthSandbox, name) {
+				if state == ginkgoreport.Passed && sandbox[name] != ginkgoreport.Passed && !v.skipped(crienv.HandlerBerthSandbox, name) {
 					worse = append(worse, fmt.Sprintf("%s (%s)", name, sandbox[name]))
 				}
 			}
@@ -311,7 +261,7 @@ func testCRI(t *testing.T, v containerdVersion) {
 	}
 	var runcFailed []string
 	for name, state := range runc {
-		if state == "failed" {
+		if state == ginkgoreport.Failed {
 			runcFailed = append(runcFailed, name)
 		}
 	}
