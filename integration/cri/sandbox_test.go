@@ -171,7 +171,7 @@ func checkSandboxPods(t *testing.T, crictlBin string, e *crienv.Env, dir string)
 // after it are the new image's.
 func upgradePodDaemon(t *testing.T, crictlBin string, e *crienv.Env, shim, holder int, pod string) {
 	t.Helper()
-	upgradeShimInPlace(t, shim, "the pod's daemon")
+	testutil.UpgradeShimInPlace(t, shim, "the pod's daemon")
 	if syscall.Kill(holder, 0) != nil || parentOf(t, holder) != shim {
 		t.Fatalf("the pod's holder %d did not survive its daemon's upgrade", holder)
 	}
@@ -190,39 +190,6 @@ func upgradePodDaemon(t *testing.T, crictlBin string, e *crienv.Env, shim, holde
 		t.Fatalf("exec in the pod after its daemon's upgrade: %v: %q", err, out)
 	}
 	fmt.Printf("handler %s: the pod's daemon upgraded in place; the holder, the pod and its container went across\n", crienv.HandlerBerthSandbox)
-}
-
-// upgradeShimInPlace sends SIGHUP to the shim daemon shim, whose first
-// upgrade it is, and waits up to 30 s for its stats to show it serving as
-// generation 1; it fails the test if the upgrade was given up. what names
-// the daemon in the failures.
-func upgradeShimInPlace(t *testing.T, shim int, what string) {
-	t.Helper()
-	socket, err := testutil.ShimSocketOf(shim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		Generation   int    `json:"generation"`
-		UpgradeError string `json:"upgrade_error"`
-	}
-	if err := syscall.Kill(shim, syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		time.Sleep(100 * time.Millisecond)
-		err := testutil.ShimStats(socket, &st)
-		if err == nil && (st.Generation == 1 || st.UpgradeError != "") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not upgrade in 30s: %+v, %v", what, st, err)
-		}
-	}
-	if st.Generation != 1 {
-		t.Fatalf("%s gave up its upgrade: %s", what, st.UpgradeError)
-	}
 }
 
 // parentOf returns the parent pid of pid.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-oci/berth/integration/crienv"
+	"github.com/berth-oci/berth/internal/testutil"
 )
 
 // sharedPod is a pod of the shared-pods handler as checkSharedDaemonUpgrade
@@ -85,7 +86,7 @@ func checkSharedDaemonUpgrade(t *testing.T, crictlBin string, e *crienv.Env, dir
 	if other := parentOf(t, pods[1].pause); other != daemon {
 		t.Fatalf("shared-pods upgrade: the two pods have daemons %d and %d, not one", daemon, other)
 	}
-	upgradeShimInPlace(t, daemon, "shared-pods upgrade: the daemon")
+	testutil.UpgradeShimInPlace(t, daemon, "shared-pods upgrade: the daemon")
 	for _, p := range pods {
 		if time.Now().After(p.exitsSevenAt) {
 			t.Fatalf("shared-pods upgrade: the upgrade ended after the container meant to exit after it had exited")

@@ -7,6 +7,9 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
+	"testing"
+	"time"
 
 	"github.com/containerd/ttrpc"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -44,4 +47,43 @@ func ShimSocketOf(pid int) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("process %d has no -socket in its command line", pid)
+}
+
+// UpgradeShimInPlace sends SIGHUP to the berth shim daemon shim and waits
+// up to 30 s for its stats to show it serving as the next generation; it
+// fails the test if the upgrade was given up. what names the daemon in
+// the failures.
+func UpgradeShimInPlace(t testing.TB, shim int, what string) {
+	t.Helper()
+	socket, err := ShimSocketOf(shim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type stats struct {
+		Generation   int    `json:"generation"`
+		UpgradeError string `json:"upgrade_error"`
+	}
+	var before stats
+	if err := ShimStats(socket, &before); err != nil {
+		t.Fatalf("%s before its upgrade: %v", what, err)
+	}
+	if err := syscall.Kill(shim, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var st stats
+	for {
+		time.Sleep(100 * time.Millisecond)
+		st = stats{}
+		err := ShimStats(socket, &st)
+		if err == nil && (st.Generation > before.Generation || st.UpgradeError != "") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not upgrade in 30s: %+v, %v", what, st, err)
+		}
+	}
+	if st.Generation != before.Generation+1 {
+		t.Fatalf("%s gave up its upgrade: %s", what, st.UpgradeError)
+	}
 }
