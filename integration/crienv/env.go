@@ -65,6 +65,13 @@ type Config struct {
 	// SystemdCgroup sets SystemdCgroup = true for the runc shim's and
 	// berth's handlers: a host with systemd as pid 1 (the systemd VM lane).
 	SystemdCgroup bool
+	// DefaultHandler is containerd's default_runtime_name, the handler of
+	// a pod that names none (a kubelet without RuntimeClasses); HandlerRunc
+	// when empty.
+	DefaultHandler string
+	// Agnhost, when set, is a built k8s.io/kubernetes/test/images/agnhost:
+	// the registry then serves the node e2e suite's images too.
+	Agnhost string
 }
 
 // Env is a running environment.
@@ -102,7 +109,7 @@ func Start(ctx context.Context, cfg Config) (*Env, error) {
 	if err := e.startRegistry(ctx, addr); err != nil {
 		return e, err
 	}
-	if err := BuildImages(ctx, cfg.GoBin, cfg.Crane, cfg.BusyboxRoot, filepath.Join(cfg.Dir, "images"), addr); err != nil {
+	if err := BuildImages(ctx, cfg.GoBin, cfg.Crane, cfg.BusyboxRoot, filepath.Join(cfg.Dir, "images"), addr, cfg.Agnhost); err != nil {
 		return e, fmt.Errorf("build images: %w", err)
 	}
 	if err := e.writeConfig(addr); err != nil {
@@ -185,7 +192,12 @@ func (e *Env) writeConfig(addr string) error {
 	if err := os.WriteFile(sharedPods, []byte(wrapper), 0o755); err != nil {
 		return err
 	}
-	rts := runtimes(section, e.cfg.Runc, e.cfg.BerthShim, sharedPods, e.RuncRoot(HandlerRunc), e.RuncRoot(HandlerBerth), e.cfg.SystemdCgroup)
+	def := e.cfg.DefaultHandler
+	if def == "" {
+		def = HandlerRunc
+	}
+	rts := fmt.Sprintf("    default_runtime_name = %q\n", def) +
+		runtimes(section, e.cfg.Runc, e.cfg.BerthShim, sharedPods, e.RuncRoot(HandlerRunc), e.RuncRoot(HandlerBerth), e.cfg.SystemdCgroup)
 	if e.cfg.ConfigVersion >= 3 {
 		rts += fmt.Sprintf(`
     [%[1]s.runtimes.%[2]s]
@@ -197,7 +209,7 @@ func (e *Env) writeConfig(addr string) error {
 }
 
 func (e *Env) startContainerd(ctx context.Context) error {
-	logf, err := os.Create(filepath.Join(e.cfg.Dir, "containerd.log"))
+	logf, err := os.OpenFile(filepath.Join(e.cfg.Dir, "containerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
@@ -216,6 +228,14 @@ func (e *Env) startContainerd(ctx context.Context) error {
 		}
 		return err == nil
 	}, "containerd on "+e.Socket)
+}
+
+// RestartContainerd stops containerd (SIGTERM; its shims and pods keep
+// running) and starts it again with the same configuration, appending to
+// its log.
+func (e *Env) RestartContainerd(ctx context.Context) error {
+	hoststate.Terminate(e.containerd, 10*time.Second)
+	return e.startContainerd(ctx)
 }
 
 // Endpoint is the CRI endpoint for crictl and critest.
@@ -366,8 +386,7 @@ func runtimes(section, runc, berthShim, sharedPods, runcRoot, berthRoot string, 
       [%s.runtimes.%s.options]
         SystemdCgroup = true`, section, HandlerBerthNative)
 	}
-	return fmt.Sprintf(`    default_runtime_name = %[2]q
-    [%[1]s.runtimes.%[2]s]
+	return fmt.Sprintf(`    [%[1]s.runtimes.%[2]s]
       runtime_type = "io.containerd.runc.v2"
       [%[1]s.runtimes.%[2]s.options]
         BinaryName = %[5]q

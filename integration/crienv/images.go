@@ -112,10 +112,17 @@ awk 'NR > 1 { print $1, $2, $8, $3, $4, $7 }' /proc/sysvipc/shm
 // BuildImages builds the suite's images with goBin and Debian's dynamic
 // busybox (unpacked at busyboxRoot, with its libraries taken from this
 // host) and pushes them to the registry at addr (host:port) with crane.
-func BuildImages(ctx context.Context, goBin, crane, busyboxRoot, work, addr string) error {
+// With agnhost (a built k8s.io/kubernetes/test/images/agnhost), it builds
+// the node e2e suite's images too.
+func BuildImages(ctx context.Context, goBin, crane, busyboxRoot, work, addr, agnhost string) error {
 	programs, err := buildPrograms(ctx, goBin, work)
 	if err != nil {
 		return err
+	}
+	list := images
+	if agnhost != "" {
+		programs["agnhost"] = agnhost
+		list = append(append([]image(nil), images...), nodeE2EImages...)
 	}
 	base := filepath.Join(work, "base")
 	if err := makeBase(busyboxRoot, base); err != nil {
@@ -133,7 +140,7 @@ func BuildImages(ctx context.Context, goBin, crane, busyboxRoot, work, addr stri
 	if err := run(ctx, crane, "append", "--insecure", "--oci-empty-base", "-f", baseLayer, "-t", baseRef); err != nil {
 		return err
 	}
-	for i, img := range images {
+	for i, img := range list {
 		layer := empty
 		if len(img.files) > 0 {
 			dir := filepath.Join(work, fmt.Sprintf("image%d", i))

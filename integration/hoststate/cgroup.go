@@ -80,3 +80,31 @@ func RemoveCgroup(rel string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// RemoveCgroupTree removes cgroup rel and every cgroup below it, deepest
+// first, from every hierarchy (see cgroupCandidates): the kubelet makes
+// /kubepods and a tree of QoS and pod cgroups below it, and removes none of
+// them when it stops. A cgroup still holding processes is left alone, and
+// reported.
+func RemoveCgroupTree(rel string) error {
+	mounts, err := cgroupCandidates(rel)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, dirs := range mounts {
+		var tree []string
+		_ = filepath.WalkDir(dirs[0], func(path string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				tree = append(tree, path)
+			}
+			return nil
+		})
+		for i := len(tree) - 1; i >= 0; i-- {
+			if err := os.Remove(tree[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
