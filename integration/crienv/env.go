@@ -69,8 +69,9 @@ type Config struct {
 	// a pod that names none (a kubelet without RuntimeClasses); HandlerRunc
 	// when empty.
 	DefaultHandler string
-	// Agnhost, when set, is a built k8s.io/kubernetes/test/images/agnhost:
-	// the registry then serves the node e2e suite's images too.
+	// Agnhost, when set, is a built k8s.io/kubernetes/test/images/agnhost,
+	// with its localhost.crt and localhost.key beside it: the registry then
+	// serves the node e2e suite's images too.
 	Agnhost string
 }
 

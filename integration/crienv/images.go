@@ -122,6 +122,8 @@ func BuildImages(ctx context.Context, goBin, crane, busyboxRoot, work, addr, agn
 	list := images
 	if agnhost != "" {
 		programs["agnhost"] = agnhost
+		programs["agnhost-crt"] = filepath.Join(filepath.Dir(agnhost), "localhost.crt")
+		programs["agnhost-key"] = filepath.Join(filepath.Dir(agnhost), "localhost.key")
 		list = append(append([]image(nil), images...), nodeE2EImages...)
 	}
 	base := filepath.Join(work, "base")

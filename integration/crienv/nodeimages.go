@@ -4,12 +4,16 @@ package crienv
 // and the test/e2e/common tests it runs) pulls, under their upstream names
 // (test/utils/image/manifest.go of v1.34), built from Debian's busybox. The
 // "agnhost" program is k8s.io/kubernetes/test/images/agnhost, built from
-// Kubernetes' own source (Config.Agnhost).
+// Kubernetes' own source (Config.Agnhost), with its test certificate and
+// key (localhost.crt, localhost.key) beside it.
 var nodeE2EImages = []image{
 	{refs: []string{e2e + "agnhost:2.56"}, entrypoint: []string{"/agnhost"}, cmd: []string{"pause"},
 		files: map[string]imageFile{
-			"agnhost":       {program: "agnhost", mode: 0o755},
-			"agnhost-2":     {program: "agnhost", mode: 0o755},
+			"agnhost":   {program: "agnhost", mode: 0o755},
+			"agnhost-2": {program: "agnhost", mode: 0o755},
+			// The Dockerfile's porter/localhost.crt and .key, for HTTPS.
+			"localhost.crt": {program: "agnhost-crt", mode: 0o644},
+			"localhost.key": {program: "agnhost-key", mode: 0o644},
 			"uploads/.keep": {mode: 0o644},
 			// The suite's hooks run curl in agnhost (its Dockerfile
 			// installs it); busybox's wget stands in.
