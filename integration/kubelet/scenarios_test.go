@@ -91,6 +91,48 @@ type containerStatus struct {
 	Ready        bool   `json:"ready"`
 	RestartCount int    `json:"restartCount"`
 	ContainerID  string `json:"containerID"`
+	State        struct {
+		Terminated *struct {
+			Reason   string `json:"reason"`
+			ExitCode int    `json:"exitCode"`
+		} `json:"terminated"`
+	} `json:"state"`
+}
+
+// podStatuses returns, by container name, the container statuses of the
+// static pod whose name starts with pod (static pods get the node's name
+// as a suffix), from the kubelet's read-only port; nil if it lists no
+// such pod.
+func podStatuses(pod string) (map[string]containerStatus, error) {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://127.0.0.1:10255/pods")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var list struct {
+		Items []struct {
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+			Status struct {
+				ContainerStatuses []containerStatus `json:"containerStatuses"`
+			} `json:"status"`
+		} `json:"items"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return nil, err
+	}
+	for _, p := range list.Items {
+		if strings.HasPrefix(p.Metadata.Name, pod) {
+			out := map[string]containerStatus{}
+			for _, c := range p.Status.ContainerStatuses {
+				out[c.Name] = c
+			}
+			return out, nil
+		}
+	}
+	return nil, nil
 }
 
 // standalone is a kubelet the scenarios start and stop themselves.
@@ -123,45 +165,13 @@ func (k *standalone) stop() {
 	}
 }
 
-// statuses returns the static pod's container statuses by name.
-func statuses() (map[string]containerStatus, error) {
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get("http://127.0.0.1:10255/pods")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var list struct {
-		Items []struct {
-			Metadata struct {
-				Name string `json:"name"`
-			} `json:"metadata"`
-			Status struct {
-				ContainerStatuses []containerStatus `json:"containerStatuses"`
-			} `json:"status"`
-		} `json:"items"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
-		return nil, err
-	}
-	out := map[string]containerStatus{}
-	for _, p := range list.Items {
-		if strings.HasPrefix(p.Metadata.Name, "lane-app") {
-			for _, c := range p.Status.ContainerStatuses {
-				out[c.Name] = c
-			}
-		}
-	}
-	return out, nil
-}
-
 // waitStatuses polls until ok holds of the statuses, or fails after
 // timeout, naming what it waited for and the last statuses.
 func waitStatuses(t *testing.T, timeout time.Duration, what string, ok func(map[string]containerStatus) bool) map[string]containerStatus {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		st, err := statuses()
+		st, err := podStatuses("lane-app")
 		if err == nil && ok(st) {
 			return st
 		}
@@ -474,46 +484,17 @@ func checkOOMKilled(t *testing.T, manifests string) {
 }
 
 // terminated returns the reason and exit code of the container's
-// termination, as the kubelet's read-only port shows its static pod (""
-// while it runs).
+// termination ("" while it runs).
 func terminated(pod, container string) (string, int, error) {
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get("http://127.0.0.1:10255/pods")
+	st, err := podStatuses(pod)
 	if err != nil {
 		return "", 0, err
 	}
-	defer resp.Body.Close()
-	var list struct {
-		Items []struct {
-			Metadata struct {
-				Name string `json:"name"`
-			} `json:"metadata"`
-			Status struct {
-				ContainerStatuses []struct {
-					Name  string `json:"name"`
-					State struct {
-						Terminated *struct {
-							Reason   string `json:"reason"`
-							ExitCode int    `json:"exitCode"`
-						} `json:"terminated"`
-					} `json:"state"`
-				} `json:"containerStatuses"`
-			} `json:"status"`
-		} `json:"items"`
+	if st == nil {
+		return "", 0, fmt.Errorf("pod %s not listed", pod)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
-		return "", 0, err
+	if t := st[container].State.Terminated; t != nil {
+		return t.Reason, t.ExitCode, nil
 	}
-	for _, p := range list.Items {
-		if !strings.HasPrefix(p.Metadata.Name, pod) {
-			continue
-		}
-		for _, c := range p.Status.ContainerStatuses {
-			if c.Name == container && c.State.Terminated != nil {
-				return c.State.Terminated.Reason, c.State.Terminated.ExitCode, nil
-			}
-		}
-		return "", 0, fmt.Errorf("%s: %s not terminated yet", pod, container)
-	}
-	return "", 0, fmt.Errorf("pod %s not listed", pod)
+	return "", 0, fmt.Errorf("%s: %s not terminated yet", pod, container)
 }
