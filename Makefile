@@ -100,7 +100,7 @@ CONTAINERD_ENV = BERTH_BINARY=$(CURDIR)/$(1)/berth BERTH_SHIM=$(CURDIR)/$(1)/con
 
 integration: setup build
 	$(call CONTAINERD_ENV,bin) BERTH_GO=$(GO) $(GO) test -count=1 -timeout 20m $(TEST_ARGS) \
-		$$($(GO) list ./integration/... ./examples/... | grep -v -e /integration/podman -e /integration/docker -e /integration/cri$$ -e /integration/reliability)
+		$$($(GO) list ./integration/... ./examples/... | grep -v -e /integration/podman -e /integration/docker -e /integration/cri$$ -e /integration/kubelet -e /integration/reliability)
 
 # Debian's podman 4.3 and conmon drive bin/berth and runc v1.5.2 side by
 # side (podman's default seccomp profile, no network); fails where a check
