@@ -72,7 +72,7 @@ boot() {
 	qemu-system-x86_64 -m 6144 -smp 2 -cpu max -nographic -no-reboot -nic none \
 		-monitor pipe:"$lane/monitor" \
 		-kernel "$kernel" -initrd "$initramfs" \
-		-append "console=ttyS0 panic=-1 quiet sysctl.kernel.sysrq=1 apparmor=1 security=apparmor systemd.unit=berth-vmtest.target systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all systemd.show_status=1" \
+		-append "console=ttyS0 panic=-1 quiet sysctl.kernel.sysrq=1 apparmor=1 security=apparmor systemd.unit=berth-vmtest.target systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all systemd.show_status=0" \
 		-fsdev local,id=hostroot,path=/,security_model=passthrough,readonly=on,multidevs=remap \
 		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
 		-fsdev local,id=lane,path="$lane",security_model=passthrough,multidevs=remap \
@@ -89,12 +89,10 @@ boot() {
 		if [ "$size" != "$last_size" ]; then
 			last_size=$size last_change=$now
 		fi
-		# Until the lane prints (its heartbeat with it), systemd's status
-		# lines (show_status=1) are the boot's progress; its longest quiet
-		# stretch (a unit starting on a loaded host) gets 90 s: a guest
-		# only slowed by the host's load is not taken for a frozen one.
+		# Until the lane prints (its heartbeat with it), the boot's own
+		# quiet stretch: 150 s.
 		silence=${VM_FREEZE_SECONDS:-60}
-		grep -aq VMTEST "$lane/serial.log" || silence=90
+		grep -aq VMTEST "$lane/serial.log" || silence=150
 		if [ -z "$dumped" ] && { [ $((now - last_change)) -ge "$silence" ] || [ $((now - start)) -ge $((budget - 20)) ]; }; then
 			dumped=1
 			[ $((now - last_change)) -ge "$silence" ] && frozen=$((now - last_change))
