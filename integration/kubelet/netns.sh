@@ -4,7 +4,8 @@
 # server and etcd, containerd and the CNI bridge leave nothing on the host:
 #   - a tmpfs over /tmp, /run, /var/lib and /var/log (the suite's keys,
 #     the kubelet's /var/lib/kubelet and /var/log/pods, CNI's cache,
-#     network namespace files);
+#     network namespace files), the working directory (make's: the
+#     repository) bound back when it is below /tmp;
 #   - a network namespace of its own: loopback, a veth pair for the
 #     node's address (10.99.0.1, the default route's), and the CNI bridge,
 #     iptables rules and ip_forward the lane makes;
@@ -29,6 +30,15 @@ for m in $(awk '$3 == "cgroup" { print $2 }' /proc/mounts); do
 	fi
 	dirs+=("$m/$cgroup")
 done
+# The working directory must stay visible: /tmp is handled below; the
+# others the lane covers are refused.
+case $PWD/ in
+/run/* | /var/lib/* | /var/log/*)
+	echo "netns.sh: the working directory $PWD is below a directory the lane covers with a tmpfs" >&2
+	exit 1
+	;;
+esac
+export BERTH_KUBELET_LANE_KEEP=$PWD
 rc=0
 unshare --mount --net --propagation private -- bash -c '
 set -euo pipefail
@@ -47,10 +57,21 @@ ip addr add 10.99.0.1/24 dev berth-node0
 ip link set berth-node0 up
 ip link set berth-node1 up
 ip route add default via 10.99.0.2 dev berth-node0
-for d in /tmp /run /var/lib /var/log; do
+for d in /run /var/lib /var/log; do
 	mount -t tmpfs -o mode=0755 berth-kubelet-lane "$d"
 done
-chmod 1777 /tmp
+# /tmp too, but the working directory (the repository: the binaries and
+# the lane'"'"'s directory) stays visible when it is below /tmp, bound back
+# from the host'"'"'s /tmp.
+mkdir -p /run/berth-kubelet-lane/host-tmp
+mount --bind /tmp /run/berth-kubelet-lane/host-tmp
+mount -t tmpfs -o mode=1777 berth-kubelet-lane /tmp
+case $BERTH_KUBELET_LANE_KEEP in
+/tmp/*)
+	mkdir -p "$BERTH_KUBELET_LANE_KEEP"
+	mount --bind "/run/berth-kubelet-lane/host-tmp/${BERTH_KUBELET_LANE_KEEP#/tmp/}" "$BERTH_KUBELET_LANE_KEEP"
+	;;
+esac
 mkdir -p /run/lock /var/lib/cni
 # Name lookups answer at once: the node names resolve to the node'"'"'s
 # address in /etc/hosts, and the only name server is that address, where
