@@ -33,17 +33,7 @@ func TestPodChurn(t *testing.T) {
 		t.Skip("BERTH_POD_CHURN is not set (make test-reliability sets it)")
 	}
 	testutil.RequireRoot(t, "runs containerd and pods")
-	cfg := crienv.Config{
-		Containerd:    env(t, "CONTAINERD_22"),
-		ShimDir:       filepath.Dir(env(t, "CONTAINERD_22_SHIM_RUNC")),
-		ConfigVersion: 3,
-		Runc:          env(t, "RUNC_BINARY"),
-		BerthShim:     env(t, "BERTH_SHIM"),
-		Crane:         env(t, "CRANE"),
-		CNIBinDir:     env(t, "CNI_BIN_DIR"),
-		GoBin:         env(t, "BERTH_GO"),
-		BusyboxRoot:   env(t, "BUSYBOX_DYNAMIC_ROOT"),
-	}
+	cfg := crienv.ConfigFromEnv(t, "CONTAINERD_22", "CONTAINERD_22_SHIM_RUNC", 3)
 	crictl := env(t, "CRICTL")
 	e, dir := startEnv(t, cfg, crictl, "berth-podchurn")
 	podCfg := podConfig(t, dir, "churn")

@@ -153,18 +153,8 @@ func TestCRI(t *testing.T) {
 }
 
 func testCRI(t *testing.T, v containerdVersion) {
-	cfg := crienv.Config{
-		Containerd:    env(t, v.binary),
-		ShimDir:       filepath.Dir(env(t, v.shimRunc)),
-		ConfigVersion: v.configVersion,
-		Runc:          env(t, "RUNC_BINARY"),
-		BerthShim:     env(t, "BERTH_SHIM"),
-		Crane:         env(t, "CRANE"),
-		CNIBinDir:     env(t, "CNI_BIN_DIR"),
-		GoBin:         env(t, "BERTH_GO"),
-		BusyboxRoot:   env(t, "BUSYBOX_DYNAMIC_ROOT"),
-		SystemdCgroup: systemdLane(),
-	}
+	cfg := crienv.ConfigFromEnv(t, v.binary, v.shimRunc, v.configVersion)
+	cfg.SystemdCgroup = systemdLane()
 	crictl, critest := env(t, "CRICTL"), env(t, "CRITEST")
 	e, dir := startEnv(t, cfg, crictl, "berth-cri")
 	ctx := context.Background()

@@ -58,9 +58,14 @@ evictionHard:
 // /system: the lane names no system cgroup (so the summary API has no
 // "misc" system container).
 func kubeletFlags(dir string) string {
+	return strings.Join(append([]string{"--root-dir=" + filepath.Join(dir, "kubelet-root")}, cgroupFlags()...), " ")
+}
+
+// cgroupFlags are kubeletFlags' cgroups, which the standalone kubelet of
+// the scenarios takes too.
+func cgroupFlags() []string {
 	lane := os.Getenv("BERTH_KUBELET_LANE_CGROUP")
-	return "--root-dir=" + filepath.Join(dir, "kubelet-root") + " --kubelet-cgroups=" + lane +
-		" --runtime-cgroups=" + lane + " --system-cgroups="
+	return []string{"--kubelet-cgroups=" + lane, "--runtime-cgroups=" + lane, "--system-cgroups="}
 }
 
 // procs is the number of ginkgo workers: KUBELET_PROCS, 6 by default (the

@@ -75,20 +75,8 @@ func runHandler(t *testing.T, h, bins, dir string) ginkgoreport.Results {
 		t.Fatal(err)
 	}
 	host := saveHost(t, filepath.Join(bins, "kubelet"))
-	cfg := crienv.Config{
-		Dir:            dir,
-		Containerd:     env(t, "CONTAINERD_23"),
-		ShimDir:        filepath.Dir(env(t, "CONTAINERD_23_SHIM_RUNC")),
-		ConfigVersion:  3,
-		Runc:           env(t, "RUNC_BINARY"),
-		BerthShim:      env(t, "BERTH_SHIM"),
-		Crane:          env(t, "CRANE"),
-		CNIBinDir:      env(t, "CNI_BIN_DIR"),
-		GoBin:          env(t, "BERTH_GO"),
-		BusyboxRoot:    env(t, "BUSYBOX_DYNAMIC_ROOT"),
-		DefaultHandler: h,
-		Agnhost:        filepath.Join(bins, "agnhost"),
-	}
+	cfg := crienv.ConfigFromEnv(t, "CONTAINERD_23", "CONTAINERD_23_SHIM_RUNC", 3)
+	cfg.Dir, cfg.DefaultHandler, cfg.Agnhost = dir, h, filepath.Join(bins, "agnhost")
 	crictl := env(t, "CRICTL")
 	ctx := context.Background()
 	e, err := crienv.Start(ctx, cfg)

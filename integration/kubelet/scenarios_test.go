@@ -151,7 +151,7 @@ func (k *standalone) start(t *testing.T) {
 	k.cmd = exec.Command(k.bin, "--config", filepath.Join(k.dir, "standalone.yaml"),
 		"--container-runtime-endpoint", k.endpoint, "--hostname-override", "berth-lane",
 		"--root-dir", filepath.Join(k.dir, "standalone-root"), "--v=2")
-	k.cmd.Args = append(k.cmd.Args, strings.Fields(kubeletFlags(k.dir))[1:]...)
+	k.cmd.Args = append(k.cmd.Args, cgroupFlags()...)
 	k.cmd.Stdout, k.cmd.Stderr = logf, logf
 	if err := k.cmd.Start(); err != nil {
 		t.Fatalf("start the kubelet: %v", err)
