@@ -107,6 +107,18 @@ echo "------ Shared Memory Segments --------"
 echo "key shmid owner perms bytes nattch status"
 awk 'NR > 1 { print $1, $2, $8, $3, $4, $7 }' /proc/sysvipc/shm
 `},
+	// busybox's nmeter, which Debian's busybox lacks: the node e2e suite's
+	// container lifecycle tests stamp their log lines with
+	// date -u +%FT$(nmeter -d0 '%3t' | head -n1)Z.
+	"usr/bin/nmeter": {mode: 0o755, text: `#!/bin/sh
+# nmeter [-d0] '%3t': the time of day, HH:MM:SS.mmm in UTC, once (a
+# stand-in for busybox's nmeter with only its time field; the clock read
+# with busybox's adjtimex, which gives the microseconds).
+adjtimex | awk '/tv_sec/ { s = $2 } /tv_usec/ { u = $2 } END { printf "%s.%03d\n", s, u / 1000 }' | {
+	IFS=. read -r s ms
+	echo "$(date -u -d "@$s" +%T).$ms"
+}
+`},
 }
 
 // BuildImages builds the suite's images with goBin and Debian's dynamic
