@@ -204,6 +204,13 @@ func (e *Env) writeConfig(addr string) error {
     [%[1]s.runtimes.%[2]s]
       runtime_type = "io.containerd.berth.v2"
       sandboxer = "shim"`, section, HandlerBerthSandbox)
+		// containerd 2.3 hands the pod sandbox handler its options table
+		// (2.2 gives it none).
+		if e.cfg.SystemdCgroup {
+			rts += fmt.Sprintf(`
+      [%[1]s.runtimes.%[2]s.options]
+        SystemdCgroup = true`, section, HandlerBerthSandbox)
+		}
 	}
 	config := fmt.Sprintf(tmpl, d, e.Socket, SandboxImage, e.cfg.CNIBinDir, rts)
 	return os.WriteFile(filepath.Join(d, "config.toml"), []byte(config), 0o644)
@@ -222,18 +229,22 @@ func (e *Env) startContainerd(ctx context.Context) error {
 	if err := e.containerd.Start(); err != nil {
 		return fmt.Errorf("start containerd: %w", err)
 	}
-	return waitFor(ctx, 30*time.Second, func() bool {
+	err = waitFor(ctx, 30*time.Second, func() bool {
 		c, err := net.Dial("unix", e.Socket)
 		if err == nil {
 			c.Close()
 		}
 		return err == nil
 	}, "containerd on "+e.Socket)
+	if err != nil {
+		return err
+	}
+	return waitCRI(ctx, e.Socket, 60*time.Second)
 }
 
 // RestartContainerd stops containerd (SIGTERM; its shims and pods keep
 // running) and starts it again with the same configuration, appending to
-// its log.
+// its log, and returns once its CRI answers again.
 func (e *Env) RestartContainerd(ctx context.Context) error {
 	hoststate.Terminate(e.containerd, 10*time.Second)
 	return e.startContainerd(ctx)
