@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -443,4 +444,26 @@ func TestParityFeaturesCheckpoint(t *testing.T) {
 		}
 		return fmt.Sprintf("checkpoint %q", f.Annotations["org.opencontainers.runc.checkpoint.enabled"])
 	})
+}
+
+// TestParityFeaturesUnsafeAnnotations: features lists the annotations
+// that change what the runtime does as runc v1.5.2 lists its own, less
+// "bundle", which runc honours (it overrides the bundle path runc
+// records) and berth does not (toConfig keeps the bundle it was given).
+func TestParityFeaturesUnsafeAnnotations(t *testing.T) {
+	t.Parallel()
+	lists := map[string][]string{}
+	for name, c := range sideBySide(t) {
+		var f struct {
+			PotentiallyUnsafeConfigAnnotations []string `json:"potentiallyUnsafeConfigAnnotations"`
+		}
+		if err := json.Unmarshal([]byte(c.ok("features")), &f); err != nil {
+			t.Fatal(err)
+		}
+		lists[name] = f.PotentiallyUnsafeConfigAnnotations
+	}
+	want := slices.DeleteFunc(slices.Clone(lists["runc"]), func(a string) bool { return a == "bundle" })
+	if !slices.Equal(lists["berth"], want) {
+		t.Errorf("berth lists %q; runc lists %q, so berth should list %q", lists["berth"], lists["runc"], want)
+	}
 }

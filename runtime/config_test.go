@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/berth-oci/berth/spec"
@@ -78,6 +79,37 @@ func TestToConfigOwnDevices(t *testing.T) {
 	for _, d := range first.Devices {
 		if d.Uid != 100000 || d.Gid != 100000 {
 			t.Fatalf("device %s of the first container is owned by %d:%d after a second conversion, want 100000", d.Path, d.Uid, d.Gid)
+		}
+	}
+}
+
+// TestToConfigBundleAnnotationIgnored: a spec's "bundle" annotation (which
+// runc honours, and so lists as potentially unsafe in features) does not
+// change the bundle berth records: the one it was given.
+func TestToConfigBundleAnnotationIgnored(t *testing.T) {
+	bundle := t.TempDir()
+	s := spec.New(spec.WithRootPath("rootfs"))
+	s.Annotations = map[string]string{"bundle": "/elsewhere"}
+	r, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := r.toConfig("c1", bundle, s, configOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bundles []string
+	for _, l := range cfg.Labels {
+		if v, ok := strings.CutPrefix(l, bundleLabel); ok {
+			bundles = append(bundles, v)
+		}
+	}
+	if !slices.Equal(bundles, []string{bundle}) {
+		t.Errorf("bundle labels %v, want only %s", bundles, bundle)
+	}
+	for _, a := range Features().PotentiallyUnsafeConfigAnnotations {
+		if a == "bundle" {
+			t.Error(`features lists "bundle" as an annotation berth honours`)
 		}
 	}
 }

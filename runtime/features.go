@@ -13,6 +13,10 @@ import (
 	selinux "github.com/opencontainers/selinux/go-selinux"
 )
 
+// unsafeConfigAnnotations are the annotations (or, ending in a dot, their
+// prefixes) that change what berth does with a container.
+var unsafeConfigAnnotations = []string{"org.systemd.property.", "org.criu.config"}
+
 // Features describes what this runtime supports, in the runtime-spec
 // features format (`berth features`, the shim's -info).
 func Features() *features.Features {
@@ -46,9 +50,13 @@ func Features() *features.Features {
 			NetDevices:      &features.NetDevices{Enabled: &yes},
 			IntelRdt:        &features.IntelRdt{Enabled: &yes, Schemata: &yes, Monitoring: &yes},
 		},
-		// Annotations that change what berth does (unit properties for
-		// the systemd cgroup driver), listed as runc lists its own.
-		PotentiallyUnsafeConfigAnnotations: []string{"org.systemd.property."},
+		// Annotations that change what berth does, listed as runc lists
+		// its own: unit properties for the systemd cgroup driver, and
+		// CRIU's configuration file for checkpoint and restore (which
+		// libcontainer reads from the container's labels). runc lists
+		// "bundle" too, which berth does not honour: it records the
+		// bundle it was given and drops any other (toConfig).
+		PotentiallyUnsafeConfigAnnotations: unsafeConfigAnnotations,
 		// Checkpoint and restore go through libcontainer and CRIU, as
 		// runc's, which sets this annotation (its name is runc's) the same
 		// way: clients such as containerd's CRI read it.
