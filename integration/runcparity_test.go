@@ -467,3 +467,31 @@ func TestParityFeaturesUnsafeAnnotations(t *testing.T) {
 		t.Errorf("berth lists %q; runc lists %q, so berth should list %q", lists["berth"], lists["runc"], want)
 	}
 }
+
+// TestParityUpdateIntelRdtRefused: on a host whose RDT does not enable
+// them (this one has no resctrl), update --l3-cache-schema and
+// --mem-bw-schema are refused in runc's words, and a memory limit given
+// with them is not applied either.
+func TestParityUpdateIntelRdtRefused(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/sys/fs/resctrl/info"); err == nil {
+		t.Skip("this host has Intel RDT (resctrl): the refusal cannot be seen here")
+	}
+	refusal := func(r result) string {
+		for _, msg := range []string{"Intel RDT/CAT: l3 cache schema is not enabled", "Intel RDT/MBA: memory bandwidth schema is not enabled"} {
+			if strings.Contains(r.Stderr, msg) {
+				return fmt.Sprintf("%s %q", outcome(r), msg)
+			}
+		}
+		return fmt.Sprintf("%s, stderr %q", outcome(r), r.Stderr)
+	}
+	eachRuntime(t, `l3: exit 1 "Intel RDT/CAT: l3 cache schema is not enabled"; `+
+		`mem bw: exit 1 "Intel RDT/MBA: memory bandwidth schema is not enabled"; memory limit 67108864`,
+		func(t *testing.T, c *cli) string {
+			id := detachedSleeper(t, c, spec.WithMemoryLimit(64<<20))
+			pid := c.state(id).Pid
+			l3 := c.run(nil, "update", "--memory", "100000000", "--l3-cache-schema", "L3:0=f", id)
+			mb := c.run(nil, "update", "--mem-bw-schema", "MB:0=50", id)
+			return fmt.Sprintf("l3: %s; mem bw: %s; memory limit %s", refusal(l3), refusal(mb), cgroupFile(t, pid, "memory", "memory.limit_in_bytes"))
+		})
+}

@@ -108,6 +108,14 @@ func (c *Container) MemoryEvents() (berthcgroups.MemoryEvents, error) {
 // Update changes the container's resource limits. Only the fields set in r
 // change; the others keep their values.
 func (c *Container) Update(r *specs.LinuxResources) error {
+	return c.UpdateWithIntelRdt(r, IntelRdtUpdate{})
+}
+
+// UpdateWithIntelRdt is Update, and changes the Intel RDT schemata that rdt
+// sets, as runc's update does with --l3-cache-schema and --mem-bw-schema.
+// Nothing changes when the host's RDT lacks what rdt sets (ErrNotSupported)
+// or the container was created without RDT (ErrInvalid).
+func (c *Container) UpdateWithIntelRdt(r *specs.LinuxResources, rdt IntelRdtUpdate) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r == nil {
@@ -124,6 +132,13 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	// Device rules are not updatable (as in runc): leave them untouched.
 	res.SkipDevices = true
 	cfg.Cgroups = &cg
+	if !rdt.empty() {
+		updated, err := rdt.apply(cfg.IntelRdt, hostIntelRdt())
+		if err != nil {
+			return opError("update", c.ID(), err)
+		}
+		cfg.IntelRdt = updated
+	}
 	if err := c.lc.Set(cfg); err != nil {
 		return opError("update", c.ID(), classify(err))
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 
+	berth "github.com/berth-oci/berth/runtime"
 	units "github.com/docker/go-units"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
@@ -18,8 +19,10 @@ var updateCommand = cli.Command{
 	Usage:     "update container resource constraints",
 	ArgsUsage: `<container-id>`,
 	Description: `The update command changes the resource limits of a running container: from
-the flags, or from a JSON file of OCI LinuxResources with -r (- for stdin).
-Only what is given changes.`,
+the flags, or from a JSON file of OCI LinuxResources with -r (- for stdin),
+and its Intel RDT schemata (--l3-cache-schema, --mem-bw-schema), where the
+host's RDT enables them and the container was created with RDT. Only what
+is given changes.`,
 	Flags: []cli.Flag{
 		cli.StringFlag{Name: "resources, r", Usage: `path to the file containing the resources to update or '-' to read from the standard input`},
 		cli.IntFlag{Name: "blkio-weight", Usage: "Specifies per cgroup weight, range is from 10 to 1000"},
@@ -38,6 +41,8 @@ Only what is given changes.`,
 		cli.StringFlag{Name: "memory-reservation", Usage: "Memory reservation or soft_limit (in bytes)"},
 		cli.StringFlag{Name: "memory-swap", Usage: "Total memory usage (memory + swap); set '-1' to enable unlimited swap"},
 		cli.IntFlag{Name: "pids-limit", Usage: "Maximum number of pids allowed in the container"},
+		cli.StringFlag{Name: "l3-cache-schema", Usage: "The string of Intel RDT/CAT L3 cache schema"},
+		cli.StringFlag{Name: "mem-bw-schema", Usage: "The string of Intel RDT/MBA memory bandwidth schema"},
 	},
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 1, exactArgs); err != nil {
@@ -51,7 +56,10 @@ Only what is given changes.`,
 		if err != nil {
 			return err
 		}
-		return ctr.Update(r)
+		return ctr.UpdateWithIntelRdt(r, berth.IntelRdtUpdate{
+			L3CacheSchema: c.String("l3-cache-schema"),
+			MemBwSchema:   c.String("mem-bw-schema"),
+		})
 	},
 }
 
