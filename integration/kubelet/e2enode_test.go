@@ -62,9 +62,13 @@ func kubeletFlags(dir string) string {
 }
 
 // cgroupFlags are kubeletFlags' cgroups, which the standalone kubelet of
-// the scenarios takes too.
+// the scenarios takes too: the lane's cgroup (netns.sh's), none where
+// netns.sh made none (the systemd VM lane, whose guest is the lane's own).
 func cgroupFlags() []string {
 	lane := os.Getenv("BERTH_KUBELET_LANE_CGROUP")
+	if lane == "" {
+		return nil
+	}
 	return []string{"--kubelet-cgroups=" + lane, "--runtime-cgroups=" + lane, "--system-cgroups="}
 }
 

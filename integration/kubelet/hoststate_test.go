@@ -2,6 +2,7 @@ package kubelet
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -77,6 +78,9 @@ func (h *hostState) restore(t *testing.T, sock string, cleanups ...func() error)
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
+	if cgroupDriver() == "systemd" {
+		removeKubepodsSlice(t)
+	}
 	if err := hoststate.RemoveCgroupTree("kubepods"); err != nil {
 		t.Errorf("kubepods cgroups left: %v", err)
 	}
@@ -87,5 +91,17 @@ func (h *hostState) restore(t *testing.T, sock string, cleanups ...func() error)
 		if err := os.WriteFile(filepath.Join("/proc/sys", name), []byte(v), 0o644); err != nil {
 			t.Errorf("restore sysctl %s=%s: %v", name, v, err)
 		}
+	}
+}
+
+// removeKubepodsSlice stops the slices the kubelet's systemd cgroup driver
+// made (kubepods.slice and those below it), which outlive the kubelet,
+// and fails the test if their cgroup stays.
+func removeKubepodsSlice(t *testing.T) {
+	if out, err := exec.Command("systemctl", "stop", "kubepods.slice").CombinedOutput(); err != nil {
+		t.Errorf("systemctl stop kubepods.slice: %v: %s", err, out)
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/kubepods.slice"); err == nil {
+		t.Errorf("kubepods.slice's cgroup left after systemctl stop")
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth-oci/berth/integration/crienv"
 	"github.com/berth-oci/berth/integration/ginkgoreport"
@@ -77,8 +78,10 @@ func runHandler(t *testing.T, h, bins, dir string) ginkgoreport.Results {
 	host := saveHost(t, filepath.Join(bins, "kubelet"))
 	cfg := crienv.ConfigFromEnv(t, "CONTAINERD_23", "CONTAINERD_23_SHIM_RUNC", 3)
 	cfg.Dir, cfg.DefaultHandler, cfg.Agnhost = dir, h, filepath.Join(bins, "agnhost")
+	cfg.SystemdCgroup = cgroupDriver() == "systemd"
 	crictl := env(t, "CRICTL")
 	ctx := context.Background()
+	started := time.Now()
 	e, err := crienv.Start(ctx, cfg)
 	t.Cleanup(func() {
 		host.restore(t, e.Socket, func() error { return e.RemoveAllPods(ctx, crictl) }, e.Close)
@@ -86,6 +89,7 @@ func runHandler(t *testing.T, h, bins, dir string) ginkgoreport.Results {
 	if err != nil {
 		t.Fatalf("containerd 2.3.7 for %s: %v\ncontainerd log:\n%s", h, err, e.Log())
 	}
+	t.Logf("the registry, its images and containerd 2.3.7 ready in %s", time.Since(started).Round(time.Millisecond))
 	// cAdvisor (in the kubelet) finds containerd at its default socket
 	// only: there, in this namespace's /run, a link to the lane's.
 	if err := os.MkdirAll("/run/containerd", 0o711); err != nil {

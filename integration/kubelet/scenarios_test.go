@@ -19,12 +19,14 @@ import (
 )
 
 // The lane's own scenarios, for what the node e2e suite has no test for:
-// a standalone kubelet (static pods, no API server) keeps one pod of two
-// containers with exec, HTTP and TCP probes, and the pod must come through
-// a kubelet restart, a containerd restart and, for berth's handlers, an
-// in-place upgrade of berth's shim: the same containers (ids), restart
-// counts unchanged, ready, its exec readiness probe still followed (the
-// lane makes it fail, then pass again) and its log still written.
+// a kubelet of the lane's own keeps one static pod of two containers with
+// exec, HTTP and TCP probes, and the pod must come through a kubelet
+// restart, a containerd restart and, for berth's handlers, an in-place
+// upgrade of berth's shim: the same containers (ids), restart counts
+// unchanged, ready, its exec readiness probe still followed (the lane
+// makes it fail, then pass again) and its log still written. The kubelet
+// registers with the suite's API server, run apart (apiserver_test.go),
+// for a pod resized in place (resize_test.go).
 const (
 	scenarioKubeletRestart    = "[lane] the kubelet restarted: the pod keeps its containers, restart counts and probes"
 	scenarioContainerdRestart = "[lane] containerd restarted: the pod keeps its containers, restart counts and probes"
@@ -32,13 +34,44 @@ const (
 	scenarioLogRotation       = "[lane] container logs rotated at containerLogMaxSize (10Ki, 3 files) and still read"
 	scenarioSummary           = "[lane] the summary API: the pod's and each container's CPU, memory and working set"
 	scenarioOOM               = "[lane] a container over its memory limit: OOMKilled, exit code 137"
+	scenarioTCPLiveness       = "[lane] a TCP liveness probe failing: the kubelet restarts the container, which is live again"
 )
 
+// nodeName is the lane's kubelet's node.
+const nodeName = "berth-lane"
+
+// cgroupDriver is the kubelet's cgroup driver: KUBELET_CGROUP_DRIVER
+// (systemd in the systemd VM lane), cgroupfs by default. containerd's
+// handlers must use the same (crienv.Config.SystemdCgroup).
+func cgroupDriver() string {
+	if d := os.Getenv("KUBELET_CGROUP_DRIVER"); d != "" {
+		return d
+	}
+	return "cgroupfs"
+}
+
+// apiServerTimeout bounds the API server's start: KUBELET_APISERVER_TIMEOUT
+// (longer under the VM lane's emulation), 60 s by default (it takes about
+// 3 s here).
+func apiServerTimeout() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("KUBELET_APISERVER_TIMEOUT")); err == nil {
+		return d
+	}
+	return time.Minute
+}
+
+// shortScenarios says the lane runs only the scenarios the systemd VM
+// lane has time for under emulation (KUBELET_SCENARIOS=short): the pod
+// ready by its probes, the summary API, logs and their rotation, the
+// resize, and the pod's removal; no disruption, OOM or TCP restart.
+func shortScenarios() bool { return os.Getenv("KUBELET_SCENARIOS") == "short" }
+
 // standaloneConfig is the standalone kubelet's configuration; its
-// arguments are the static pod directory and the pod log directory.
+// arguments are the cgroup driver, the static pod directory and the pod
+// log directory.
 const standaloneConfig = `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-cgroupDriver: cgroupfs
+cgroupDriver: %s
 cgroupRoot: /
 failSwapOn: false
 staticPodPath: %q
@@ -135,10 +168,11 @@ func podStatuses(pod string) (map[string]containerStatus, error) {
 	return nil, nil
 }
 
-// standalone is a kubelet the scenarios start and stop themselves.
+// standalone is a kubelet the scenarios start and stop themselves,
+// registered with the API server of kubeconfig.
 type standalone struct {
-	bin, dir, endpoint string
-	cmd                *exec.Cmd
+	bin, dir, endpoint, kubeconfig string
+	cmd                            *exec.Cmd
 }
 
 func (k *standalone) start(t *testing.T) {
@@ -149,8 +183,8 @@ func (k *standalone) start(t *testing.T) {
 	}
 	defer logf.Close()
 	k.cmd = exec.Command(k.bin, "--config", filepath.Join(k.dir, "standalone.yaml"),
-		"--container-runtime-endpoint", k.endpoint, "--hostname-override", "berth-lane",
-		"--root-dir", filepath.Join(k.dir, "standalone-root"), "--v=2")
+		"--container-runtime-endpoint", k.endpoint, "--hostname-override", nodeName,
+		"--root-dir", filepath.Join(k.dir, "standalone-root"), "--kubeconfig", k.kubeconfig, "--v=2")
 	k.cmd.Args = append(k.cmd.Args, cgroupFlags()...)
 	k.cmd.Stdout, k.cmd.Stderr = logf, logf
 	if err := k.cmd.Start(); err != nil {
@@ -165,13 +199,21 @@ func (k *standalone) stop() {
 	}
 }
 
-// waitStatuses polls until ok holds of the statuses, or fails after
-// timeout, naming what it waited for and the last statuses.
+// waitStatuses waits for the scenarios' static pod, lane-app, as
+// waitPodStatuses does.
 func waitStatuses(t *testing.T, timeout time.Duration, what string, ok func(map[string]containerStatus) bool) map[string]containerStatus {
+	t.Helper()
+	return waitPodStatuses(t, "lane-app", timeout, what, ok)
+}
+
+// waitPodStatuses polls until ok holds of pod's container statuses (nil
+// while the kubelet lists no such pod), or fails after timeout, naming
+// what it waited for and the last statuses.
+func waitPodStatuses(t *testing.T, pod string, timeout time.Duration, what string, ok func(map[string]containerStatus) bool) map[string]containerStatus {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		st, err := podStatuses("lane-app")
+		st, err := podStatuses(pod)
 		if err == nil && ok(st) {
 			return st
 		}
@@ -194,11 +236,12 @@ func runScenarios(t *testing.T, h, bins, dir string, e *crienv.Env) ginkgoreport
 	if err := os.MkdirAll(manifests, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	config := fmt.Sprintf(standaloneConfig, manifests, filepath.Join(dir, "pod-logs"))
+	config := fmt.Sprintf(standaloneConfig, cgroupDriver(), manifests, filepath.Join(dir, "pod-logs"))
 	if err := os.WriteFile(filepath.Join(dir, "standalone.yaml"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	k := &standalone{bin: filepath.Join(bins, "kubelet"), dir: dir, endpoint: e.Endpoint()}
+	api := startAPIServer(t, bins, dir, apiServerTimeout())
+	k := &standalone{bin: filepath.Join(bins, "kubelet"), dir: dir, endpoint: e.Endpoint(), kubeconfig: api.kubeconfig}
 	k.start(t)
 	defer k.stop()
 	if err := os.WriteFile(filepath.Join(manifests, "lane-app.yaml"), []byte(scenarioPod), 0o644); err != nil {
@@ -230,6 +273,9 @@ func runScenarios(t *testing.T, h, bins, dir string, e *crienv.Env) ginkgoreport
 		}},
 	}
 	for _, d := range disruptions {
+		if shortScenarios() {
+			break
+		}
 		if !ok {
 			res[d.name] = ginkgoreport.Failed
 			continue
@@ -255,8 +301,16 @@ func runScenarios(t *testing.T, h, bins, dir string, e *crienv.Env) ginkgoreport
 		res[scenarioSummary] = ginkgoreport.Failed
 		res[scenarioLogRotation] = ginkgoreport.Failed
 	}
-	res[scenarioOOM] = map[bool]string{true: ginkgoreport.Passed, false: ginkgoreport.Failed}[t.Run(scenarioOOM, func(t *testing.T) {
-		checkOOMKilled(t, manifests)
+	if !shortScenarios() {
+		res[scenarioOOM] = map[bool]string{true: ginkgoreport.Passed, false: ginkgoreport.Failed}[t.Run(scenarioOOM, func(t *testing.T) {
+			checkOOMKilled(t, manifests)
+		})]
+		res[scenarioTCPLiveness] = map[bool]string{true: ginkgoreport.Passed, false: ginkgoreport.Failed}[t.Run(scenarioTCPLiveness, func(t *testing.T) {
+			checkTCPLiveness(t, e, crictl, manifests)
+		})]
+	}
+	res[scenarioResize] = map[bool]string{true: ginkgoreport.Passed, false: ginkgoreport.Failed}[t.Run(scenarioResize, func(t *testing.T) {
+		checkResize(t, api, e, crictl, nodeName)
 	})]
 	// The pod gone with its manifest.
 	if err := os.Remove(filepath.Join(manifests, "lane-app.yaml")); err != nil {
@@ -282,19 +336,27 @@ func checkPodIntact(t *testing.T, e *crienv.Env, crictl string, before map[strin
 		}
 	}
 	id := strings.TrimPrefix(before["app"].ContainerID, "containerd://")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if out, err := e.Crictl(ctx, crictl, "exec", "--sync", id, "rm", "/tmp/ready"); err != nil {
-		t.Fatalf("exec in app: %v: %s", err, out)
-	}
-	waitStatuses(t, 30*time.Second, "app unready (its exec readiness probe failing)", func(st map[string]containerStatus) bool { return !st["app"].Ready })
-	if out, err := e.Crictl(ctx, crictl, "exec", "--sync", id, "touch", "/tmp/ready"); err != nil {
-		t.Fatalf("exec in app: %v: %s", err, out)
-	}
-	waitStatuses(t, 30*time.Second, "app ready again", allReady)
+	checkReadinessFollowed(t, e, crictl, "lane-app", id)
 	if after := lastLogLine(t, e, crictl, id); after <= lineBefore {
 		t.Errorf("app's log: its last line is number %d, as before the disruption (%d)", after, lineBefore)
 	}
+}
+
+// checkReadinessFollowed checks that the kubelet still follows the exec
+// readiness probe of pod's container app (id), which passes while
+// /tmp/ready exists: removed, app turns unready; back, ready again.
+func checkReadinessFollowed(t *testing.T, e *crienv.Env, crictl, pod, id string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if out, err := e.Crictl(ctx, crictl, "exec", "--sync", id, "rm", "/tmp/ready"); err != nil {
+		t.Fatalf("exec in %s's app: %v: %s", pod, err, out)
+	}
+	waitPodStatuses(t, pod, 30*time.Second, pod+"'s app unready (its exec readiness probe failing)", func(st map[string]containerStatus) bool { return !st["app"].Ready })
+	if out, err := e.Crictl(ctx, crictl, "exec", "--sync", id, "touch", "/tmp/ready"); err != nil {
+		t.Fatalf("exec in %s's app: %v: %s", pod, err, out)
+	}
+	waitPodStatuses(t, pod, 30*time.Second, pod+"'s app ready again", func(st map[string]containerStatus) bool { return st["app"].Ready })
 }
 
 // lastLogLine is the number of app's last log line, as the runtime's log
