@@ -49,8 +49,17 @@ cp "$here/guest.sh" "$lane/lane.sh"
 (cd "$repo" && GOWORK=off "$GO" run -tags seccomp ./integration/vmsystemd "$lane")
 # The console socket's receiver of the terminal checkpoint.
 (cd "$repo" && "$GO" build -o "$lane/recvtty" ./integration/cmd/recvtty)
-# The CRI lane's tests, built here with the Makefile's flags, run there.
-(cd "$repo" && "$GO" test -c -o "$lane/cri.test" ./integration/cri)
+# LANE_PART=kubelet: the kubelet part alone (guest-kubelet.sh), with the
+# kubelet lane's test; otherwise the CRI lane's tests. Each built here
+# with the Makefile's flags, run there.
+part=
+for kv in "$@"; do case $kv in LANE_PART=*) part=${kv#LANE_PART=} ;; esac; done
+if [ "$part" = kubelet ]; then
+	cp "$here/guest-kubelet.sh" "$lane/lane-kubelet.sh"
+	(cd "$repo" && "$GO" test -c -o "$lane/kubelet.test" ./integration/kubelet)
+else
+	(cd "$repo" && "$GO" test -c -o "$lane/cri.test" ./integration/cri)
+fi
 {
 	echo "REPO=$repo"
 	for kv in "$@"; do echo "$kv"; done
