@@ -337,6 +337,7 @@ func checkPodIntact(t *testing.T, e *crienv.Env, crictl string, before map[strin
 	}
 	id := strings.TrimPrefix(before["app"].ContainerID, "containerd://")
 	checkReadinessFollowed(t, e, crictl, "lane-app", id)
+	waitStatuses(t, 30*time.Second, "app and web ready again", allReady)
 	if after := lastLogLine(t, e, crictl, id); after <= lineBefore {
 		t.Errorf("app's log: its last line is number %d, as before the disruption (%d)", after, lineBefore)
 	}
