@@ -121,8 +121,7 @@ func (k *oomKills) reconcileLocked() bool {
 		return false
 	}
 	for ; k.seen < n; k.seen++ {
-		k.emit()
-		k.lastReport = k.now()
+		k.report()
 	}
 	return true
 }
@@ -159,8 +158,15 @@ func (k *oomKills) notified() {
 		return
 	}
 	k.seen++
-	k.emit()
+	k.report()
+}
+
+// report reports one kill. The time is taken before the report goes out:
+// emit hands the kill to the receiver, which may act on it (the tests move
+// their clock) before emit returns.
+func (k *oomKills) report() {
 	k.lastReport = k.now()
+	k.emit()
 }
 
 // relay reads notifications until notify is closed or, after a finish
