@@ -2,194 +2,9 @@ package shim
 
 /*
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-// A pod holder's setup, made by the daemon before the clone: the child
-// only makes system calls (it is a fork of a threaded process, so no
-// malloc, no locks).
-struct berth_holder {
-	int netns_fd;   // -1: stay in the daemon's network namespace
-	int report_fd;  // the child writes a failing step's errno here
-	int new_pid;    // the holder is the init of a new pid namespace
-	int parent;     // the daemon's pid
-	int image_fd;   // the holder program's memfd, or -1
-	// A pod user namespace: the clone made no namespace; it joins the
-	// network namespace, then joins userns_fd (when not -1: the owner of
-	// the network namespace) or makes a user namespace (the daemon maps
-	// it: a byte each way on sync_fd), then makes inner_flags (IPC, UTS,
-	// PID) inside it. With a new pid namespace its init is a second
-	// clone, the daemon's child too, whose pid goes back on sync_fd.
-	int userns;
-	int userns_fd;
-	int sync_fd;
-	int inner_flags;
-	const char *hostname;
-	int nsysctls;
-	const char **sysctl_paths;  // under /proc/sys
-	const char **sysctl_values;
-};
-
-static void berth_holder_fail(struct berth_holder *h, int step) {
-	int report[2] = {step, errno};
-	(void)!write(h->report_fd, report, sizeof(report));
-	_exit(1);
-}
-
-// berth_holder_sysctls sets the sysctls under /proc/sys/net (net 1) or
-// the others (net 0), or all (net -1).
-static void berth_holder_sysctls(struct berth_holder *h, int net) {
-	int i, fd, is_net;
-	for (i = 0; i < h->nsysctls; i++) {
-		is_net = strncmp(h->sysctl_paths[i], "/proc/sys/net/", 14) == 0;
-		if (net >= 0 && is_net != net)
-			continue;
-		fd = open(h->sysctl_paths[i], O_WRONLY | O_CLOEXEC);
-		if (fd < 0)
-			berth_holder_fail(h, 100 + i);
-		if (write(fd, h->sysctl_values[i], strlen(h->sysctl_values[i])) < 0)
-			berth_holder_fail(h, 100 + i);
-		close(fd);
-	}
-}
-
-// berth_holder_wait ends the setup and becomes the holder: stdio to
-// /dev/null, the daemon's files closed, the program executed (or this
-// clone waiting).
-static int berth_holder_wait(struct berth_holder *h) {
-	int null;
-	// Hold none of the daemon's files (its sockets above all): stdio to
-	// /dev/null, the rest closed, the report pipe last (EOF: success).
-	null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null < 0)
-		berth_holder_fail(h, 3);
-	dup2(null, 0);
-	dup2(null, 1);
-	dup2(null, 2);
-	// Ignored, SIGCHLD has the kernel reap the children a pid namespace's
-	// init is left (and stays ignored across the exec).
-	signal(SIGCHLD, SIG_IGN);
-	if (h->image_fd >= 0) {
-		// Everything of the daemon's goes at the exec, the report pipe
-		// too (EOF: success); the image is executed by its fd.
-		char *argv[] = {"berth-pod", NULL};
-		char *envp[] = {NULL};
-		syscall(SYS_close_range, 3, ~0U, 4); // CLOSE_RANGE_CLOEXEC
-		syscall(SYS_execveat, h->image_fd, "", argv, envp, AT_EMPTY_PATH);
-	}
-	// No image (not amd64) or the exec failed: stay the clone.
-	syscall(SYS_close_range, 3, ~0U, 0);
-	for (;;)
-		pause();
-	return 0;
-}
-
-// berth_holder_init is the init of a pod user namespace's pid namespace.
-static int berth_holder_init(void *arg) {
-	struct berth_holder *h = arg;
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-		berth_holder_fail(h, 4);
-	return berth_holder_wait(h);
-}
-
-// berth_holder_userns joins or makes the pod's user namespace and makes,
-// inside it, the pod's other new namespaces.
-static void berth_holder_userns(struct berth_holder *h) {
-	char c = 0;
-	if (h->userns_fd >= 0) {
-		if (setns(h->userns_fd, CLONE_NEWUSER) < 0)
-			berth_holder_fail(h, 10);
-	} else {
-		if (unshare(CLONE_NEWUSER) < 0)
-			berth_holder_fail(h, 5);
-		if (write(h->sync_fd, &c, 1) != 1 || read(h->sync_fd, &c, 1) != 1)
-			berth_holder_fail(h, 6);
-	}
-	// Root of the user namespace (mapped by now). Raw system calls:
-	// glibc's wrappers would wait for the threads of the daemon, which
-	// this clone does not have. A joined namespace may deny setgroups
-	// (its maker wrote "deny"): the daemon's groups then stay, unmapped.
-	if (syscall(SYS_setresgid, 0, 0, 0) < 0)
-		berth_holder_fail(h, 7);
-	if (syscall(SYS_setgroups, 0, NULL) < 0 && errno != EPERM)
-		berth_holder_fail(h, 7);
-	if (syscall(SYS_setresuid, 0, 0, 0) < 0)
-		berth_holder_fail(h, 7);
-	if (h->inner_flags != 0 && unshare(h->inner_flags) < 0)
-		berth_holder_fail(h, 8);
-}
-
-// berth_holder_start_init starts the init of the pid namespace made in the
-// pod's user namespace (a child of the daemon's, as this one is) and
-// sends its pid to the daemon: it is the holder.
-static void berth_holder_start_init(struct berth_holder *h) {
-	static char init_stack[16 * 1024]; // this process's copy: no CLONE_VM
-	int pid = clone(berth_holder_init, init_stack + sizeof(init_stack), CLONE_PARENT | SIGCHLD, h);
-	if (pid < 0)
-		berth_holder_fail(h, 9);
-	if (write(h->sync_fd, &pid, sizeof(pid)) != sizeof(pid))
-		berth_holder_fail(h, 6);
-}
-
-static int berth_holder_main(void *arg) {
-	struct berth_holder *h = arg;
-	sigset_t all;
-	int i;
-
-	// Signals: the daemon's handlers are Go's, which this child cannot
-	// run. Back to the defaults, nothing blocked.
-	for (i = 1; i < 65; i++)
-		if (i != SIGKILL && i != SIGSTOP)
-			signal(i, SIG_DFL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	// Die with the daemon (its main thread, which cloned this one and
-	// ends only with it): a pod whose daemon was killed has nobody left to
-	// serve or clean it.
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-		berth_holder_fail(h, 4);
-	if (!h->new_pid && getppid() != h->parent)
-		_exit(1);
-	if (h->netns_fd >= 0 && setns(h->netns_fd, CLONE_NEWNET) < 0)
-		berth_holder_fail(h, 1);
-	if (h->userns) {
-		// The network's sysctls while this process is still the
-		// daemon's root: its namespace is not owned by the pod's user
-		// namespace (the CRI made it in one of its own).
-		berth_holder_sysctls(h, 1);
-		berth_holder_userns(h);
-	}
-	if (h->hostname[0] != '\0' && sethostname(h->hostname, strlen(h->hostname)) < 0)
-		berth_holder_fail(h, 2);
-	berth_holder_sysctls(h, h->userns ? 0 : -1);
-	if (h->userns && (h->inner_flags & CLONE_NEWPID)) {
-		berth_holder_start_init(h);
-		_exit(0); // the pid namespace's init holds the pod
-	}
-	return berth_holder_wait(h);
-}
-
-// berth_start_holder clones the holder with flags (new namespaces) and
-// returns its pid, or -1 with errno.
-static int berth_start_holder(struct berth_holder *h, int flags) {
-	const size_t size = 64 * 1024;
-	char *stack = malloc(size);
-	int pid;
-	if (stack == NULL)
-		return -1;
-	pid = clone(berth_holder_main, stack + size, flags | SIGCHLD, h);
-	// The child has its own copy of the stack (no CLONE_VM).
-	free(stack);
-	return pid;
-}
+#include "sandbox_holder.h"
 */
 import "C"
 
@@ -257,17 +72,9 @@ func startPodHolder(spec podHolderSpec, onExit func(berth.ExitStatus)) (int, err
 		return 0, err
 	}
 	defer r.Close()
+	defer w.Close()
 	h.report_fd = C.int(w.Fd())
-	var flags C.int
-	if spec.newPID {
-		flags |= C.CLONE_NEWPID
-	}
-	if spec.newIPC {
-		flags |= C.CLONE_NEWIPC
-	}
-	if spec.newUTS {
-		flags |= C.CLONE_NEWUTS
-	}
+	flags := holderCloneFlags(spec)
 	var userns *holderUserns
 	if len(spec.uidMap) > 0 {
 		if userns, err = newHolderUserns(spec.uidMap, spec.gidMap, netns); err != nil {
@@ -285,56 +92,98 @@ func startPodHolder(spec podHolderSpec, onExit func(berth.ExitStatus)) (int, err
 	if flags&C.CLONE_NEWPID != 0 {
 		h.new_pid = 1
 	}
+	var args holderCArgs
+	defer args.free()
+	keys := args.set(&h, spec)
+	return launchHolder(&h, flags, userns, spec.newPID, r, w, keys, onExit)
+}
+
+// holderCloneFlags are the new namespaces the pod's holder is cloned in.
+func holderCloneFlags(spec podHolderSpec) C.int {
+	var flags C.int
+	if spec.newPID {
+		flags |= C.CLONE_NEWPID
+	}
+	if spec.newIPC {
+		flags |= C.CLONE_NEWIPC
+	}
+	if spec.newUTS {
+		flags |= C.CLONE_NEWUTS
+	}
+	return flags
+}
+
+// holderCArgs holds the C memory of a holder's strings and arrays until
+// free: the clone reads them while it sets the pod up.
+type holderCArgs struct {
+	ptrs []unsafe.Pointer
+}
+
+func (a *holderCArgs) cstr(s string) *C.char {
+	p := C.CString(s)
+	a.ptrs = append(a.ptrs, unsafe.Pointer(p))
+	return p
+}
+
+func (a *holderCArgs) array(n int) []*C.char {
+	p := C.malloc(C.size_t(n) * C.size_t(unsafe.Sizeof(uintptr(0))))
+	a.ptrs = append(a.ptrs, p)
+	return unsafe.Slice((**C.char)(p), n)
+}
+
+func (a *holderCArgs) free() {
+	for _, p := range a.ptrs {
+		C.free(p)
+	}
+}
+
+// set gives h the pod's hostname (empty unless the pod has its own UTS
+// namespace) and sysctls, and returns the sysctls' names in the order the
+// holder sets them.
+func (a *holderCArgs) set(h *C.struct_berth_holder, spec podHolderSpec) []string {
 	hostname := ""
 	if spec.newUTS {
 		hostname = spec.hostname
 	}
-	var cstrs []*C.char
-	defer func() {
-		for _, s := range cstrs {
-			C.free(unsafe.Pointer(s))
-		}
-	}()
-	cstr := func(s string) *C.char {
-		p := C.CString(s)
-		cstrs = append(cstrs, p)
-		return p
-	}
-	h.hostname = cstr(hostname)
+	h.hostname = a.cstr(hostname)
 	keys := make([]string, 0, len(spec.sysctls))
 	for k := range spec.sysctls {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	if n := len(keys); n > 0 {
-		paths := (*[1 << 20]*C.char)(C.malloc(C.size_t(n) * C.size_t(unsafe.Sizeof(uintptr(0)))))[:n:n]
-		values := (*[1 << 20]*C.char)(C.malloc(C.size_t(n) * C.size_t(unsafe.Sizeof(uintptr(0)))))[:n:n]
-		defer C.free(unsafe.Pointer(&paths[0]))
-		defer C.free(unsafe.Pointer(&values[0]))
+		paths, values := a.array(n), a.array(n)
 		for i, k := range keys {
-			paths[i] = cstr(sysctlPath(k))
-			values[i] = cstr(spec.sysctls[k])
+			paths[i] = a.cstr(sysctlPath(k))
+			values[i] = a.cstr(spec.sysctls[k])
 		}
 		h.nsysctls = C.int(n)
 		h.sysctl_paths = &paths[0]
 		h.sysctl_values = &values[0]
 	}
+	return keys
+}
+
+// launchHolder clones the holder from the daemon's main thread, settles its
+// user namespace, if any, and registers its exit with the reaper. w is the
+// write end of the report pipe, r its read end; it closes w once the clone
+// has its own copy, so that the report ends with the holder's setup.
+func launchHolder(h *C.struct_berth_holder, flags C.int, userns *holderUserns, newPID bool, r, w *os.File, keys []string, onExit func(berth.ExitStatus)) (int, error) {
 	// Held reaping: the holder may die before its owner is registered.
 	release := berth.HoldReaping()
 	h.parent = C.int(os.Getpid())
 	h.image_fd = C.int(holderImageFd())
 	var pid C.int
 	var errno error
-	onMainThread(func() { pid, errno = C.berth_start_holder(&h, flags) })
+	onMainThread(func() { pid, errno = C.berth_start_holder(h, flags) })
 	if pid < 0 {
 		release()
-		w.Close()
 		return 0, fmt.Errorf("start the pod's holder: %w", errno)
 	}
 	holder := int(pid)
 	if userns != nil {
-		holder, err = userns.settle(holder, spec.newPID)
-		if err != nil {
+		var err error
+		if holder, err = userns.settle(holder, newPID); err != nil {
 			_ = unix.Kill(int(pid), unix.SIGKILL)
 			release()
 			w.Close()
@@ -344,7 +193,7 @@ func startPodHolder(spec podHolderSpec, onExit func(berth.ExitStatus)) (int, err
 			return 0, err
 		}
 	}
-	err = berth.OwnChild(holder, onExit)
+	err := berth.OwnChild(holder, onExit)
 	release()
 	w.Close()
 	if err != nil {

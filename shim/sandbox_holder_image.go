@@ -10,28 +10,30 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// holderCode is the code of the pod holder's program, assembled from
+// testdata/holder_program.S (TestHolderProgramSource checks the bytes).
+var holderCode = []byte{
+	0xbf, 0x0f, 0x00, 0x00, 0x00, // mov edi, 15 (PR_SET_NAME)
+	0x48, 0x8d, 0x35, 0x10, 0x00, 0x00, 0x00, // lea rsi, [rip+16] (the name)
+	0xb8, 0x9d, 0x00, 0x00, 0x00, // mov eax, 157 (prctl)
+	0x0f, 0x05, // syscall
+	0xb8, 0x22, 0x00, 0x00, 0x00, // wait: mov eax, 34 (pause)
+	0x0f, 0x05, // syscall
+	0xeb, 0xf7, // jmp wait
+	'b', 'e', 'r', 't', 'h', '-', 'p', 'o', 'd', 0,
+}
+
 // The pod holder's program. A holder cloned from the daemon would keep a
 // copy of every page of the daemon's Go heap that the daemon touches after
 // the clone: megabytes a pod, more than a pause container. So, once set
 // up, the holder executes this program instead, from a sealed memfd: a
-// static x86-64 ELF of 158 bytes that names itself berth-pod (prctl) and
-// waits in pause() for ever. SIGCHLD is ignored when it starts (set by the
-// clone, kept across the exec), so as a pid namespace's init it has the
-// kernel reap what the pod's processes leave. Elsewhere than amd64 the
-// holder stays the clone.
+// static x86-64 ELF of 158 bytes, holderCode behind an ELF header and one
+// program header, that names itself berth-pod (prctl) and waits in pause()
+// for ever. Elsewhere than amd64 the holder stays the clone.
 func holderProgram() []byte {
 	const base = 0x400000
 	const headers = 64 + 56
-	code := []byte{
-		0xbf, 0x0f, 0x00, 0x00, 0x00, // mov edi, 15 (PR_SET_NAME)
-		0x48, 0x8d, 0x35, 0x10, 0x00, 0x00, 0x00, // lea rsi, [rip+16] (the name)
-		0xb8, 0x9d, 0x00, 0x00, 0x00, // mov eax, 157 (prctl)
-		0x0f, 0x05, // syscall
-		0xb8, 0x22, 0x00, 0x00, 0x00, // loop: mov eax, 34 (pause)
-		0x0f, 0x05, // syscall
-		0xeb, 0xf7, // jmp loop
-		'b', 'e', 'r', 't', 'h', '-', 'p', 'o', 'd', 0,
-	}
+	code := holderCode
 	size := uint64(headers + len(code))
 	b := make([]byte, headers, size)
 	copy(b, []byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0}) // 64-bit, little-endian, version 1

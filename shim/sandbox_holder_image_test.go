@@ -57,3 +57,30 @@ func TestHolderProgram(t *testing.T) {
 		t.Fatalf("the holder program ended with %v, want death by SIGINT", err)
 	}
 }
+
+// TestHolderProgramSource: holderCode is what testdata/holder_program.S
+// assembles to, so the bytes the holder runs are the source's.
+func TestHolderProgramSource(t *testing.T) {
+	as, err := exec.LookPath("as")
+	if err != nil {
+		t.Skip("no assembler (binutils) on PATH")
+	}
+	dir := t.TempDir()
+	obj, bin := filepath.Join(dir, "holder.o"), filepath.Join(dir, "holder.bin")
+	if out, err := exec.Command(as, "--64", "-o", obj, "testdata/holder_program.S").CombinedOutput(); err != nil {
+		t.Fatalf("as: %v: %s", err, out)
+	}
+	if out, err := exec.Command("objcopy", "-O", "binary", "-j", ".text", obj, bin).CombinedOutput(); err != nil {
+		t.Fatalf("objcopy: %v: %s", err, out)
+	}
+	want, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(holderCode, want) {
+		t.Fatalf("holderCode is\n% x\nthe source assembles to\n% x", holderCode, want)
+	}
+	if n := len(holderProgram()); n != 158 {
+		t.Fatalf("the holder program is %d bytes, want 158", n)
+	}
+}

@@ -26,59 +26,28 @@ import (
 const listenerFD = 3
 
 // serve runs the daemon: a ttrpc server for the task API on the socket
-// inherited from start, until Shutdown or SIGTERM.
+// inherited from start, until Shutdown or SIGTERM. A daemon an upgrade
+// re-executed is handed its state (upgrade.go): handed is nil for a daemon
+// as start launched it.
 func serve(ctx context.Context, f *flags) error {
-	// A daemon an upgrade re-executed is handed its state (upgrade.go).
 	handed, err := readHandover()
 	if err != nil {
 		return err
 	}
-	if handed == nil {
-		setupLogging(f.debug)
-		// The cwd is the first bundle, which containerd deletes later; the
-		// library needs an existing working directory.
-		if err := os.Chdir("/"); err != nil {
-			return err
-		}
-	} else {
-		setupHandedLogging(f.debug)
+	if err := prepareImage(f, handed); err != nil {
+		return err
 	}
-	// A long-lived daemon per container or pod: keep the heap small.
-	debug.SetGCPercent(40)
-	if handed == nil {
-		if err := berth.StartReaper(); err != nil {
-			return err
-		}
-	}
-	fd := uintptr(listenerFD)
-	if handed != nil {
-		fd = uintptr(handed.Listener)
-	}
-	lf := os.NewFile(fd, "shim-socket")
-	fl, err := net.FileListener(lf)
-	lf.Close()
+	raw, err := daemonListener(handed)
 	if err != nil {
-		return fmt.Errorf("socket from start: %w", err)
-	}
-	raw, ok := fl.(*net.UnixListener)
-	if !ok {
-		return fmt.Errorf("socket from start: not a unix socket")
+		return err
 	}
 	inherited, err := inheritedConns(handed)
 	if err != nil {
 		return err
 	}
 	l := newHandoverListener(raw, inherited)
-	scavenger := newIdleScavenger()
 	handlers := newInflight()
-	server, err := ttrpc.NewServer(
-		ttrpc.WithServerHandshaker(handoverHandshaker{ttrpc.UnixSocketRequireSameUser()}),
-		ttrpc.WithUnaryServerInterceptor(func(ctx context.Context, unmarshal ttrpc.Unmarshaler, info *ttrpc.UnaryServerInfo, method ttrpc.Method) (any, error) {
-			defer scavenger.touch()
-			defer handlers.begin(strings.TrimPrefix(info.FullMethod, "/"))()
-			return recoverPanics(ctx, unmarshal, info, method)
-		}),
-	)
+	server, err := newTaskServer(handlers)
 	if err != nil {
 		return err
 	}
@@ -104,16 +73,103 @@ func serve(ctx context.Context, f *flags) error {
 		},
 		stdioPipes: stdioPipes,
 		// The container start launched this daemon for is pinned until
-		// containerd creates it.
+		// containerd creates it; an upgraded daemon's pins are handed over.
 		pinned: f.id,
 	}
 	if handed != nil {
-		cfg.pinned = "" // the pins are handed over
+		cfg.pinned = ""
 	}
 	svc := newService(cfg)
-	up := &upgrader{listener: l, svc: svc, handlers: handlers}
-	if up.exe, err = selfExe(); err != nil {
+	up, err := newUpgrader(l, svc, handlers, events, handed)
+	if err != nil {
 		return err
+	}
+	taskv3.RegisterTTRPCTaskService(server, svc)
+	registerTaskV2(server, svc)
+	registerGroup(server, svc)
+	registerSandbox(server, svc)
+
+	handleSignals(ctx, stop, up)
+	go func() {
+		if err := server.Serve(ctx, l); err != nil && err != ttrpc.ErrServerClosed && !listenerClosed.Load() {
+			logrus.WithError(err).Error("ttrpc server")
+			stop()
+		}
+	}()
+	serveMainThread(done)
+	drainServer(server, l, handlers, listenerClosed.Load(), 2*time.Second)
+	// A retired daemon removed its socket already; the path may now
+	// belong to the group's next daemon.
+	if f.socket != "" && !listenerClosed.Load() {
+		_ = os.Remove(socketPath(f.socket))
+	}
+	events.close(5 * time.Second)
+	return nil
+}
+
+// prepareImage sets up this process image: logging, the working
+// directory and the reaper for a daemon as started (an upgraded image
+// keeps the process's cwd, and adopts its reaper's children in
+// newUpgrader), and a small heap for a long-lived daemon.
+func prepareImage(f *flags, handed *handoverState) error {
+	if handed != nil {
+		setupHandedLogging(f.debug)
+		debug.SetGCPercent(40)
+		return nil
+	}
+	setupLogging(f.debug)
+	// The cwd is the first bundle, which containerd deletes later; the
+	// library needs an existing working directory.
+	if err := os.Chdir("/"); err != nil {
+		return err
+	}
+	debug.SetGCPercent(40)
+	return berth.StartReaper()
+}
+
+// daemonListener is the listening socket: fd 3 from start, or the one an
+// earlier image handed over.
+func daemonListener(handed *handoverState) (*net.UnixListener, error) {
+	fd := uintptr(listenerFD)
+	if handed != nil {
+		fd = uintptr(handed.Listener)
+	}
+	lf := os.NewFile(fd, "shim-socket")
+	fl, err := net.FileListener(lf)
+	lf.Close()
+	if err != nil {
+		return nil, fmt.Errorf("socket from start: %w", err)
+	}
+	raw, ok := fl.(*net.UnixListener)
+	if !ok {
+		return nil, fmt.Errorf("socket from start: not a unix socket")
+	}
+	return raw, nil
+}
+
+// newTaskServer is the daemon's ttrpc server: same-user connections that
+// an upgrade can hand over, each request counted in handlers (for the
+// upgrade and the drain), a panic in a handler turned into an error.
+func newTaskServer(handlers *inflight) (*ttrpc.Server, error) {
+	scavenger := newIdleScavenger()
+	return ttrpc.NewServer(
+		ttrpc.WithServerHandshaker(handoverHandshaker{ttrpc.UnixSocketRequireSameUser()}),
+		ttrpc.WithUnaryServerInterceptor(func(ctx context.Context, unmarshal ttrpc.Unmarshaler, info *ttrpc.UnaryServerInfo, method ttrpc.Method) (any, error) {
+			defer scavenger.touch()
+			defer handlers.begin(strings.TrimPrefix(info.FullMethod, "/"))()
+			return recoverPanics(ctx, unmarshal, info, method)
+		}),
+	)
+}
+
+// newUpgrader is the daemon's upgrader. In an upgraded image it first
+// takes back what the earlier image handed over: the undelivered events,
+// then the tasks, adopted as the reaper starts so that no exit is missed.
+func newUpgrader(l *handoverListener, svc *service, handlers *inflight, events *publisher, handed *handoverState) (*upgrader, error) {
+	up := &upgrader{listener: l, svc: svc, handlers: handlers}
+	var err error
+	if up.exe, err = selfExe(); err != nil {
+		return nil, err
 	}
 	if handed != nil {
 		up.generation = handed.Generation
@@ -124,11 +180,13 @@ func serve(ctx context.Context, f *flags) error {
 		logrus.Infof("upgrade: serving as generation %d, %d tasks adopted", handed.Generation, len(handed.Tasks))
 	}
 	generation.Store(int64(up.generation))
-	taskv3.RegisterTTRPCTaskService(server, svc)
-	registerTaskV2(server, svc)
-	registerGroup(server, svc)
-	registerSandbox(server, svc)
+	return up, nil
+}
 
+// handleSignals stops the daemon on SIGTERM or SIGINT and upgrades it on
+// SIGHUP; it also keeps the daemon alive when containerd's end of its
+// stderr goes, and dumps stacks on request.
+func handleSignals(ctx context.Context, stop func(), up *upgrader) {
 	surviveBrokenStderr()
 	dumpStacksOnSignal()
 	sigs := make(chan os.Signal, 1)
@@ -146,21 +204,6 @@ func serve(ctx context.Context, f *flags) error {
 			setUpgradeError(err)
 		}
 	}()
-	go func() {
-		if err := server.Serve(ctx, l); err != nil && err != ttrpc.ErrServerClosed && !listenerClosed.Load() {
-			logrus.WithError(err).Error("ttrpc server")
-			stop()
-		}
-	}()
-	serveMainThread(done)
-	drainServer(server, l, handlers, listenerClosed.Load(), 2*time.Second)
-	// A retired daemon removed its socket already; the path may now
-	// belong to the group's next daemon.
-	if f.socket != "" && !listenerClosed.Load() {
-		_ = os.Remove(socketPath(f.socket))
-	}
-	events.close(5 * time.Second)
-	return nil
 }
 
 // generation is the daemon's image count: 0 until an upgrade (stats).

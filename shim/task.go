@@ -60,8 +60,18 @@ type taskEnv struct {
 
 // task is one container served by this shim, with its processes. Each of
 // its methods takes its lock for as long as it needs it; none returns with
-// the lock held, and no other object's lock is taken under it except the
-// event publisher's.
+// the lock held.
+//
+// Lock order: t.mu comes first. Under it, and never the other way round,
+// the task takes the locks of what it owns or calls:
+//   - its processes' stdio (stdio.mu: closeStdin, the exit's drain);
+//   - the runtime Container's (kill, pause, update, exec, delete);
+//   - the OOM watch's (publishExitLocked's Sync, which publishes under it);
+//   - the event publisher's (every publish).
+//
+// None of these calls back into a task, so none of their holders waits
+// for t.mu. The daemon's own lock (service.mu) is never held while t.mu is
+// taken: the service looks a task up, releases its lock, then calls it.
 type task struct {
 	// Set when the task is made, never changed: read without the lock.
 	id        string

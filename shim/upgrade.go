@@ -99,73 +99,25 @@ func (u *upgrader) upgrade(ctx context.Context) error {
 	if err := checkNewBinary(ctx, u.exe); err != nil {
 		return err
 	}
-	var undo []func()
+	var undo undoStack
 	giveUp := func(err error) error {
-		for i := len(undo) - 1; i >= 0; i-- {
-			undo[i]()
-		}
+		undo.run()
 		return fmt.Errorf("upgrade given up, serving on: %w", err)
 	}
-	conns := u.listener.freeze()
-	undo = append(undo, func() { u.listener.thaw(conns) })
-	if err := waitOnlyWaits(conns, u.handlers, upgradeStepTimeout); err != nil {
+	conns, err := u.quiesce(&undo)
+	if err != nil {
 		return giveUp(err)
-	}
-	undo = append(undo, berth.HoldReaping())
-	done := make(chan struct{})
-	go func() { u.svc.exits.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(upgradeStepTimeout):
-		return giveUp(errors.New("exit handlers still running"))
 	}
 	var fds fdSet
-	state, resume, err := u.svc.handover(&fds, time.Now().Add(upgradeStepTimeout))
-	undo = append(undo, resume)
+	state, err := u.collect(&undo, &fds, conns)
 	if err != nil {
-		return giveUp(err)
-	}
-	state.Generation = u.generation + 1
-	events, ok := u.svc.events.hold(upgradeStepTimeout)
-	undo = append(undo, u.svc.events.release)
-	if !ok {
-		return giveUp(errors.New("an event delivery to containerd still under way"))
-	}
-	state.Events = events
-	var opened []*os.File
-	undo = append(undo, func() {
-		for _, f := range opened {
-			f.Close()
-		}
-	})
-	for _, c := range conns {
-		ho, err := c.freezeWrites()
-		if errors.Is(err, errConnGone) {
-			continue // its client went: nothing to hand over
-		}
-		if err != nil {
-			return giveUp(err)
-		}
-		opened = append(opened, ho.file)
-		fd, err := fds.add(ho.file)
-		if err != nil {
-			return giveUp(err)
-		}
-		state.Conns = append(state.Conns, connState{Fd: fd, Requeue: ho.requeue, Carry: ho.carry})
-	}
-	lf, err := u.listener.file()
-	if err != nil {
-		return giveUp(err)
-	}
-	opened = append(opened, lf)
-	if state.Listener, err = fds.add(lf); err != nil {
 		return giveUp(err)
 	}
 	memfd, err := writeHandover(state)
 	if err != nil {
 		return giveUp(err)
 	}
-	opened = append(opened, memfd)
+	undo.push(func() { memfd.Close() })
 	memfdNum, err := fds.add(memfd)
 	if err != nil {
 		return giveUp(err)
@@ -173,13 +125,86 @@ func (u *upgrader) upgrade(ctx context.Context) error {
 	if err := fds.inherit(true); err != nil {
 		return giveUp(err)
 	}
-	undo = append(undo, func() { _ = fds.inherit(false) })
+	undo.push(func() { _ = fds.inherit(false) })
 	env := append(os.Environ(), HandoverEnv+"="+strconv.Itoa(memfdNum))
 	logrus.Infof("upgrade: re-executing %s (generation %d, %d tasks, %d connections)", u.exe, state.Generation, len(state.Tasks), len(state.Conns))
 	// From the main thread, which the exec keeps: the pod holders it
 	// cloned keep their parent, so their parent-death signal stays quiet.
 	onMainThread(func() { err = syscall.Exec(u.exe, os.Args, env) })
 	return giveUp(fmt.Errorf("exec %s: %w", u.exe, err))
+}
+
+// undoStack is what a given-up upgrade undoes, last step first.
+type undoStack []func()
+
+func (s *undoStack) push(f func()) { *s = append(*s, f) }
+
+func (s undoStack) run() {
+	for i := len(s) - 1; i >= 0; i-- {
+		s[i]()
+	}
+}
+
+// quiesce stops the daemon at a point it can be handed over from:
+// containerd's connections frozen at a message boundary with only Waits
+// under way, the reaper held, and no exit handler running.
+func (u *upgrader) quiesce(undo *undoStack) ([]*handoverConn, error) {
+	conns := u.listener.freeze()
+	undo.push(func() { u.listener.thaw(conns) })
+	if err := waitOnlyWaits(conns, u.handlers, upgradeStepTimeout); err != nil {
+		return nil, err
+	}
+	undo.push(berth.HoldReaping())
+	done := make(chan struct{})
+	go func() { u.svc.exits.Wait(); close(done) }()
+	select {
+	case <-done:
+		return conns, nil
+	case <-time.After(upgradeStepTimeout):
+		return nil, errors.New("exit handlers still running")
+	}
+}
+
+// collect gathers the state the next image takes: the service's tasks,
+// pods and pins (stdio copies parked), the undelivered events, the
+// connections and the listener, their files added to fds.
+func (u *upgrader) collect(undo *undoStack, fds *fdSet, conns []*handoverConn) (*handoverState, error) {
+	state, resume, err := u.svc.handover(fds, time.Now().Add(upgradeStepTimeout))
+	undo.push(resume)
+	if err != nil {
+		return nil, err
+	}
+	state.Generation = u.generation + 1
+	events, ok := u.svc.events.hold(upgradeStepTimeout)
+	undo.push(u.svc.events.release)
+	if !ok {
+		return nil, errors.New("an event delivery to containerd still under way")
+	}
+	state.Events = events
+	for _, c := range conns {
+		ho, err := c.freezeWrites()
+		if errors.Is(err, errConnGone) {
+			continue // its client went: nothing to hand over
+		}
+		if err != nil {
+			return nil, err
+		}
+		undo.push(func() { ho.file.Close() })
+		fd, err := fds.add(ho.file)
+		if err != nil {
+			return nil, err
+		}
+		state.Conns = append(state.Conns, connState{Fd: fd, Requeue: ho.requeue, Carry: ho.carry})
+	}
+	lf, err := u.listener.file()
+	if err != nil {
+		return nil, err
+	}
+	undo.push(func() { lf.Close() })
+	if state.Listener, err = fds.add(lf); err != nil {
+		return nil, err
+	}
+	return state, nil
 }
 
 // checkNewBinary runs the new binary's -v: one that does not start is
