@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/berth-oci/berth/cgroups"
+	"github.com/berth-oci/berth/shim/stdio"
 )
 
 const (
@@ -74,7 +75,7 @@ func start(ctx context.Context, f *flags, stdin io.Reader, stdout io.Writer) err
 		return err
 	}
 	// Checked here too, so that containerd sees a wrong value.
-	if _, err := stdioThroughPipes(os.Getenv(StdioEnv), defaultLookPath); err != nil {
+	if _, err := stdio.ThroughPipes(os.Getenv(StdioEnv), stdio.LookPath); err != nil {
 		return err
 	}
 	group, err := groupOf(bundle, f.id, podsShared)

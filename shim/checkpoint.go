@@ -104,7 +104,7 @@ func decodeCheckpointOptions(a *anypb.Any) (*runcoptions.CheckpointOptions, erro
 func (t *task) restoreLocked(ctx context.Context) error {
 	r := t.restore
 	c, err := r.rt.Restore(ctx, t.id, r.create, r.criu)
-	t.init.stdio.closeContainerSide()
+	t.init.stdio.CloseContainerSide()
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	taskv3 "github.com/berth-oci/berth/shim/internal/taskapi"
+	"github.com/berth-oci/berth/shim/stdio"
 	runcoptions "github.com/containerd/containerd/api/types/runc/options"
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/errdefs"
@@ -26,7 +27,7 @@ func TestRequestsBeforeRestore(t *testing.T) {
 	s := testService()
 	tk := &task{id: "t", bundle: t.TempDir(), execs: map[string]*process{}, restore: &pendingRestore{}, env: s.env()}
 	tk.init = newProcess("t", "")
-	tk.init.stdio = &stdio{}
+	tk.init.stdio = &stdio.Stdio{}
 	s.tasks["t"] = tk
 	pre, gone := errdefs.ErrFailedPrecondition, errdefs.ErrNotFound
 	is := func(err, want error) bool { return errors.Is(errgrpc.ToNative(err), want) }

@@ -21,5 +21,15 @@
 // object's own handover method, one lock at a time.
 package shim
 
+import "github.com/berth-oci/berth/shim/stdio"
+
 // RuntimeName is the containerd runtime type served by this shim.
 const RuntimeName = "io.containerd.berth.v2"
+
+// StdioEnv, in the shim's environment, chooses how containers' stdio
+// reaches containerd (stdio.Env): ModeDirect or ModePipes.
+const (
+	StdioEnv    = stdio.Env
+	StdioDirect = stdio.ModeDirect
+	StdioPipes  = stdio.ModePipes
+)

@@ -31,9 +31,9 @@ func (t *task) handleExit(p *process, es berth.ExitStatus) {
 	// client, which then sees EOF, without the lock held: the stdio is
 	// the process's own from then on, and its drain takes its own lock.
 	t.mu.Lock()
-	stdio := p.stdio
+	sio := p.stdio
 	t.mu.Unlock()
-	stdio.exited()
+	sio.Exited()
 
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-oci/berth/shim/internal/handover"
 	"github.com/containerd/ttrpc"
 	"google.golang.org/protobuf/proto"
 )
@@ -91,7 +92,7 @@ func (h *handoverConn) Read(p []byte) (int, error) {
 		h.reading = false
 		h.cond.Broadcast()
 		if err != nil {
-			if h.frozen && isTimeout(err) {
+			if h.frozen && handover.IsTimeout(err) {
 				h.carry = msg // a part of a message, read before the freeze
 				continue
 			}
@@ -148,11 +149,6 @@ func readMessage(r io.Reader, start []byte) ([]byte, error) {
 		}
 	}
 	return msg, nil
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // Write writes for the ttrpc server, never starting after a write freeze

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berth-oci/berth/shim/internal/handover"
 	"golang.org/x/sys/unix"
 )
 
@@ -57,7 +58,7 @@ func (l *handoverListener) Accept() (net.Conn, error) {
 		l.accepting = false
 		l.cond.Broadcast()
 		if err != nil {
-			if l.frozen && isTimeout(err) {
+			if l.frozen && handover.IsTimeout(err) {
 				continue
 			}
 			return nil, err

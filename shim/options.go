@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	berth "github.com/berth-oci/berth/runtime"
+	"github.com/berth-oci/berth/shim/stdio"
 )
 
 const (
@@ -48,7 +49,7 @@ type taskOptions struct {
 }
 
 // ioOwner returns who owns the container's stdio ends.
-func (o taskOptions) ioOwner() ioOwner { return ioOwner{uid: o.IoUID, gid: o.IoGID} }
+func (o taskOptions) ioOwner() stdio.Owner { return stdio.Owner{UID: o.IoUID, GID: o.IoGID} }
 
 // check refuses options this host cannot honour, naming the option.
 func (o taskOptions) check() error {

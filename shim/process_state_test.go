@@ -4,17 +4,20 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	taskv3 "github.com/berth-oci/berth/shim/internal/taskapi"
+	"github.com/berth-oci/berth/shim/stdio"
 	eventstypes "github.com/containerd/containerd/api/events"
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/containerd/typeurl/v2"
+	"golang.org/x/sys/unix"
 
 	berth "github.com/berth-oci/berth/runtime"
 )
@@ -105,9 +108,9 @@ func (s *service) topics() []string {
 func taskWithExec(s *service, st processState) (*task, *process) {
 	t := &task{id: "t", execs: map[string]*process{}, env: s.env()}
 	t.init = newProcess("t", "")
-	t.init.state, t.init.stdio = stateRunning, &stdio{}
+	t.init.state, t.init.stdio = stateRunning, &stdio.Stdio{}
 	p := newProcess("t", "e1")
-	p.state, p.stdio = st, &stdio{}
+	p.state, p.stdio = st, &stdio.Stdio{}
 	if st == stateStopped || st == stateExitHeld || st == stateDeleted {
 		p.exit = &berth.ExitStatus{Code: 3, ExitedAt: time.Now()}
 	}
@@ -216,12 +219,22 @@ func TestInitExitHeldForExecs(t *testing.T) {
 func TestExitBeforeStartReturns(t *testing.T) {
 	s := testService()
 	tk, p := taskWithExec(s, stateCreated)
-	r, w, err := os.Pipe()
+	// The exec's stdout FIFO, read as a client would: the stdio holds a
+	// writer of it until the exit's drain closes its holder.
+	fifo := filepath.Join(t.TempDir(), "stdout")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenFile(fifo, os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	real := &stdio{outHolders: []*os.File{w}}
+	real, err := stdio.New(stdio.Paths{Stdout: fifo}, stdio.Config{ID: "t", Namespace: "ns"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	real.CloseContainerSide() // as the exec's start does
 
 	tk.mu.Lock() // Start holds it from before the exec runs
 	done := make(chan struct{})

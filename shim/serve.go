@@ -15,6 +15,7 @@ import (
 	"time"
 
 	taskv3 "github.com/berth-oci/berth/shim/internal/taskapi"
+	"github.com/berth-oci/berth/shim/stdio"
 	"github.com/containerd/ttrpc"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -55,7 +56,7 @@ func serve(ctx context.Context, f *flags) error {
 	var once sync.Once
 	stop := func() { once.Do(func() { close(done) }) }
 	events := newPublisher(f.namespace, os.Getenv("TTRPC_ADDRESS"))
-	stdioPipes, err := stdioThroughPipes(os.Getenv(StdioEnv), defaultLookPath)
+	stdioPipes, err := stdio.ThroughPipes(os.Getenv(StdioEnv), stdio.LookPath)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	berth "github.com/berth-oci/berth/runtime"
+	"github.com/berth-oci/berth/shim/stdio"
 )
 
 // process is a task's init (id "") or one of its exec'd processes, as the
@@ -20,11 +21,11 @@ type process struct {
 	spec   *specs.Process // exec only
 	// paths are where containerd wants its stdio, known from Create or
 	// Exec on.
-	paths stdioPaths
+	paths stdio.Paths
 	// stdio is the process's open stdio: nil for an exec not yet started.
 	// The exit handler reads it under the lock, so it sees the real one:
 	// start holds the lock until it is set.
-	stdio *stdio
+	stdio *stdio.Stdio
 	rp    *berth.Process // exec only, once started
 	pid   int
 	// exit is how the process ended, set once its exit is handled (held
@@ -78,7 +79,7 @@ type task struct {
 	bundle    string
 	hostPidNS bool
 	// ioOwner owns the stdio ends of the task's processes, execs too.
-	ioOwner ioOwner
+	ioOwner stdio.Owner
 	env     taskEnv
 
 	mu sync.Mutex
@@ -130,8 +131,8 @@ func (t *task) runningExecsLocked() int {
 }
 
 // stdioConfig is how the task's processes get their stdio.
-func (t *task) stdioConfig() stdioConfig {
-	return stdioConfig{id: t.id, namespace: t.env.namespace, owner: t.ioOwner, pipes: t.env.stdioPipes}
+func (t *task) stdioConfig() stdio.Config {
+	return stdio.Config{ID: t.id, Namespace: t.env.namespace, Owner: t.ioOwner, Pipes: t.env.stdioPipes}
 }
 
 // initPid is the init's pid: 0 before it exists (a restore not started).

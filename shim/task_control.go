@@ -150,10 +150,7 @@ func (t *task) resize(execID string, width, height uint32) error {
 	if err := p.canResize(); err != nil {
 		return err
 	}
-	if p.stdio == nil || p.stdio.terminal == nil {
-		return nil
-	}
-	return p.stdio.terminal.resize(width, height)
+	return p.stdio.ResizeTerminal(width, height)
 }
 
 // closeStdin closes the shim's end of a process's stdin.
@@ -164,6 +161,6 @@ func (t *task) closeStdin(execID string) error {
 	if err != nil {
 		return err
 	}
-	p.stdio.closeStdin()
+	p.stdio.CloseStdin()
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	taskv3 "github.com/berth-oci/berth/shim/internal/taskapi"
+	"github.com/berth-oci/berth/shim/stdio"
 	eventstypes "github.com/containerd/containerd/api/events"
 	"github.com/containerd/containerd/api/types"
 	"github.com/containerd/errdefs"
@@ -54,13 +55,13 @@ func newTask(ctx context.Context, env taskEnv, rt *berth.Runtime, opts taskOptio
 	}
 	t := &task{id: req.ID, bundle: req.Bundle, execs: map[string]*process{}, hostPidNS: !hasNamespace(sp, specs.PIDNamespace),
 		ioOwner: opts.ioOwner(), env: env}
-	paths := stdioPaths{stdin: req.Stdin, stdout: req.Stdout, stderr: req.Stderr, terminal: req.Terminal}
-	stdio, err := newStdio(paths, t.stdioConfig())
+	paths := stdio.Paths{Stdin: req.Stdin, Stdout: req.Stdout, Stderr: req.Stderr, Terminal: req.Terminal}
+	sio, err := stdio.New(paths, t.stdioConfig())
 	if err != nil {
 		return nil, err
 	}
 	p := newProcess(req.ID, "")
-	p.paths, p.stdio = paths, stdio
+	p.paths, p.stdio = paths, sio
 	t.init = p
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -73,7 +74,7 @@ func newTask(ctx context.Context, env taskEnv, rt *berth.Runtime, opts taskOptio
 	create := berth.CreateOpts{
 		Bundle:       req.Bundle,
 		Spec:         sp,
-		IO:           stdio.io,
+		IO:           sio.IO(),
 		NoPivotRoot:  opts.NoPivotRoot,
 		NoNewKeyring: opts.NoNewKeyring,
 		OnExit:       t.onExit(p),
@@ -90,20 +91,20 @@ func newTask(ctx context.Context, env taskEnv, rt *berth.Runtime, opts taskOptio
 		return t, nil
 	}
 	c, err := rt.Create(ctx, req.ID, create)
-	stdio.closeContainerSide()
+	sio.CloseContainerSide()
 	if err != nil {
-		stdio.close()
+		sio.Close()
 		return nil, err
 	}
 	if err := t.adoptInitLocked(ctx, c); err != nil {
-		stdio.close()
+		sio.Close()
 		return nil, err
 	}
 	// containerd gives up a task whose Create outlasted it (restarted, it
 	// found no task and removed the bundle); the container goes with it.
 	if _, err := os.Stat(req.Bundle); err != nil {
 		_ = c.Delete(ctx, true)
-		stdio.close()
+		sio.Close()
 		return nil, fmt.Errorf("bundle %s removed while its task was created: %w", req.Bundle, errdefs.ErrFailedPrecondition)
 	}
 	t.publishCreateLocked(req)
@@ -129,8 +130,8 @@ func (t *task) publishCreateLocked(req *taskv3.CreateTaskRequest) {
 // written to the bundle. On error c is deleted. The caller holds t.mu.
 func (t *task) adoptInitLocked(ctx context.Context, c *berth.Container) error {
 	p := t.init
-	if p.paths.terminal {
-		if err := p.stdio.terminal.attach(p.paths.stdin, p.paths.stdout); err != nil {
+	if p.paths.Terminal {
+		if err := p.stdio.AttachTerminal(p.paths.Stdin, p.paths.Stdout); err != nil {
 			_ = c.Delete(ctx, true)
 			return err
 		}

@@ -38,7 +38,7 @@ func (t *task) delete(ctx context.Context, execID string) (deleted, error) {
 	}
 	if !p.isInit() {
 		delete(t.execs, p.id)
-		p.stdio.close()
+		p.stdio.Close()
 		p.move(stateDeleted)
 		return d, nil
 	}
@@ -48,7 +48,7 @@ func (t *task) delete(ctx context.Context, execID string) (deleted, error) {
 			return deleted{}, err
 		}
 	}
-	p.stdio.close()
+	p.stdio.Close()
 	p.move(stateDeleted)
 	if err := berth.UnmountRootfs(filepath.Join(t.bundle, "rootfs")); err != nil {
 		logrus.WithError(err).Warnf("unmount rootfs of %s", t.id)

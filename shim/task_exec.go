@@ -3,6 +3,7 @@ package shim
 import (
 	"fmt"
 
+	"github.com/berth-oci/berth/shim/stdio"
 	eventstypes "github.com/containerd/containerd/api/events"
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -29,7 +30,7 @@ func (t *task) addExec(execID string, ps specs.Process, terminal bool, stdin, st
 	ps.Terminal = terminal
 	p := newProcess(t.id, execID)
 	p.spec = &ps
-	p.paths = stdioPaths{stdin: stdin, stdout: stdout, stderr: stderr, terminal: terminal}
+	p.paths = stdio.Paths{Stdin: stdin, Stdout: stdout, Stderr: stderr, Terminal: terminal}
 	t.execs[execID] = p
 	t.env.events.publish(topicTaskExecAdded, &eventstypes.TaskExecAdded{ContainerID: t.id, ExecID: execID})
 	return nil

@@ -7,6 +7,7 @@ import (
 	eventstypes "github.com/containerd/containerd/api/events"
 
 	berth "github.com/berth-oci/berth/runtime"
+	"github.com/berth-oci/berth/shim/stdio"
 )
 
 // start starts the init (execID "") or a created exec, and returns its
@@ -47,25 +48,25 @@ func (t *task) startExecLocked(ctx context.Context, p *process) (int, error) {
 	if err := t.init.canHostExecs(); err != nil {
 		return 0, err
 	}
-	stdio, err := newStdio(p.paths, t.stdioConfig())
+	sio, err := stdio.New(p.paths, t.stdioConfig())
 	if err != nil {
 		return 0, err
 	}
 	// The exec may exit before this returns: its exit handler waits for
 	// t.mu, which is held until p has its real stdio and is running.
 	rp, err := t.c.Exec(ctx, p.spec, berth.ExecOpts{
-		IO:     stdio.io,
+		IO:     sio.IO(),
 		OnExit: t.onExit(p),
 	})
-	stdio.closeContainerSide()
+	sio.CloseContainerSide()
 	if err != nil {
-		stdio.close()
+		sio.Close()
 		return 0, err
 	}
-	p.stdio, p.rp, p.pid = stdio, rp, rp.Pid()
+	p.stdio, p.rp, p.pid = sio, rp, rp.Pid()
 	p.move(stateRunning)
-	if p.paths.terminal {
-		if err := stdio.terminal.attach(p.paths.stdin, p.paths.stdout); err != nil {
+	if p.paths.Terminal {
+		if err := sio.AttachTerminal(p.paths.Stdin, p.paths.Stdout); err != nil {
 			_ = rp.Signal(syscall.SIGKILL)
 			return 0, err
 		}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	berth "github.com/berth-oci/berth/runtime"
+	"github.com/berth-oci/berth/shim/internal/handover"
 )
 
 // HandoverEnv, in a daemon's environment, names the fd of the state an
@@ -108,7 +109,7 @@ func (u *upgrader) upgrade(ctx context.Context) error {
 	if err != nil {
 		return giveUp(err)
 	}
-	var fds fdSet
+	var fds handover.FDSet
 	state, err := u.collect(&undo, &fds, conns)
 	if err != nil {
 		return giveUp(err)
@@ -118,14 +119,14 @@ func (u *upgrader) upgrade(ctx context.Context) error {
 		return giveUp(err)
 	}
 	undo.push(func() { memfd.Close() })
-	memfdNum, err := fds.add(memfd)
+	memfdNum, err := fds.Add(memfd)
 	if err != nil {
 		return giveUp(err)
 	}
-	if err := fds.inherit(true); err != nil {
+	if err := fds.Inherit(true); err != nil {
 		return giveUp(err)
 	}
-	undo.push(func() { _ = fds.inherit(false) })
+	undo.push(func() { _ = fds.Inherit(false) })
 	env := append(os.Environ(), HandoverEnv+"="+strconv.Itoa(memfdNum))
 	logrus.Infof("upgrade: re-executing %s (generation %d, %d tasks, %d connections)", u.exe, state.Generation, len(state.Tasks), len(state.Conns))
 	// From the main thread, which the exec keeps: the pod holders it
@@ -168,7 +169,7 @@ func (u *upgrader) quiesce(undo *undoStack) ([]*handoverConn, error) {
 // collect gathers the state the next image takes: the service's tasks,
 // pods and pins (stdio copies parked), the undelivered events, the
 // connections and the listener, their files added to fds.
-func (u *upgrader) collect(undo *undoStack, fds *fdSet, conns []*handoverConn) (*handoverState, error) {
+func (u *upgrader) collect(undo *undoStack, fds *handover.FDSet, conns []*handoverConn) (*handoverState, error) {
 	state, resume, err := u.svc.handover(fds, time.Now().Add(upgradeStepTimeout))
 	undo.push(resume)
 	if err != nil {
@@ -190,7 +191,7 @@ func (u *upgrader) collect(undo *undoStack, fds *fdSet, conns []*handoverConn) (
 			return nil, err
 		}
 		undo.push(func() { ho.file.Close() })
-		fd, err := fds.add(ho.file)
+		fd, err := fds.Add(ho.file)
 		if err != nil {
 			return nil, err
 		}
@@ -201,7 +202,7 @@ func (u *upgrader) collect(undo *undoStack, fds *fdSet, conns []*handoverConn) (
 		return nil, err
 	}
 	undo.push(func() { lf.Close() })
-	if state.Listener, err = fds.add(lf); err != nil {
+	if state.Listener, err = fds.Add(lf); err != nil {
 		return nil, err
 	}
 	return state, nil
@@ -251,11 +252,11 @@ func waitOnlyWaits(conns []*handoverConn, handlers *inflight, timeout time.Durat
 
 // handover describes the daemon's tasks, pod sandboxes and pins for the
 // next image, the stdio copies parked; resume undoes the parking.
-func (s *service) handover(fds *fdSet, deadline time.Time) (*handoverState, func(), error) {
+func (s *service) handover(fds *handover.FDSet, deadline time.Time) (*handoverState, func(), error) {
 	s.mu.Lock()
 	if s.retired || len(s.creating) > 0 {
 		s.mu.Unlock()
-		return nil, func() {}, errNoHandover{"the daemon is retiring or creating a task"}
+		return nil, func() {}, handover.Refused{Why: "the daemon is retiring or creating a task"}
 	}
 	state := &handoverState{Pins: map[string]time.Time{}}
 	for id, expiry := range s.pins {
@@ -299,18 +300,18 @@ func (sb *podSandbox) handover() (sandboxState, error) {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
 	if sb.pid == 0 {
-		return sandboxState{}, errNoHandover{fmt.Sprintf("pod sandbox %s is created and not started", sb.id)}
+		return sandboxState{}, handover.Refused{Why: fmt.Sprintf("pod sandbox %s is created and not started", sb.id)}
 	}
 	return sandboxState{ID: sb.id, Bundle: sb.bundle, Netns: sb.netns, Dir: sb.files.dir, Volatile: sb.files.volatile,
 		Pid: sb.pid, CreatedAt: sb.createdAt, Exit: sb.exit}, nil
 }
 
 // handover parks the task's stdio copies and describes it.
-func (t *task) handover(fds *fdSet, deadline time.Time) (taskState, error) {
+func (t *task) handover(fds *handover.FDSet, deadline time.Time) (taskState, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, p := range t.processesLocked() {
-		if err := p.stdio.parkCopies(deadline); err != nil {
+		if err := p.stdio.ParkCopies(deadline); err != nil {
 			return taskState{}, fmt.Errorf("process %s: %w", p.name(), err)
 		}
 	}
@@ -321,7 +322,7 @@ func (t *task) resumeCopies() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, p := range t.processesLocked() {
-		p.stdio.resumeCopies()
+		p.stdio.ResumeCopies()
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	berth "github.com/berth-oci/berth/runtime"
+	"github.com/berth-oci/berth/shim/stdio"
 )
 
 // bundleOptions are the task options recorded in a bundle (writeOptions);
@@ -97,9 +98,9 @@ func (s *service) adoptTask(ts taskState) (*task, error) {
 func (t *task) processFromHandover(ps processHandover) *process {
 	p := newProcess(t.id, ps.ID)
 	p.state, p.pid, p.exit, p.spec = ps.State, ps.Pid, ps.Exit, ps.Spec
-	p.paths = stdioPaths{stdin: ps.Stdin, stdout: ps.Stdout, stderr: ps.Stderr, terminal: ps.Terminal}
+	p.paths = stdio.Paths{Stdin: ps.Stdin, Stdout: ps.Stdout, Stderr: ps.Stderr, Terminal: ps.Terminal}
 	if ps.Stdio != nil {
-		p.stdio = stdioFromHandover(ps.Stdio, t.ioOwner)
+		p.stdio = stdio.FromHandover(ps.Stdio, t.ioOwner)
 	}
 	if p.state == stateStopped || p.state == stateDeleted {
 		close(p.exited) // published by the earlier image

@@ -1,10 +1,12 @@
-package shim
+package stdio
 
 import (
 	"io"
 	"os"
 	"sync"
 	"time"
+
+	"github.com/berth-oci/berth/shim/internal/handover"
 )
 
 // pipeCopy copies a pipe or FIFO (src) into dst until src ends or dst
@@ -50,7 +52,7 @@ func (c *pipeCopy) run() {
 		if err == nil {
 			continue
 		}
-		if !isTimeout(err) || !c.waitParked() {
+		if !handover.IsTimeout(err) || !c.waitParked() {
 			break
 		}
 	}

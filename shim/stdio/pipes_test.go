@@ -1,4 +1,4 @@
-package shim
+package stdio
 
 import (
 	"errors"
@@ -26,12 +26,12 @@ func TestStdioThroughPipes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s, err := newStdio(stdioPaths{stdin: paths["stdin"], stdout: paths["stdout"], stderr: paths["stderr"]}, stdioConfig{id: "id", namespace: "ns", pipes: true})
+	s, err := New(Paths{Stdin: paths["stdin"], Stdout: paths["stdout"], Stderr: paths["stderr"]}, Config{ID: "id", Namespace: "ns", Pipes: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.close()
-	for name, f := range map[string]*os.File{"stdin": s.io.Stdin, "stdout": s.io.Stdout, "stderr": s.io.Stderr} {
+	defer s.Close()
+	for name, f := range map[string]*os.File{"stdin": s.IO().Stdin, "stdout": s.IO().Stdout, "stderr": s.IO().Stderr} {
 		var got, fifo unix.Stat_t
 		if err := unix.Fstat(int(f.Fd()), &got); err != nil {
 			t.Fatal(err)
@@ -53,11 +53,11 @@ func TestStdioThroughPipes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer clientOut.Close()
-	ctrIn, ctrOut := s.io.Stdin, s.io.Stdout
+	ctrIn, ctrOut := s.IO().Stdin, s.IO().Stdout
 	// The container keeps its own ends (dups): the shim's go at start.
 	in, _ := dupFile(ctrIn)
 	out, _ := dupFile(ctrOut)
-	s.closeContainerSide()
+	s.CloseContainerSide()
 	if _, err := clientIn.WriteString("ping\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestStdioThroughPipes(t *testing.T) {
 	if _, err := io.ReadFull(clientOut, buf); err != nil || string(buf) != "pong\n" {
 		t.Fatalf("client stdout got %q, %v", buf, err)
 	}
-	s.closeStdin()
+	s.CloseStdin()
 	clientIn.Close()
 	eof := make(chan error, 1)
 	go func() { _, err := in.Read(buf); eof <- err }()
@@ -88,25 +88,25 @@ func TestStdioThroughPipes(t *testing.T) {
 
 	log := filepath.Join(t.TempDir(), "log")
 	uri := (&url.URL{Scheme: "file", Path: log}).String()
-	ls, err := newStdio(stdioPaths{stdout: uri, stderr: uri}, stdioConfig{id: "id", namespace: "ns", pipes: true})
+	ls, err := New(Paths{Stdout: uri, Stderr: uri}, Config{ID: "id", Namespace: "ns", Pipes: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var st unix.Stat_t
-	if err := unix.Fstat(int(ls.io.Stdout.Fd()), &st); err != nil || st.Mode&unix.S_IFMT == unix.S_IFREG {
+	if err := unix.Fstat(int(ls.IO().Stdout.Fd()), &st); err != nil || st.Mode&unix.S_IFMT == unix.S_IFREG {
 		t.Errorf("file log: the container is handed the file (%v)", err)
 	}
-	if _, err := ls.io.Stdout.WriteString("hello\n"); err != nil {
+	if _, err := ls.IO().Stdout.WriteString("hello\n"); err != nil {
 		t.Fatal(err)
 	}
-	ls.closeContainerSide()
-	ls.close()
+	ls.CloseContainerSide()
+	ls.Close()
 	if data, err := os.ReadFile(log); err != nil || string(data) != "hello\n" {
 		t.Fatalf("log %q, %v", data, err)
 	}
 }
 
-// TestStdioThroughPipesChoice: StdioEnv's values, and the default: pipes
+// TestStdioThroughPipesChoice: Env's values, and the default: pipes
 // where criu is found.
 func TestStdioThroughPipesChoice(t *testing.T) {
 	found := func(string) (string, error) { return "/usr/sbin/criu", nil }
@@ -119,12 +119,12 @@ func TestStdioThroughPipesChoice(t *testing.T) {
 	}{
 		{"", found, true, false},
 		{"", missing, false, false},
-		{StdioDirect, found, false, false},
-		{StdioPipes, missing, true, false},
+		{ModeDirect, found, false, false},
+		{ModePipes, missing, true, false},
 		{"copy", found, false, true},
 	}
 	for _, tc := range tests {
-		got, err := stdioThroughPipes(tc.v, tc.look)
+		got, err := ThroughPipes(tc.v, tc.look)
 		if got != tc.want || (err != nil) != tc.wantErr {
 			t.Errorf("%q: %v %v, want %v (error %v)", tc.v, got, err, tc.want, tc.wantErr)
 		}

@@ -1,4 +1,4 @@
-package shim
+package stdio
 
 import (
 	"net/url"
@@ -17,7 +17,7 @@ import (
 // and is reached through a pipe; the default (root) changes nothing.
 func TestStdioOwner(t *testing.T) {
 	testutil.RequireRoot(t, "gives files to another user")
-	owner := ioOwner{uid: 100000, gid: 100001}
+	owner := Owner{UID: 100000, GID: 100001}
 	fifos := func(t *testing.T) (string, string, string) {
 		dir := t.TempDir()
 		var paths []string
@@ -35,26 +35,26 @@ func TestStdioOwner(t *testing.T) {
 	}
 	tests := []struct {
 		name            string
-		owner           ioOwner
+		owner           Owner
 		stdio           func(t *testing.T) (string, string, string)
 		wantUID         uint32
 		wantStdoutIsLog bool // the container writes to the log file itself
 	}{
-		{"fifos, io owner", owner, fifos, owner.uid, false},
-		{"fifos, root", ioOwner{}, fifos, 0, false},
-		{"file log, io owner", owner, func(t *testing.T) (string, string, string) { u := logURI(t); return "", u, u }, owner.uid, false},
-		{"file log, root", ioOwner{}, func(t *testing.T) (string, string, string) { u := logURI(t); return "", u, u }, 0, true},
+		{"fifos, io owner", owner, fifos, owner.UID, false},
+		{"fifos, root", Owner{}, fifos, 0, false},
+		{"file log, io owner", owner, func(t *testing.T) (string, string, string) { u := logURI(t); return "", u, u }, owner.UID, false},
+		{"file log, root", Owner{}, func(t *testing.T) (string, string, string) { u := logURI(t); return "", u, u }, 0, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in, out, errPath := tc.stdio(t)
-			s, err := newStdio(stdioPaths{stdin: in, stdout: out, stderr: errPath}, stdioConfig{id: "id", namespace: "ns", owner: tc.owner})
+			s, err := New(Paths{Stdin: in, Stdout: out, Stderr: errPath}, Config{ID: "id", Namespace: "ns", Owner: tc.owner})
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer s.close()
-			defer s.closeContainerSide()
-			for name, f := range map[string]*os.File{"stdin": s.io.Stdin, "stdout": s.io.Stdout, "stderr": s.io.Stderr} {
+			defer s.Close()
+			defer s.CloseContainerSide()
+			for name, f := range map[string]*os.File{"stdin": s.IO().Stdin, "stdout": s.IO().Stdout, "stderr": s.IO().Stderr} {
 				if f == nil {
 					continue
 				}
@@ -62,8 +62,8 @@ func TestStdioOwner(t *testing.T) {
 				if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 					t.Fatal(err)
 				}
-				if st.Uid != tc.wantUID || (tc.wantUID != 0 && st.Gid != tc.owner.gid) {
-					t.Errorf("%s owned by %d:%d, want %d:%d", name, st.Uid, st.Gid, tc.wantUID, tc.owner.gid)
+				if st.Uid != tc.wantUID || (tc.wantUID != 0 && st.Gid != tc.owner.GID) {
+					t.Errorf("%s owned by %d:%d, want %d:%d", name, st.Uid, st.Gid, tc.wantUID, tc.owner.GID)
 				}
 				isFile := st.Mode&syscall.S_IFMT == syscall.S_IFREG
 				if name != "stdin" && isFile != tc.wantStdoutIsLog {
@@ -80,16 +80,16 @@ func TestStdioOwnerLogCopy(t *testing.T) {
 	testutil.RequireRoot(t, "gives files to another user")
 	path := filepath.Join(t.TempDir(), "log")
 	uri := (&url.URL{Scheme: "file", Path: path}).String()
-	s, err := newStdio(stdioPaths{stdout: uri, stderr: uri}, stdioConfig{id: "id", namespace: "ns", owner: ioOwner{uid: 100000, gid: 100000}})
+	s, err := New(Paths{Stdout: uri, Stderr: uri}, Config{ID: "id", Namespace: "ns", Owner: Owner{UID: 100000, GID: 100000}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.io.Stdout.WriteString("hello\n"); err != nil {
+	if _, err := s.IO().Stdout.WriteString("hello\n"); err != nil {
 		t.Fatal(err)
 	}
-	s.closeContainerSide() // the process's end goes with its exit
-	s.exited()
-	s.close()
+	s.CloseContainerSide() // the process's end goes with its exit
+	s.Exited()
+	s.Close()
 	data, err := os.ReadFile(path)
 	if err != nil || string(data) != "hello\n" {
 		t.Fatalf("log %q, %v", data, err)

@@ -1,4 +1,4 @@
-package shim
+package stdio
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 
 // openLogFile gives the container a file:// log: the file itself, or a
 // pipe copied into it.
-func (s *stdio) openLogFile(path string) error {
+func (s *Stdio) openLogFile(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ func (s *stdio) openLogFile(path string) error {
 
 // startLogger runs a binary:// logging driver: it gets the container's
 // stdout on fd 3 and stderr on fd 4, and closes fd 5 when ready.
-func (s *stdio) startLogger(u *url.URL, id, namespace string) error {
+func (s *Stdio) startLogger(u *url.URL, id, namespace string) error {
 	var args []string
 	for k, vs := range u.Query() {
 		args = append(args, k)

@@ -1,11 +1,11 @@
-package shim
+package stdio
 
 import (
 	"fmt"
 	"os/exec"
 )
 
-// StdioEnv, in the shim's environment, chooses how a container's stdio
+// Env, in the shim's environment, chooses how a container's stdio
 // reaches containerd's FIFOs and log files: "direct" hands them to the
 // container (no copy in the shim), "pipes" gives the container pipes that
 // the shim copies, as containerd's runc shim does. CRIU can checkpoint and
@@ -13,28 +13,28 @@ import (
 // container's mounts. The default, "", is pipes where the criu binary is
 // on the shim's PATH (where containerd's CRI looks for it) and direct
 // elsewhere, where no checkpoint can be taken anyway.
-const StdioEnv = "BERTH_SHIM_STDIO"
+const Env = "BERTH_SHIM_STDIO"
 
-// Values of StdioEnv.
+// Values of Env.
 const (
-	StdioDirect = "direct"
-	StdioPipes  = "pipes"
+	ModeDirect = "direct"
+	ModePipes  = "pipes"
 )
 
-// stdioThroughPipes reads StdioEnv's value v: whether containers get pipes.
-func stdioThroughPipes(v string, lookPath func(string) (string, error)) (bool, error) {
+// ThroughPipes reads Env's value v: whether containers get pipes.
+func ThroughPipes(v string, lookPath func(string) (string, error)) (bool, error) {
 	switch v {
-	case StdioDirect:
+	case ModeDirect:
 		return false, nil
-	case StdioPipes:
+	case ModePipes:
 		return true, nil
 	case "":
 		_, err := lookPath("criu")
 		return err == nil, nil
 	default:
-		return false, fmt.Errorf("environment variable %s: %q is neither %q nor %q", StdioEnv, v, StdioDirect, StdioPipes)
+		return false, fmt.Errorf("environment variable %s: %q is neither %q nor %q", Env, v, ModeDirect, ModePipes)
 	}
 }
 
-// defaultLookPath is exec.LookPath, as stdioThroughPipes takes it.
-var defaultLookPath = exec.LookPath
+// LookPath is exec.LookPath, as ThroughPipes takes it.
+var LookPath = exec.LookPath

@@ -1,4 +1,4 @@
-package shim
+package stdio
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-oci/berth/shim/internal/handover"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,7 +27,7 @@ func TestPipeCopyHandover(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := &stdio{pipes: true, outHolders: []*os.File{dstW}}
+			s := &Stdio{pipes: true, outHolders: []*os.File{dstW}}
 			s.copies.Add(1)
 			s.pipeCopies = []*pipeCopy{startPipeCopy(srcR, dstW, dstW, nil, s.copies.Done)}
 			var want bytes.Buffer
@@ -49,12 +50,12 @@ func TestPipeCopyHandover(t *testing.T) {
 				got <- b
 			}()
 			time.Sleep(20 * time.Millisecond)
-			if err := s.parkCopies(time.Now().Add(5 * time.Second)); err != nil {
+			if err := s.ParkCopies(time.Now().Add(5 * time.Second)); err != nil {
 				t.Fatal(err)
 			}
 			if handOver {
-				var fds fdSet
-				st, err := s.handover(&fds)
+				var fds handover.FDSet
+				st, err := s.Handover(&fds)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -73,11 +74,11 @@ func TestPipeCopyHandover(t *testing.T) {
 				st.Copies[0].Src = dup(st.Copies[0].Src)
 				st.OutHolders[0] = dup(st.OutHolders[0])
 				dstW.Close()
-				next := stdioFromHandover(st, ioOwner{})
+				next := FromHandover(st, Owner{})
 				next.copies.Wait()
 				next.outHolders[0].Close()
 			} else {
-				s.resumeCopies()
+				s.ResumeCopies()
 				s.copies.Wait()
 				dstW.Close()
 			}

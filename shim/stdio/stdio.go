@@ -1,4 +1,4 @@
-package shim
+package stdio
 
 import (
 	"fmt"
@@ -13,21 +13,21 @@ import (
 )
 
 // stdio is the stdio of one container process, built from the paths or
-// URIs containerd gives. Directly (see StdioEnv), FIFOs and log files are
+// URIs containerd gives. Directly (see Env), FIFOs and log files are
 // handed to the container as they are: no copy goroutine sits between the
 // container and the client. Through pipes, the container gets pipes the
 // shim copies, which CRIU can checkpoint. A terminal is always copied,
 // between its master and the FIFOs.
 //
-// Lock rule: newStdio and the start that hands it to the container set
+// Lock rule: New and the start that hands it to the container set
 // every field before the stdio is shared. After that, mu guards the
 // handles that the exit's drain (exited) and requests (CloseIO, Delete)
 // close at once: stdinHolder, stdinSource and outHolders; nothing else
 // changes. The console has its own lock (consoleCopy).
-type stdio struct {
+type Stdio struct {
 	io berth.IO
 	// owner owns the container's ends (runc options io_uid and io_gid).
-	owner ioOwner
+	owner Owner
 	// pipes gives the container pipes instead of the FIFOs and files.
 	pipes bool
 	// stdinSource is the stdin FIFO's reader copied into the container's
@@ -56,46 +56,46 @@ type stdio struct {
 	mu       sync.Mutex
 }
 
-// ioOwner is who owns the container's ends of its stdio: the FIFOs (their
+// Owner is who owns the container's ends of its stdio: the FIFOs (their
 // inodes) and the pipes. A process whose root is mapped to another host
 // uid (a user namespace) can then reopen them through /proc/self/fd, as
 // with containerd's runc shim. The zero value, root, changes nothing.
-type ioOwner struct{ uid, gid uint32 }
+type Owner struct{ UID, GID uint32 }
 
-func (o ioOwner) isRoot() bool { return o.uid == 0 && o.gid == 0 }
+func (o Owner) isRoot() bool { return o.UID == 0 && o.GID == 0 }
 
 // chown gives f to the owner.
-func (o ioOwner) chown(f *os.File) error {
+func (o Owner) chown(f *os.File) error {
 	if o.isRoot() {
 		return nil
 	}
-	if err := f.Chown(int(o.uid), int(o.gid)); err != nil {
-		return fmt.Errorf("give %s to io_uid %d, io_gid %d: %w", f.Name(), o.uid, o.gid, err)
+	if err := f.Chown(int(o.UID), int(o.GID)); err != nil {
+		return fmt.Errorf("give %s to io_uid %d, io_gid %d: %w", f.Name(), o.UID, o.GID, err)
 	}
 	return nil
 }
 
-// stdioConfig is how a task's processes get their stdio.
-type stdioConfig struct {
-	// id and namespace are the task's, for a binary:// logger.
-	id, namespace string
-	// owner owns the container's ends (runc's io_uid and io_gid).
-	owner ioOwner
-	// pipes gives the container pipes (see StdioEnv).
-	pipes bool
+// Config is how a task's processes get their stdio.
+type Config struct {
+	// ID and Namespace are the task's, for a binary:// logger.
+	ID, Namespace string
+	// Owner owns the container's ends (runc's io_uid and io_gid).
+	Owner Owner
+	// Pipes gives the container pipes (see Env).
+	Pipes bool
 }
 
-// newStdio opens a process's stdio from its paths.
-func newStdio(paths stdioPaths, cfg stdioConfig) (_ *stdio, err error) {
-	s := &stdio{owner: cfg.owner, pipes: cfg.pipes}
-	stdin, stdout, stderr := paths.stdin, paths.stdout, paths.stderr
+// New opens a process's stdio from its paths.
+func New(paths Paths, cfg Config) (_ *Stdio, err error) {
+	s := &Stdio{owner: cfg.Owner, pipes: cfg.Pipes}
+	stdin, stdout, stderr := paths.Stdin, paths.Stdout, paths.Stderr
 	defer func() {
 		if err != nil {
-			s.closeContainerSide()
-			s.close()
+			s.CloseContainerSide()
+			s.Close()
 		}
 	}()
-	if paths.terminal {
+	if paths.Terminal {
 		s.terminal, err = newConsoleCopy()
 		if err != nil {
 			return nil, err
@@ -103,7 +103,7 @@ func newStdio(paths stdioPaths, cfg stdioConfig) (_ *stdio, err error) {
 		s.io.ConsoleSocket = s.terminal.pair.Remote
 		return s, nil
 	}
-	if stdin != "" && cfg.pipes {
+	if stdin != "" && cfg.Pipes {
 		if err := s.pipeStdin(stdin); err != nil {
 			return nil, err
 		}
@@ -123,7 +123,7 @@ func newStdio(paths stdioPaths, cfg stdioConfig) (_ *stdio, err error) {
 	case "file":
 		err = s.openLogFile(u.Path)
 	case "binary":
-		err = s.startLogger(u, cfg.id, cfg.namespace)
+		err = s.startLogger(u, cfg.ID, cfg.Namespace)
 	case "", "fifo":
 		if s.io.Stdout, err = s.openOutput(stripFifo(stdout)); err == nil {
 			s.io.Stderr, err = s.openOutput(stripFifo(stderr))
@@ -139,7 +139,7 @@ func newStdio(paths stdioPaths, cfg stdioConfig) (_ *stdio, err error) {
 
 // openContainerSide opens a file for the container and remembers to close
 // the shim's copy after start.
-func (s *stdio) openContainerSide(path string, flag int) (*os.File, error) {
+func (s *Stdio) openContainerSide(path string, flag int) (*os.File, error) {
 	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -153,7 +153,7 @@ func (s *stdio) openContainerSide(path string, flag int) (*os.File, error) {
 
 // openOutput opens an output FIFO: a read-write holder for the shim (it
 // never blocks and keeps a reader present), then the container's writer.
-func (s *stdio) openOutput(path string) (*os.File, error) {
+func (s *Stdio) openOutput(path string) (*os.File, error) {
 	if path == "" {
 		return nil, nil
 	}
@@ -170,7 +170,7 @@ func (s *stdio) openOutput(path string) (*os.File, error) {
 
 // pipeTo gives the container the write end of a pipe whose output the shim
 // copies to dst; closeDst, if set, is closed once the copy ends.
-func (s *stdio) pipeTo(dst *os.File, closeDst io.Closer) (*os.File, error) {
+func (s *Stdio) pipeTo(dst *os.File, closeDst io.Closer) (*os.File, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -188,7 +188,7 @@ func (s *stdio) pipeTo(dst *os.File, closeDst io.Closer) (*os.File, error) {
 // pipeStdin gives the container the read end of a pipe fed from the stdin
 // FIFO. The shim holds a writer of the FIFO (CloseIO closes it), so the
 // container sees EOF once the client's writer and the shim's are gone.
-func (s *stdio) pipeStdin(path string) error {
+func (s *Stdio) pipeStdin(path string) error {
 	src, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return fmt.Errorf("open stdin %s: %w", path, err)
@@ -212,7 +212,7 @@ func (s *stdio) pipeStdin(path string) error {
 }
 
 // closeContainerSide closes the shim's copies of the container's ends.
-func (s *stdio) closeContainerSide() {
+func (s *Stdio) CloseContainerSide() {
 	for _, f := range s.containerSide {
 		f.Close()
 	}
@@ -224,7 +224,7 @@ func (s *stdio) closeContainerSide() {
 
 // closeStdin is CloseIO: drop the shim's writer so the container sees EOF
 // once the client's writer is gone too.
-func (s *stdio) closeStdin() {
+func (s *Stdio) CloseStdin() {
 	if s == nil {
 		return
 	}
@@ -246,7 +246,7 @@ const exitDrainTimeout = 10 * time.Second
 // exited is called when the process has exited: output drains to the
 // client, within exitDrainTimeout in all, which then sees EOF. A nil
 // stdio (an exec that never started) has nothing to drain.
-func (s *stdio) exited() {
+func (s *Stdio) Exited() {
 	if s == nil {
 		return
 	}
@@ -264,12 +264,12 @@ func (s *stdio) exited() {
 }
 
 // close releases everything the shim holds; nil has nothing.
-func (s *stdio) close() {
+func (s *Stdio) Close() {
 	if s == nil {
 		return
 	}
-	s.exited()
-	s.closeStdin()
+	s.Exited()
+	s.CloseStdin()
 	s.mu.Lock()
 	if s.stdinSource != nil {
 		s.stdinSource.Close() // ends the stdin copy
@@ -279,6 +279,29 @@ func (s *stdio) close() {
 	if s.terminal != nil {
 		s.terminal.close()
 	}
+}
+
+// IO is what the container's process is given: its stdio files, or the
+// console socket of its terminal.
+func (s *Stdio) IO() berth.IO { return s.io }
+
+// AttachTerminal starts copying between the process's terminal and its
+// stdin and stdout FIFOs, once the process has sent its console; a
+// process without a terminal has nothing to attach.
+func (s *Stdio) AttachTerminal(stdinPath, stdoutPath string) error {
+	if s == nil || s.terminal == nil {
+		return nil
+	}
+	return s.terminal.attach(stdinPath, stdoutPath)
+}
+
+// ResizeTerminal resizes the process's terminal; a process without one
+// ignores it.
+func (s *Stdio) ResizeTerminal(width, height uint32) error {
+	if s == nil || s.terminal == nil {
+		return nil
+	}
+	return s.terminal.resize(width, height)
 }
 
 // waitTimeout waits for wg, or until timeout has passed.
