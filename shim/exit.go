@@ -72,7 +72,7 @@ func (t *task) publishExitLocked(p *process, es berth.ExitStatus) {
 			t.oom.Sync()
 		}
 	}
-	t.env.events.publish(topicTaskExit, &eventstypes.TaskExit{
+	t.env.events.Publish(topicTaskExit, &eventstypes.TaskExit{
 		ContainerID: t.id,
 		ID:          id,
 		Pid:         uint32(p.pid),

@@ -14,7 +14,7 @@ import (
 func (t *task) watchOOMLocked() {
 	id, events := t.id, t.env.events
 	w, err := t.c.WatchOOMFunc(func() {
-		events.publish(topicTaskOOM, &eventstypes.TaskOOM{ContainerID: id})
+		events.Publish(topicTaskOOM, &eventstypes.TaskOOM{ContainerID: id})
 	})
 	if err != nil {
 		logrus.WithError(err).Warnf("no OOM notifications for %s", t.id)

@@ -16,8 +16,8 @@ import (
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errgrpc"
-	"github.com/containerd/typeurl/v2"
 	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
 
 	berth "github.com/berth-oci/berth/runtime"
 )
@@ -88,19 +88,28 @@ func TestRules(t *testing.T) {
 
 // testService is a service whose events are kept, not sent.
 func testService() *service {
-	pub := &publisher{drained: make(chan struct{})}
-	pub.cond = sync.NewCond(&pub.mu)
-	return newService(serviceConfig{namespace: "ns", events: pub, shutdown: func() {}})
+	return newService(serviceConfig{namespace: "ns", events: &recordedEvents{}, shutdown: func() {}})
+}
+
+// recordedEvents is a Publisher that keeps what it is given.
+type recordedEvents struct {
+	mu     sync.Mutex
+	topics []string
+	events []proto.Message
+}
+
+func (r *recordedEvents) Publish(topic string, event proto.Message) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.topics = append(r.topics, topic)
+	r.events = append(r.events, event)
 }
 
 func (s *service) topics() []string {
-	s.events.mu.Lock()
-	defer s.events.mu.Unlock()
-	var out []string
-	for _, e := range s.events.queue {
-		out = append(out, e.Topic)
-	}
-	return out
+	r := s.events.(*recordedEvents)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.topics)
 }
 
 // taskWithExec registers task "t" (init running, no container) with exec
@@ -191,17 +200,14 @@ func TestInitExitHeldForExecs(t *testing.T) {
 		t.Fatalf("init %s, exec %s after the exec's exit", tk.init.state, e.state)
 	}
 	var ids []string
-	s.events.mu.Lock()
-	for _, env := range s.events.queue {
-		if env.Topic == topicTaskExit {
-			var ev eventstypes.TaskExit
-			if err := typeurl.UnmarshalTo(env.Event, &ev); err != nil {
-				t.Fatal(err)
-			}
-			ids = append(ids, ev.ID)
+	r := s.events.(*recordedEvents)
+	r.mu.Lock()
+	for i, topic := range r.topics {
+		if topic == topicTaskExit {
+			ids = append(ids, r.events[i].(*eventstypes.TaskExit).ID)
 		}
 	}
-	s.events.mu.Unlock()
+	r.mu.Unlock()
 	if !slices.Equal(ids, []string{"e1", "t"}) {
 		t.Fatalf("exits published for %v, want the exec's then init's", ids)
 	}

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/berth-oci/berth/shim/events"
 	taskv3 "github.com/berth-oci/berth/shim/internal/taskapi"
 	"github.com/berth-oci/berth/shim/stdio"
 	"github.com/containerd/ttrpc"
@@ -55,7 +56,7 @@ func serve(ctx context.Context, f *flags) error {
 	done := make(chan struct{})
 	var once sync.Once
 	stop := func() { once.Do(func() { close(done) }) }
-	events := newPublisher(f.namespace, os.Getenv("TTRPC_ADDRESS"))
+	pub := events.New(f.namespace, os.Getenv("TTRPC_ADDRESS"))
 	stdioPipes, err := stdio.ThroughPipes(os.Getenv(StdioEnv), stdio.LookPath)
 	if err != nil {
 		return err
@@ -63,7 +64,7 @@ func serve(ctx context.Context, f *flags) error {
 	var listenerClosed atomic.Bool
 	cfg := serviceConfig{
 		namespace: f.namespace,
-		events:    events,
+		events:    pub,
 		shutdown:  stop,
 		stopListening: func() {
 			listenerClosed.Store(true)
@@ -81,7 +82,7 @@ func serve(ctx context.Context, f *flags) error {
 		cfg.pinned = ""
 	}
 	svc := newService(cfg)
-	up, err := newUpgrader(l, svc, handlers, events, handed)
+	up, err := newUpgrader(l, svc, handlers, pub, handed)
 	if err != nil {
 		return err
 	}
@@ -104,7 +105,7 @@ func serve(ctx context.Context, f *flags) error {
 	if f.socket != "" && !listenerClosed.Load() {
 		_ = os.Remove(socketPath(f.socket))
 	}
-	events.close(5 * time.Second)
+	pub.Close(5 * time.Second)
 	return nil
 }
 
@@ -166,15 +167,15 @@ func newTaskServer(handlers *inflight) (*ttrpc.Server, error) {
 // newUpgrader is the daemon's upgrader. In an upgraded image it first
 // takes back what the earlier image handed over: the undelivered events,
 // then the tasks, adopted as the reaper starts so that no exit is missed.
-func newUpgrader(l *handoverListener, svc *service, handlers *inflight, events *publisher, handed *handoverState) (*upgrader, error) {
-	up := &upgrader{listener: l, svc: svc, handlers: handlers}
+func newUpgrader(l *handoverListener, svc *service, handlers *inflight, pub *events.Publisher, handed *handoverState) (*upgrader, error) {
+	up := &upgrader{listener: l, svc: svc, handlers: handlers, events: pub}
 	var err error
 	if up.exe, err = selfExe(); err != nil {
 		return nil, err
 	}
 	if handed != nil {
 		up.generation = handed.Generation
-		events.requeue(handed.Events)
+		pub.Requeue(handed.Events)
 		if err := berth.StartReaperAdopting(func() error { return svc.adoptTasks(handed) }); err != nil {
 			logrus.WithError(err).Error("upgrade: the tasks handed over were not all adopted")
 		}

@@ -49,7 +49,7 @@ type service struct {
 // changed after, so read without the lock.
 type serviceConfig struct {
 	namespace string
-	events    *publisher
+	events    Publisher
 	// shutdown ends the daemon.
 	shutdown func()
 	// stopListening closes the daemon's listener and removes its socket

@@ -50,7 +50,7 @@ func (p *process) name() string {
 
 // taskEnv is what a task takes from the daemon serving it.
 type taskEnv struct {
-	events    *publisher
+	events    Publisher
 	namespace string
 	// stdioPipes gives containers pipes rather than the FIFOs and files
 	// themselves (StdioEnv).

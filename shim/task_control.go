@@ -86,7 +86,7 @@ func (t *task) pause() error {
 	if err := c.Pause(); err != nil {
 		return err
 	}
-	t.env.events.publish(topicTaskPaused, &eventstypes.TaskPaused{ContainerID: t.id})
+	t.env.events.Publish(topicTaskPaused, &eventstypes.TaskPaused{ContainerID: t.id})
 	return nil
 }
 
@@ -101,7 +101,7 @@ func (t *task) resume() error {
 	if err := c.Resume(); err != nil {
 		return err
 	}
-	t.env.events.publish(topicTaskResumed, &eventstypes.TaskResumed{ContainerID: t.id})
+	t.env.events.Publish(topicTaskResumed, &eventstypes.TaskResumed{ContainerID: t.id})
 	return nil
 }
 

@@ -115,7 +115,7 @@ func newTask(ctx context.Context, env taskEnv, rt *berth.Runtime, opts taskOptio
 // publishCreateLocked publishes TaskCreate; the caller holds t.mu, so no
 // TaskExit of the init can come before it.
 func (t *task) publishCreateLocked(req *taskv3.CreateTaskRequest) {
-	t.env.events.publish(topicTaskCreate, &eventstypes.TaskCreate{
+	t.env.events.Publish(topicTaskCreate, &eventstypes.TaskCreate{
 		ContainerID: req.ID,
 		Bundle:      req.Bundle,
 		Rootfs:      req.Rootfs,

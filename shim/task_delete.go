@@ -53,7 +53,7 @@ func (t *task) delete(ctx context.Context, execID string) (deleted, error) {
 	if err := berth.UnmountRootfs(filepath.Join(t.bundle, "rootfs")); err != nil {
 		logrus.WithError(err).Warnf("unmount rootfs of %s", t.id)
 	}
-	t.env.events.publish(topicTaskDelete, &eventstypes.TaskDelete{
+	t.env.events.Publish(topicTaskDelete, &eventstypes.TaskDelete{
 		ContainerID: t.id,
 		ID:          t.id,
 		Pid:         uint32(p.pid),

@@ -32,6 +32,6 @@ func (t *task) addExec(execID string, ps specs.Process, terminal bool, stdin, st
 	p.spec = &ps
 	p.paths = stdio.Paths{Stdin: stdin, Stdout: stdout, Stderr: stderr, Terminal: terminal}
 	t.execs[execID] = p
-	t.env.events.publish(topicTaskExecAdded, &eventstypes.TaskExecAdded{ContainerID: t.id, ExecID: execID})
+	t.env.events.Publish(topicTaskExecAdded, &eventstypes.TaskExecAdded{ContainerID: t.id, ExecID: execID})
 	return nil
 }

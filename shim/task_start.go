@@ -40,7 +40,7 @@ func (t *task) startInitLocked(ctx context.Context, p *process) (int, error) {
 		return 0, err
 	}
 	p.move(stateRunning)
-	t.env.events.publish(topicTaskStart, &eventstypes.TaskStart{ContainerID: t.id, Pid: uint32(p.pid)})
+	t.env.events.Publish(topicTaskStart, &eventstypes.TaskStart{ContainerID: t.id, Pid: uint32(p.pid)})
 	return p.pid, nil
 }
 
@@ -71,6 +71,6 @@ func (t *task) startExecLocked(ctx context.Context, p *process) (int, error) {
 			return 0, err
 		}
 	}
-	t.env.events.publish(topicTaskExecStarted, &eventstypes.TaskExecStarted{ContainerID: t.id, ExecID: p.id, Pid: uint32(p.pid)})
+	t.env.events.Publish(topicTaskExecStarted, &eventstypes.TaskExecStarted{ContainerID: t.id, ExecID: p.id, Pid: uint32(p.pid)})
 	return p.pid, nil
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	berth "github.com/berth-oci/berth/runtime"
+	"github.com/berth-oci/berth/shim/events"
 	"github.com/berth-oci/berth/shim/internal/handover"
 )
 
@@ -54,6 +55,8 @@ type upgrader struct {
 	// handlers are the server's running handlers: those of a connection
 	// its client closed run on, with no request left to show for them.
 	handlers *inflight
+	// events is the daemon's event queue, held and handed over.
+	events *events.Publisher
 
 	mu sync.Mutex // one upgrade at a time
 	// generation counts the images this daemon has run before this one.
@@ -176,12 +179,12 @@ func (u *upgrader) collect(undo *undoStack, fds *handover.FDSet, conns []*handov
 		return nil, err
 	}
 	state.Generation = u.generation + 1
-	events, ok := u.svc.events.hold(upgradeStepTimeout)
-	undo.push(u.svc.events.release)
+	queued, ok := u.events.Hold(upgradeStepTimeout)
+	undo.push(u.events.Release)
 	if !ok {
 		return nil, errors.New("an event delivery to containerd still under way")
 	}
-	state.Events = events
+	state.Events = queued
 	for _, c := range conns {
 		ho, err := c.freezeWrites()
 		if errors.Is(err, errConnGone) {

@@ -1,4 +1,11 @@
-package shim
+// Package events delivers a shim daemon's events to containerd: one queue,
+// one goroutine, in the order they were published, over containerd's
+// ttrpc events service (TTRPC_ADDRESS). The queue can be held and handed
+// to the next image of the daemon in an in-place upgrade.
+//
+// Lock rules: Publisher.mu guards the queue and is never held while an
+// event is delivered; Publish may be called under any other lock.
+package events
 
 import (
 	"context"
@@ -16,24 +23,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// Event topics, as containerd names them.
-const (
-	topicTaskCreate      = "/tasks/create"
-	topicTaskStart       = "/tasks/start"
-	topicTaskExit        = "/tasks/exit"
-	topicTaskOOM         = "/tasks/oom"
-	topicTaskExecAdded   = "/tasks/exec-added"
-	topicTaskExecStarted = "/tasks/exec-started"
-	topicTaskPaused      = "/tasks/paused"
-	topicTaskResumed     = "/tasks/resumed"
-	topicTaskDelete      = "/tasks/delete"
-)
-
-// publisher forwards events to containerd over ttrpc (TTRPC_ADDRESS), in
+// Publisher forwards events to containerd over ttrpc (TTRPC_ADDRESS), in
 // the order they were published, from one goroutine. It reconnects when
 // containerd restarts, and retries an event until it is delivered or
 // retryFor has passed.
-type publisher struct {
+type Publisher struct {
 	namespace string
 	address   string
 
@@ -51,8 +45,9 @@ type publisher struct {
 
 const retryFor = 60 * time.Second
 
-func newPublisher(namespace, address string) *publisher {
-	p := &publisher{
+// New starts a Publisher for the daemon of a containerd namespace.
+func New(namespace, address string) *Publisher {
+	p := &Publisher{
 		namespace: namespace,
 		address:   strings.TrimPrefix(address, "unix://"),
 		drained:   make(chan struct{}),
@@ -62,8 +57,8 @@ func newPublisher(namespace, address string) *publisher {
 	return p
 }
 
-// publish queues an event. It never blocks on containerd.
-func (p *publisher) publish(topic string, event proto.Message) {
+// Publish queues an event. It never blocks on containerd.
+func (p *Publisher) Publish(topic string, event proto.Message) {
 	a, err := typeurl.MarshalAnyToProto(event)
 	if err != nil {
 		logrus.WithError(err).Errorf("marshal %s event", topic)
@@ -78,9 +73,9 @@ func (p *publisher) publish(topic string, event proto.Message) {
 	p.mu.Unlock()
 }
 
-// close stops taking events and waits (up to timeout) for the queue to
+// Close stops taking events and waits (up to timeout) for the queue to
 // be delivered.
-func (p *publisher) close(timeout time.Duration) {
+func (p *Publisher) Close(timeout time.Duration) {
 	p.mu.Lock()
 	p.closed = true
 	p.cond.Broadcast()
@@ -91,7 +86,7 @@ func (p *publisher) close(timeout time.Duration) {
 	}
 }
 
-func (p *publisher) run() {
+func (p *Publisher) run() {
 	defer close(p.drained)
 	for {
 		p.mu.Lock()
@@ -114,11 +109,11 @@ func (p *publisher) run() {
 	}
 }
 
-// hold stops deliveries once the one under way (if any) has ended, within
+// Hold stops deliveries once the one under way (if any) has ended, within
 // timeout, and returns the events not delivered, in order, for the next
 // image; ok is false if the delivery did not end in time (release then).
 // Events published meanwhile are queued.
-func (p *publisher) hold(timeout time.Duration) (queued [][]byte, ok bool) {
+func (p *Publisher) Hold(timeout time.Duration) (queued [][]byte, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.holding = true
@@ -146,16 +141,16 @@ func (p *publisher) hold(timeout time.Duration) (queued [][]byte, ok bool) {
 	return queued, true
 }
 
-// release undoes hold: the handover was given up.
-func (p *publisher) release() {
+// Release undoes hold: the handover was given up.
+func (p *Publisher) Release() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.holding = false
 	p.cond.Broadcast()
 }
 
-// requeue queues the events an earlier image handed over, first.
-func (p *publisher) requeue(events [][]byte) {
+// Requeue queues the events an earlier image handed over, first.
+func (p *Publisher) Requeue(events [][]byte) {
 	var envs []*types.Envelope
 	for _, b := range events {
 		env := &types.Envelope{}
@@ -171,7 +166,7 @@ func (p *publisher) requeue(events [][]byte) {
 	p.cond.Broadcast()
 }
 
-func (p *publisher) deliver(env *types.Envelope) {
+func (p *Publisher) deliver(env *types.Envelope) {
 	deadline := time.Now().Add(retryFor)
 	backoff := 50 * time.Millisecond
 	for {
@@ -190,7 +185,7 @@ func (p *publisher) deliver(env *types.Envelope) {
 	}
 }
 
-func (p *publisher) forward(env *types.Envelope) error {
+func (p *Publisher) forward(env *types.Envelope) error {
 	if p.client == nil {
 		conn, err := net.DialTimeout("unix", p.address, 5*time.Second)
 		if err != nil {
@@ -204,7 +199,7 @@ func (p *publisher) forward(env *types.Envelope) error {
 	return err
 }
 
-func (p *publisher) reset() {
+func (p *Publisher) reset() {
 	if p.client != nil {
 		p.client.Close()
 		p.client = nil
