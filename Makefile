@@ -186,7 +186,7 @@ test-reliability: setup build
 # failed a CI run in FuzzValidateID.
 FUZZTIME ?= 100000x
 FUZZ_TARGETS := ./spec:FuzzDecodeValidate ./seccomp:FuzzValidate ./seccomp:FuzzLoadDockerProfile \
-	./shim:FuzzDecodeOptions ./runtime:FuzzValidateID ./runtime:FuzzMergeResources
+	./shim/options:FuzzDecodeOptions ./runtime:FuzzValidateID ./runtime:FuzzMergeResources
 ## fuzz: the native Go fuzz targets, FUZZTIME each
 fuzz: setup-base
 	@set -o pipefail; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \

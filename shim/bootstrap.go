@@ -23,6 +23,8 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/berth-oci/berth/cgroups"
+	"github.com/berth-oci/berth/shim/internal/fsutil"
+	"github.com/berth-oci/berth/shim/options"
 	"github.com/berth-oci/berth/shim/stdio"
 )
 
@@ -93,7 +95,7 @@ func start(ctx context.Context, f *flags, stdin io.Reader, stdout io.Writer) err
 	if err := ensureDaemon(ctx, f, bundle, address, opts.ShimCgroup); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(bundle, addressFile), []byte(address)); err != nil {
+	if err := fsutil.WriteAtomic(filepath.Join(bundle, addressFile), []byte(address)); err != nil {
 		return err
 	}
 	if params != nil {
@@ -128,32 +130,32 @@ func parseBootstrapParams(input []byte, f *flags) *bootstrap.BootstrapParams {
 // startOptions reads the runtime options "start" is given: an extension of
 // containerd 2.3+'s BootstrapParams, or (containerd 1.6 to 2.2) the
 // options as an Any on stdin; none, or another runtime's, are the defaults.
-func startOptions(input []byte, params *bootstrap.BootstrapParams) (taskOptions, error) {
+func startOptions(input []byte, params *bootstrap.BootstrapParams) (options.Options, error) {
 	if params != nil {
 		var ro runcoptions.Options
 		found, err := params.FindExtension(&ro)
 		if err != nil {
-			return taskOptions{}, err
+			return options.Options{}, err
 		}
 		if found {
-			return optionsOf(&ro), nil
+			return options.FromRunc(&ro), nil
 		}
 		var config runtimeoptions.Options
 		if found, err := params.FindExtension(&config); err != nil || !found {
-			return taskOptions{}, err
+			return options.Options{}, err
 		}
-		return configOptions(&config)
+		return options.FromConfig(&config)
 	}
 	if len(input) == 0 {
-		return taskOptions{}, nil
+		return options.Options{}, nil
 	}
 	var a anypb.Any
 	if err := proto.Unmarshal(input, &a); err != nil {
-		return taskOptions{}, nil // not options: nothing to honour
+		return options.Options{}, nil // not options: nothing to honour
 	}
-	opts, err := decodeOptions(&a)
+	opts, err := options.Decode(&a)
 	if err != nil {
-		return taskOptions{}, fmt.Errorf("runtime options: %w", err)
+		return options.Options{}, fmt.Errorf("runtime options: %w", err)
 	}
 	return opts, nil
 }
@@ -298,13 +300,4 @@ func ensureDaemon(ctx context.Context, f *flags, bundle, address, shimCgroup str
 		}
 	}
 	return cmd.Process.Release()
-}
-
-// writeFileAtomic writes data to path through a temporary file and rename.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

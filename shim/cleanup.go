@@ -14,15 +14,14 @@ import (
 	"time"
 
 	taskv3 "github.com/berth-oci/berth/shim/internal/taskapi"
+	"github.com/berth-oci/berth/shim/options"
+	"github.com/berth-oci/berth/shim/sandbox"
+	"github.com/berth-oci/berth/shim/task"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	berth "github.com/berth-oci/berth/runtime"
 )
-
-// initPidFile records the container's init pid in the bundle, for the
-// delete action after a crashed daemon.
-const initPidFile = "init.pid"
 
 // cleanup is the "delete" action, run by containerd after every task
 // (and after a dead daemon): force-delete the container, unmount its
@@ -33,7 +32,7 @@ func cleanup(ctx context.Context, f *flags, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rt, err := berth.New(stateRoot(bundle, f.namespace))
+	rt, err := berth.New(options.StateRoot(bundle, f.namespace))
 	if err != nil {
 		return err
 	}
@@ -44,9 +43,9 @@ func cleanup(ctx context.Context, f *flags, stdout io.Writer) error {
 		fmt.Fprintf(os.Stderr, "unmount rootfs of %s: %v\n", f.id, err)
 	}
 	removeDeadSocket(bundle)
-	removePodFiles(bundle, f.id)
+	sandbox.RemoveFiles(bundle, f.id)
 	pid := 0
-	if data, err := os.ReadFile(filepath.Join(bundle, initPidFile)); err == nil {
+	if data, err := os.ReadFile(filepath.Join(bundle, task.InitPidFile)); err == nil {
 		pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
 	}
 	out, err := proto.Marshal(&taskv3.DeleteResponse{
@@ -59,21 +58,6 @@ func cleanup(ctx context.Context, f *flags, stdout io.Writer) error {
 	}
 	_, err = stdout.Write(out)
 	return err
-}
-
-// removePodFiles removes the files of a pod sandbox whose daemon died
-// (its holder died with it), when bundle is the sandbox controller's.
-func removePodFiles(bundle, id string) {
-	if !strings.Contains(bundle, sandboxControllerPlugin) {
-		return
-	}
-	files, err := podFilesFor(bundle, id)
-	if err != nil {
-		return
-	}
-	if err := files.remove(); err != nil {
-		fmt.Fprintf(os.Stderr, "remove the files of pod %s: %v\n", id, err)
-	}
 }
 
 // removeDeadSocket removes the group daemon's socket (named in the

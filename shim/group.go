@@ -5,11 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	goruntime "runtime"
+	"sync"
 	"time"
 
+	"github.com/berth-oci/berth/shim/internal/errs"
+	"github.com/berth-oci/berth/shim/internal/handover"
+	"github.com/berth-oci/berth/shim/task"
+	"github.com/berth-oci/berth/shim/upgrade"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/containerd/ttrpc"
@@ -38,46 +44,120 @@ const (
 	pinTTL = 30 * time.Second
 )
 
-// errRetiring answers a pin that comes after the daemon decided to retire.
+// errRetiring answers a pin or a hold that comes after the daemon decided
+// to retire.
 var errRetiring = errors.New("shim daemon is retiring")
 
+// books are what keeps the daemon serving: the tasks and pods that hold
+// it (each by kind and id), the pins, and whether it has retired. The
+// task and sandbox services hold it through a keeper each. Its lock is
+// taken last: nothing is called under it but the listener's close.
+type books struct {
+	// shutdown ends the daemon; stopListening closes its listener and
+	// removes its socket (nil in tests).
+	shutdown, stopListening func()
+
+	mu      sync.Mutex
+	held    map[string]struct{} // "<kind>/<id>"
+	pins    map[string]time.Time
+	retired bool
+}
+
+func newBooks(shutdown, stopListening func()) *books {
+	return &books{shutdown: shutdown, stopListening: stopListening, held: map[string]struct{}{}, pins: map[string]time.Time{}}
+}
+
 // pin records that container id is about to be created here.
-func (s *service) pin(id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.retired {
+func (b *books) pin(id string) error {
+	return b.PinUntil(id, time.Now().Add(pinTTL))
+}
+
+// PinUntil pins id until expiry (an upgraded daemon's pins keep theirs).
+func (b *books) PinUntil(id string, expiry time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.retired {
 		return errRetiring
 	}
-	s.pins[id] = time.Now().Add(pinTTL)
-	time.AfterFunc(pinTTL, s.maybeRetire)
+	b.pins[id] = expiry
+	time.AfterFunc(time.Until(expiry), b.maybeRetire)
 	return nil
 }
 
-// maybeRetire retires the daemon if it holds no task, no pod sandbox, no
-// create in progress and no live pin. The socket is gone before it returns, so a
+// maybeRetire retires the daemon if it holds no task, no pod, no create
+// in progress and no live pin. The socket is gone before it returns, so a
 // later start launches a new daemon.
-func (s *service) maybeRetire() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.retired || len(s.tasks) > 0 || len(s.creating) > 0 || len(s.sandboxes) > 0 {
+func (b *books) maybeRetire() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.retired || len(b.held) > 0 {
 		return
 	}
 	now := time.Now()
-	for id, until := range s.pins {
+	for id, until := range b.pins {
 		if now.Before(until) {
 			return
 		}
-		delete(s.pins, id)
+		delete(b.pins, id)
 	}
-	s.retired = true
-	if s.stopListening != nil {
-		s.stopListening()
+	b.retired = true
+	if b.stopListening != nil {
+		b.stopListening()
 	}
-	go s.shutdown()
+	go b.shutdown()
 }
 
-// registerGroup adds the pin method to the daemon's ttrpc server.
-func registerGroup(server *ttrpc.Server, s *service) {
+// PinsForHandover are the live pins, for the daemon's next image; a
+// retiring daemon hands nothing over.
+func (b *books) PinsForHandover() (map[string]time.Time, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.retired {
+		return nil, handover.Refused{Why: "the daemon is retiring"}
+	}
+	return maps.Clone(b.pins), nil
+}
+
+// keeper is the books as one kind of holder (the task or the sandbox
+// service) sees them.
+type keeper struct {
+	b    *books
+	kind string
+}
+
+// Hold records that id holds the daemon and ends id's pin: the create
+// start promised has come.
+func (k keeper) Hold(id string) error {
+	k.b.mu.Lock()
+	defer k.b.mu.Unlock()
+	if k.b.retired {
+		return errRetiring
+	}
+	k.b.held[k.kind+"/"+id] = struct{}{}
+	delete(k.b.pins, id)
+	return nil
+}
+
+// Release drops id's hold.
+func (k keeper) Release(id string) {
+	k.b.mu.Lock()
+	defer k.b.mu.Unlock()
+	delete(k.b.held, k.kind+"/"+id)
+}
+
+// Unpin ends id's pin.
+func (k keeper) Unpin(id string) {
+	k.b.mu.Lock()
+	defer k.b.mu.Unlock()
+	delete(k.b.pins, id)
+}
+
+// MaybeRetire is the books' maybeRetire.
+func (k keeper) MaybeRetire() { k.b.maybeRetire() }
+
+// registerGroup adds the pin and stats methods to the daemon's ttrpc
+// server.
+func registerGroup(server *ttrpc.Server, b *books, tasks *task.Service) {
 	server.RegisterService(groupService, &ttrpc.ServiceDesc{
 		Methods: map[string]ttrpc.Method{
 			pinMethod: func(ctx context.Context, unmarshal func(any) error) (any, error) {
@@ -85,8 +165,8 @@ func registerGroup(server *ttrpc.Server, s *service) {
 				if err := unmarshal(&id); err != nil {
 					return nil, err
 				}
-				if err := s.pin(id.GetValue()); err != nil {
-					return nil, toGRPC(fmt.Errorf("pin %s: %w: %w", id.GetValue(), err, errdefs.ErrUnavailable))
+				if err := b.pin(id.GetValue()); err != nil {
+					return nil, errs.ToGRPC(fmt.Errorf("pin %s: %w: %w", id.GetValue(), err, errdefs.ErrUnavailable))
 				}
 				return &emptypb.Empty{}, nil
 			},
@@ -95,7 +175,7 @@ func registerGroup(server *ttrpc.Server, s *service) {
 				if err := unmarshal(&req); err != nil {
 					return nil, err
 				}
-				data, err := json.Marshal(s.stats())
+				data, err := json.Marshal(daemonStatsOf(b, tasks))
 				if err != nil {
 					return nil, err
 				}
@@ -124,19 +204,16 @@ type daemonStats struct {
 	UpgradeError string `json:"upgrade_error,omitempty"`
 }
 
-func (s *service) stats() daemonStats {
+func daemonStatsOf(b *books, tasks *task.Service) daemonStats {
 	fds, _ := os.ReadDir("/proc/self/fd")
-	st := daemonStats{Pid: os.Getpid(), Generation: generation.Load(), UpgradeError: upgradeError(), Goroutines: goruntime.NumGoroutine(), Fds: len(fds),
-		RefusedTransitions: refusedTransitions.Load()}
-	s.mu.Lock()
-	st.Tasks = len(s.tasks)
-	for id := range s.pins {
+	st := daemonStats{Pid: os.Getpid(), Generation: upgrade.Generation(), UpgradeError: upgrade.LastError(), Goroutines: goruntime.NumGoroutine(), Fds: len(fds),
+		RefusedTransitions: task.RefusedTransitions()}
+	st.Tasks, st.Creating = tasks.Books()
+	b.mu.Lock()
+	for id := range b.pins {
 		st.Pins = append(st.Pins, id)
 	}
-	for id := range s.creating {
-		st.Creating = append(st.Creating, id)
-	}
-	s.mu.Unlock()
+	b.mu.Unlock()
 	return st
 }
 

@@ -15,8 +15,11 @@ import (
 	"time"
 
 	"github.com/berth-oci/berth/shim/events"
-	taskv3 "github.com/berth-oci/berth/shim/internal/taskapi"
+	"github.com/berth-oci/berth/shim/internal/mainthread"
+	"github.com/berth-oci/berth/shim/sandbox"
 	"github.com/berth-oci/berth/shim/stdio"
+	"github.com/berth-oci/berth/shim/task"
+	"github.com/berth-oci/berth/shim/upgrade"
 	"github.com/containerd/ttrpc"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -32,7 +35,7 @@ const listenerFD = 3
 // re-executed is handed its state (upgrade.go): handed is nil for a daemon
 // as start launched it.
 func serve(ctx context.Context, f *flags) error {
-	handed, err := readHandover()
+	handed, err := upgrade.ReadState()
 	if err != nil {
 		return err
 	}
@@ -43,12 +46,12 @@ func serve(ctx context.Context, f *flags) error {
 	if err != nil {
 		return err
 	}
-	inherited, err := inheritedConns(handed)
+	inherited, err := upgrade.InheritedConns(handed)
 	if err != nil {
 		return err
 	}
-	l := newHandoverListener(raw, inherited)
-	handlers := newInflight()
+	l := upgrade.NewListener(raw, inherited)
+	handlers := upgrade.NewInflight()
 	server, err := newTaskServer(handlers)
 	if err != nil {
 		return err
@@ -62,34 +65,31 @@ func serve(ctx context.Context, f *flags) error {
 		return err
 	}
 	var listenerClosed atomic.Bool
-	cfg := serviceConfig{
-		namespace: f.namespace,
-		events:    pub,
-		shutdown:  stop,
-		stopListening: func() {
-			listenerClosed.Store(true)
-			if f.socket != "" {
-				_ = os.Remove(socketPath(f.socket))
-			}
-			_ = l.Close()
-		},
-		stdioPipes: stdioPipes,
+	b := newBooks(stop, func() {
+		listenerClosed.Store(true)
+		if f.socket != "" {
+			_ = os.Remove(socketPath(f.socket))
+		}
+		_ = l.Close()
+	})
+	if handed == nil && f.id != "" {
 		// The container start launched this daemon for is pinned until
 		// containerd creates it; an upgraded daemon's pins are handed over.
-		pinned: f.id,
+		_ = b.pin(f.id)
 	}
-	if handed != nil {
-		cfg.pinned = ""
+	parts := upgrade.Parts{
+		Pins:   b,
+		Tasks:  task.NewService(task.Config{Namespace: f.namespace, Events: pub, Keeper: keeper{b, "task"}, StdioPipes: stdioPipes}),
+		Pods:   sandbox.NewService(keeper{b, "pod"}),
+		Events: pub,
 	}
-	svc := newService(cfg)
-	up, err := newUpgrader(l, svc, handlers, pub, handed)
+	up, err := upgrade.New(l, handlers, parts, handed)
 	if err != nil {
 		return err
 	}
-	taskv3.RegisterTTRPCTaskService(server, svc)
-	registerTaskV2(server, svc)
-	registerGroup(server, svc)
-	registerSandbox(server, svc)
+	parts.Tasks.Register(server)
+	registerGroup(server, b, parts.Tasks)
+	parts.Pods.Register(server)
 
 	handleSignals(ctx, stop, up)
 	go func() {
@@ -98,8 +98,8 @@ func serve(ctx context.Context, f *flags) error {
 			stop()
 		}
 	}()
-	serveMainThread(done)
-	drainServer(server, l, handlers, listenerClosed.Load(), 2*time.Second)
+	mainthread.Serve(done)
+	upgrade.Drain(server, l, handlers, listenerClosed.Load(), 2*time.Second)
 	// A retired daemon removed its socket already; the path may now
 	// belong to the group's next daemon.
 	if f.socket != "" && !listenerClosed.Load() {
@@ -113,7 +113,7 @@ func serve(ctx context.Context, f *flags) error {
 // directory and the reaper for a daemon as started (an upgraded image
 // keeps the process's cwd, and adopts its reaper's children in
 // newUpgrader), and a small heap for a long-lived daemon.
-func prepareImage(f *flags, handed *handoverState) error {
+func prepareImage(f *flags, handed *upgrade.State) error {
 	if handed != nil {
 		setupHandedLogging(f.debug)
 		debug.SetGCPercent(40)
@@ -131,7 +131,7 @@ func prepareImage(f *flags, handed *handoverState) error {
 
 // daemonListener is the listening socket: fd 3 from start, or the one an
 // earlier image handed over.
-func daemonListener(handed *handoverState) (*net.UnixListener, error) {
+func daemonListener(handed *upgrade.State) (*net.UnixListener, error) {
 	fd := uintptr(listenerFD)
 	if handed != nil {
 		fd = uintptr(handed.Listener)
@@ -152,43 +152,22 @@ func daemonListener(handed *handoverState) (*net.UnixListener, error) {
 // newTaskServer is the daemon's ttrpc server: same-user connections that
 // an upgrade can hand over, each request counted in handlers (for the
 // upgrade and the drain), a panic in a handler turned into an error.
-func newTaskServer(handlers *inflight) (*ttrpc.Server, error) {
+func newTaskServer(handlers *upgrade.Inflight) (*ttrpc.Server, error) {
 	scavenger := newIdleScavenger()
 	return ttrpc.NewServer(
-		ttrpc.WithServerHandshaker(handoverHandshaker{ttrpc.UnixSocketRequireSameUser()}),
+		ttrpc.WithServerHandshaker(upgrade.Handshaker{Inner: ttrpc.UnixSocketRequireSameUser()}),
 		ttrpc.WithUnaryServerInterceptor(func(ctx context.Context, unmarshal ttrpc.Unmarshaler, info *ttrpc.UnaryServerInfo, method ttrpc.Method) (any, error) {
 			defer scavenger.touch()
-			defer handlers.begin(strings.TrimPrefix(info.FullMethod, "/"))()
+			defer handlers.Begin(strings.TrimPrefix(info.FullMethod, "/"))()
 			return recoverPanics(ctx, unmarshal, info, method)
 		}),
 	)
 }
 
-// newUpgrader is the daemon's upgrader. In an upgraded image it first
-// takes back what the earlier image handed over: the undelivered events,
-// then the tasks, adopted as the reaper starts so that no exit is missed.
-func newUpgrader(l *handoverListener, svc *service, handlers *inflight, pub *events.Publisher, handed *handoverState) (*upgrader, error) {
-	up := &upgrader{listener: l, svc: svc, handlers: handlers, events: pub}
-	var err error
-	if up.exe, err = selfExe(); err != nil {
-		return nil, err
-	}
-	if handed != nil {
-		up.generation = handed.Generation
-		pub.Requeue(handed.Events)
-		if err := berth.StartReaperAdopting(func() error { return svc.adoptTasks(handed) }); err != nil {
-			logrus.WithError(err).Error("upgrade: the tasks handed over were not all adopted")
-		}
-		logrus.Infof("upgrade: serving as generation %d, %d tasks adopted", handed.Generation, len(handed.Tasks))
-	}
-	generation.Store(int64(up.generation))
-	return up, nil
-}
-
 // handleSignals stops the daemon on SIGTERM or SIGINT and upgrades it on
 // SIGHUP; it also keeps the daemon alive when containerd's end of its
 // stderr goes, and dumps stacks on request.
-func handleSignals(ctx context.Context, stop func(), up *upgrader) {
+func handleSignals(ctx context.Context, stop func(), up *upgrade.Upgrader) {
 	surviveBrokenStderr()
 	dumpStacksOnSignal()
 	sigs := make(chan os.Signal, 1)
@@ -201,53 +180,10 @@ func handleSignals(ctx context.Context, stop func(), up *upgrader) {
 	signal.Notify(hups, unix.SIGHUP)
 	go func() {
 		for range hups {
-			err := up.upgrade(ctx)
+			err := up.Upgrade(ctx)
 			logrus.WithError(err).Error("upgrade")
-			setUpgradeError(err)
 		}
 	}()
-}
-
-// generation is the daemon's image count: 0 until an upgrade (stats).
-var generation atomic.Int64
-
-// inheritedConns are the connections an earlier image handed over.
-func inheritedConns(handed *handoverState) ([]*handoverConn, error) {
-	if handed == nil {
-		return nil, nil
-	}
-	var out []*handoverConn
-	for _, cs := range handed.Conns {
-		f := os.NewFile(uintptr(cs.Fd), "connection")
-		c, err := net.FileConn(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("connection handed over: %w", err)
-		}
-		uc, ok := c.(*net.UnixConn)
-		if !ok {
-			c.Close()
-			return nil, fmt.Errorf("connection handed over: not a unix socket")
-		}
-		out = append(out, newHandoverConn(uc, cs.Requeue, cs.Carry, nil))
-	}
-	return out, nil
-}
-
-// handoverHandshaker checks a connection's peer as inner does, on the
-// socket under the handoverConn, and gives the server the handoverConn.
-type handoverHandshaker struct{ inner ttrpc.Handshaker }
-
-func (h handoverHandshaker) Handshake(ctx context.Context, conn net.Conn) (net.Conn, any, error) {
-	hc, ok := conn.(*handoverConn)
-	if !ok {
-		return h.inner.Handshake(ctx, conn)
-	}
-	_, info, err := h.inner.Handshake(ctx, hc.raw)
-	if err != nil {
-		return nil, nil, err
-	}
-	return hc, info, nil
 }
 
 // setupHandedLogging keeps logging where the earlier image did: its

@@ -31,11 +31,18 @@ func TestShimUpgrade(t *testing.T) {
 	if shimBin == "" {
 		t.Fatal("BERTH_SHIM is not set (run make test)")
 	}
+	// BERTH_SHIM_FROM, when set, is an earlier build the daemons start
+	// from: the upgrade then moves them across releases, whose handover
+	// must stay readable.
+	fromBin := shimBin
+	if from := os.Getenv("BERTH_SHIM_FROM"); from != "" {
+		fromBin = from
+	}
 	for _, v := range versions(t) {
 		t.Run("containerd-"+v.name, func(t *testing.T) {
 			t.Parallel()
 			shimDir := t.TempDir()
-			installShim(t, shimBin, shimDir)
+			installShim(t, fromBin, shimDir)
 			d := startDaemonIn(t, v, shimDir, "berthupg-")
 			testUpgradeInPlace(t, d, shimBin, shimDir)
 			assertNoShimsLeft(t, d)

@@ -4,6 +4,7 @@ package sandboxapi
 
 import (
 	context "context"
+
 	ttrpc "github.com/containerd/ttrpc"
 )
 

@@ -22,6 +22,10 @@
 package taskapi
 
 import (
+	reflect "reflect"
+	sync "sync"
+	unsafe "unsafe"
+
 	types "github.com/containerd/containerd/api/types"
 	task "github.com/containerd/containerd/api/types/task"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -29,9 +33,6 @@ import (
 	anypb "google.golang.org/protobuf/types/known/anypb"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
-	reflect "reflect"
-	sync "sync"
-	unsafe "unsafe"
 )
 
 const (

@@ -4,6 +4,7 @@ package taskapi
 
 import (
 	context "context"
+
 	ttrpc "github.com/containerd/ttrpc"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
 )
