@@ -1,24 +1,18 @@
-// Package shim is berth's containerd runtime v2 shim: the bootstrap actions
-// (start, delete, -info) and a task service over ttrpc that manages
-// containers in process through berth's runtime library, with no runc
-// process per operation. It serves task API v2 and v3 from one
-// implementation, so containerd 1.6, 1.7 and 2.x can all drive it.
+// Package shim is berth's containerd runtime v2 shim, the daemon that
+// wires its parts: the bootstrap actions (start, delete, -info), serving
+// on the socket start made, and the daemon's books (group.go): what holds
+// it (tasks and pods, by kind and id), start's pins, and its retirement.
+// The task API is shim/task's, the Sandbox API shim/sandbox's, the stdio
+// shim/stdio's, the upgrade in place shim/upgrade's; they reach the books
+// through a Keeper interface and never call back into this package. It
+// serves task API v2 and v3 from one implementation, so containerd 1.6,
+// 1.7 and 2.x can all drive it.
 //
 // Lock rules. Each object owns its lock, and no lookup returns a locked
-// object. The order, outermost first:
-//
-//	service.mu      the daemon's books (tasks, Creates, pins, pods); only
-//	                read or changed under it, never held across a call
-//	                into a task or a pod sandbox
-//	task.mu         a task and its processes (task.go)
-//	  stdio.mu, consoleCopy.closeMu, pipeCopy.mu, berth.Container's lock,
-//	                the OOM watch's:
-//	                taken under task.mu, never the other way round
-//	publisher.mu    the event queue: taken last, under any of the above
-//
-// A pod sandbox's lock (podSandbox.mu) is its own and is not held while a
-// task's is taken. The upgrade takes each object's state through that
-// object's own handover method, one lock at a time.
+// object. The books' lock (books.mu) is taken last: a service may hold its
+// own lock (task.Service's, sandbox.Service's) while it holds or releases
+// the books, and the books call nothing under it but the listener's close.
+// Each part's own rules are in its doc.go.
 package shim
 
 import "github.com/berth-oci/berth/shim/stdio"
