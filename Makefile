@@ -60,7 +60,7 @@ CRI_ENV = CONTAINERD_22=$(CONTAINERD2_DIR)/containerd CONTAINERD_22_SHIM_RUNC=$(
 DEMO_DIR  ?= /tmp/berth-demo
 TEST_ARGS ?=
 
-.PHONY: all help setup setup-base build demo test unit integration conformance test-vm test-vm-systemd test-vm-systemd-kubelet vm-systemd-boots test-kubelet test-kubelet-full kubelet-bin test-podman test-docker test-cri test-reliability fuzz bench vet clean
+.PHONY: all help setup setup-base build demo test unit integration conformance test-vm test-vm-systemd test-vm-systemd-kubelet vm-systemd-boots test-kubelet test-kubelet-full kubelet-bin test-podman test-docker test-nerdctl nerdctl-bin test-cri test-reliability fuzz bench vet clean
 
 all: build
 
@@ -120,7 +120,7 @@ unit: setup-base
 ## integration: real containers: the library, the CLI beside runc, the shim under containerd 1.6 and 2.2, go-runc
 integration: setup build
 	$(call CONTAINERD_ENV,bin) BERTH_GO=$(GO) $(GO) test -count=1 -timeout 20m $(TEST_ARGS) \
-		$$($(GO) list ./integration/... ./examples/... | grep -v -e /integration/podman -e /integration/docker -e /integration/cri$$ -e /integration/kubelet -e /integration/reliability)
+		$$($(GO) list ./integration/... ./examples/... | grep -v -e /integration/podman -e /integration/docker -e /integration/nerdctl -e /integration/cri$$ -e /integration/kubelet -e /integration/reliability)
 
 # Debian's podman 4.3 and conmon drive bin/berth and runc v1.5.2 side by
 # side (podman's default seccomp profile, no network); fails where a check
@@ -140,6 +140,22 @@ test-docker: setup build
 
 # All 58 programs against bin/berth and runc v1.5.2, side by side; fails if
 # berth fails any test point runc passes.
+# nerdctl (containerd's Docker-compatible CLI), built from the Go module
+# proxy by integration/nerdctl/build.sh into .cache/nerdctl, on a private
+# containerd 2.3.7 with Debian's CNI plugins, drives berth's shim and the
+# runc shim (runc v1.5.2) side by side; fails where a check passes with the
+# runc shim and not with berth's.
+NERDCTL_VERSION ?= v2.4.2
+NERDCTL_DIR     := $(CURDIR)/.cache/nerdctl
+## nerdctl-bin: build nerdctl into .cache/nerdctl
+nerdctl-bin: setup
+	integration/nerdctl/build.sh $(GO) $(NERDCTL_DIR) $(NERDCTL_VERSION)
+## test-nerdctl: nerdctl with berth's shim and the runc shim side by side
+test-nerdctl: setup build nerdctl-bin
+	NERDCTL=$(NERDCTL_DIR)/nerdctl CONTAINERD_23=$(CONTAINERD23_DIR)/containerd CONTAINERD_23_SHIM_RUNC=$(CONTAINERD23_DIR)/containerd-shim-runc-v2 \
+		RUNC_BINARY=$(CONFORMANCE_DIR)/runc/runc BERTH_SHIM=$(CURDIR)/bin/containerd-shim-berth-v2 CNI_BIN_DIR=/usr/lib/cni \
+		$(GO) test -count=1 -timeout 10m -v $(TEST_ARGS) ./integration/nerdctl/
+
 ## conformance: runtime-tools' validation suite, berth beside runc
 conformance: setup build
 	$(GO) run ./integration/cmd/conformance -validation $(CONFORMANCE_DIR)/validation \
@@ -310,7 +326,7 @@ bench: setup build
 # prints each one's time as it ends and all of them at the end, so that
 # the slowest lanes are known when CI nears its hour.
 TEST_LANES = vet unit fuzz integration conformance test-vm test-vm-systemd test-vm-systemd-kubelet \
-	test-podman test-docker test-cri test-kubelet test-reliability
+	test-podman test-docker test-nerdctl test-cri test-kubelet test-reliability
 ## test: every lane in TEST_LANES, with each lane's time
 test:
 	@times=; for lane in $(TEST_LANES); do \

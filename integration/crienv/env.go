@@ -83,8 +83,8 @@ type Env struct {
 	// Socket is containerd's (CRI's) socket.
 	Socket string
 	// hostState is what Close restores.
-	ipForward []byte
-	iptables  map[string][]byte
+	// network is the host's network state before the lane's CNI.
+	network *hoststate.Network
 	// k8sCgroupExisted: the pods' parent cgroup was there before.
 	k8sCgroupExisted bool
 }
@@ -327,41 +327,18 @@ func (e *Env) Close() error {
 	return errors.Join(errs...)
 }
 
-// The iptables tables the bridge and portmap plugins change.
-var iptablesTables = []string{"filter", "nat", "mangle"}
-
 func (e *Env) saveHostState() error {
 	_, err := os.Stat("/sys/fs/cgroup/pids/k8s.io")
 	e.k8sCgroupExisted = err == nil
-	if e.ipForward, err = os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err != nil {
-		return err
-	}
-	e.iptables = map[string][]byte{}
-	for _, t := range iptablesTables {
-		out, err := exec.Command("iptables-save", "-t", t).Output()
-		if err != nil {
-			return fmt.Errorf("iptables-save -t %s: %w", t, err)
-		}
-		e.iptables[t] = out
-	}
-	return nil
+	e.network, err = hoststate.SaveNetwork()
+	return err
 }
 
 func (e *Env) restoreHostState() error {
-	var errs []error
-	for t, saved := range e.iptables {
-		cmd := exec.Command("iptables-restore", "-T", t)
-		cmd.Stdin = strings.NewReader(string(saved))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			errs = append(errs, fmt.Errorf("iptables-restore -T %s: %v: %s", t, err, out))
-		}
+	if e.network == nil {
+		return nil
 	}
-	if e.ipForward != nil {
-		if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", e.ipForward, 0o644); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return e.network.Restore()
 }
 
 // ContainerdRoot and ContainerdState are the private containerd's root

@@ -113,7 +113,14 @@ func (p *process) canCheckpoint() error {
 }
 
 // canResize: a terminal is resized while its process may still use it.
+// An init's is also taken once it has exited, until it is deleted, and
+// ignored (the task resizes nothing): containerd's runc shim resizes an
+// init's console in any state, and nerdctl run -t sends a resize as the
+// container ends. An exec's, as under the runc shim, is refused then.
 func (p *process) canResize() error {
+	if p.isInit() {
+		return p.require("resize", errdefs.ErrFailedPrecondition, stateCreated, stateRunning, stateExitHeld, stateStopped)
+	}
 	return p.require("resize", errdefs.ErrFailedPrecondition, stateCreated, stateRunning)
 }
 

@@ -57,8 +57,8 @@ func TestRules(t *testing.T) {
 	}{
 		{stateCreated, want{ok, ok, ok, ok, ok, pre}, want{ok, pre, ok, ok, ok, pre}},
 		{stateRunning, want{pre, ok, pre, ok, ok, ok}, want{pre, ok, pre, ok, ok, ok}},
-		{stateExitHeld, want{pre, gone, pre, pre, pre, pre}, want{pre, gone, pre, pre, pre, pre}},
-		{stateStopped, want{pre, gone, ok, pre, pre, pre}, want{pre, gone, ok, pre, pre, pre}},
+		{stateExitHeld, want{pre, gone, pre, ok, pre, pre}, want{pre, gone, pre, pre, pre, pre}},
+		{stateStopped, want{pre, gone, ok, ok, pre, pre}, want{pre, gone, ok, pre, pre, pre}},
 		{stateDeleted, want{pre, gone, pre, pre, pre, pre}, want{pre, gone, pre, pre, pre, pre}},
 	}
 	check := func(t *testing.T, name string, got, want error) {
@@ -324,5 +324,24 @@ func TestTaskWaitsForCreate(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the request did not end with the Create")
+	}
+}
+
+// TestResizeExitedInit: a resize of an init that has exited (nerdctl run -t
+// sends one as the container ends) is taken and ignored, as the runc shim
+// takes it; an exited exec's is refused, as the runc shim refuses it.
+func TestResizeExitedInit(t *testing.T) {
+	ctx := context.Background()
+	for _, st := range []processState{stateExitHeld, stateStopped} {
+		s := testService()
+		tk, _ := taskWithExec(s, stateStopped)
+		tk.init.state = st
+		tk.init.exit = &berth.ExitStatus{Code: 4, ExitedAt: time.Now()}
+		if _, err := s.ResizePty(ctx, &taskv3.ResizePtyRequest{ID: "t", Width: 80, Height: 24}); err != nil {
+			t.Errorf("init %s: resize: %v", st, err)
+		}
+		if _, err := s.ResizePty(ctx, &taskv3.ResizePtyRequest{ID: "t", ExecID: "e1", Width: 80, Height: 24}); !errors.Is(errgrpc.ToNative(err), errdefs.ErrFailedPrecondition) {
+			t.Errorf("stopped exec: resize: %v, want FailedPrecondition", err)
+		}
 	}
 }

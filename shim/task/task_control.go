@@ -150,6 +150,9 @@ func (t *task) resize(execID string, width, height uint32) error {
 	if err := p.canResize(); err != nil {
 		return err
 	}
+	if p.finished() {
+		return nil // an exited init's terminal: nobody uses it any more
+	}
 	return p.stdio.ResizeTerminal(width, height)
 }
 
