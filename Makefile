@@ -191,7 +191,7 @@ test-reliability: setup build
 	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) \
 		$(GO) test -race -count=1 -timeout 5m -run 'TestShimUpgrade' ./integration/containerd/
 	GORACE=halt_on_error=1 $(call CONTAINERD_ENV,bin/race) \
-		$(GO) test -race -count=1 -timeout 20m -skip 'TestLibraryOOM|TestParityEventsOOM|TestRlimitASUnderLoad' ./integration/reaper/ ./integration/ ./shim/ ./runtime/
+		$(GO) test -race -count=1 -timeout 20m -skip 'TestLibraryOOM|TestParityEventsOOM|TestRlimitASUnderLoad' ./integration/reaper/ ./integration/ ./shim/... ./runtime/
 
 # Native Go fuzz targets, each for FUZZTIME (their seeds also run in make
 # unit): spec loading and validation, seccomp profiles (OCI and Docker
