@@ -33,14 +33,7 @@ func (r runner) inspect(n, format string) string {
 // waitInspect waits up to timeout for the field to read want, and returns
 // what it read last.
 func (r runner) waitInspect(n, format, want string, timeout time.Duration) string {
-	deadline := time.Now().Add(timeout)
-	for {
-		got := r.inspect(n, format)
-		if got == want || time.Now().After(deadline) {
-			return got
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return testutil.WaitValue(func() string { return r.inspect(n, format) }, want, timeout, 100*time.Millisecond)
 }
 
 // events counts the events of kind action docker reported for the

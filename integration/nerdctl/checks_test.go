@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/berth-oci/berth/internal/testutil"
@@ -40,14 +41,7 @@ func (r runner) inspect(n, format string) string {
 // waitInspect waits up to timeout for the field to read want, and returns
 // what it read last.
 func (r runner) waitInspect(n, format, want string, timeout time.Duration) string {
-	deadline := time.Now().Add(timeout)
-	for {
-		got := r.inspect(n, format)
-		if got == want || time.Now().After(deadline) {
-			return got
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return testutil.WaitValue(func() string { return r.inspect(n, format) }, want, timeout, 200*time.Millisecond)
 }
 
 // withEvents runs f while `nerdctl events` streams, and returns the topics
@@ -202,13 +196,13 @@ var checks = []check{
 		if res := r.run("-d", "--name", r.c("ra"), "--restart=always", image, "sleep", "300"); res.Code != 0 {
 			return res.Outcome()
 		}
-		pid := r.waitInspect("ra", "{{.State.Status}}", "running", 20*time.Second)
-		pid = r.inspect("ra", "{{.State.Pid}}")
+		r.waitInspect("ra", "{{.State.Status}}", "running", 20*time.Second)
+		pid := r.inspect("ra", "{{.State.Pid}}")
 		var p int
 		if _, err := fmt.Sscan(pid, &p); err != nil || p <= 0 {
 			return "no pid: " + pid
 		}
-		if err := syscallKill(p); err != nil {
+		if err := syscall.Kill(p, syscall.SIGKILL); err != nil {
 			return err.Error()
 		}
 		got := r.waitInspect("ra", "{{.State.Status}}, {{.RestartCount}} restart", "running, 1 restart", 60*time.Second)

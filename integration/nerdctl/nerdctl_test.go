@@ -3,7 +3,6 @@ package nerdctl
 import (
 	"os/exec"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/berth-oci/berth/internal/testutil"
@@ -44,5 +43,3 @@ func TestNerdctl(t *testing.T) {
 	}
 	testutil.CompareToReference(t, "nerdctl lane", expected, got[0], got[1])
 }
-
-func syscallKill(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }

@@ -63,7 +63,7 @@ func TestHolderProgram(t *testing.T) {
 func TestHolderProgramSource(t *testing.T) {
 	as, err := exec.LookPath("as")
 	if err != nil {
-		t.Skip("no assembler (binutils) on PATH")
+		t.Fatalf("no assembler on PATH (binutils, which gcc and so make setup-base install): %v", err)
 	}
 	dir := t.TempDir()
 	obj, bin := filepath.Join(dir, "holder.o"), filepath.Join(dir, "holder.bin")
